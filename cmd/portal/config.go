@@ -1,0 +1,94 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// config is the validated configuration. Secrets come from the environment only.
+type config struct {
+	Addr         string
+	DataDir      string
+	BaseURL      string // public URL of the portal; https makes cookies Secure
+	LogLevel     slog.Level
+	SyncInterval time.Duration
+	Quiet        bool // demo: do not print the banner (tests)
+
+	// Live mode: all five set. Demo mode: none set.
+	PlatformURL, PlatformTokenURL, PlatformClientID, PlatformClientSecret, PlatformBankGUID string
+
+	// Plaid sandbox keys make the demo use Plaid's real sandbox and CDN script.
+	PlaidClientID, PlaidSecret, PlaidEnv string
+
+	SessionKey string // hex, optional: otherwise generated once into the data dir
+}
+
+func (c config) demo() bool { return c.PlatformURL == "" }
+
+func parseConfig(args []string, getenv func(string) string) (config, error) {
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	fs := flag.NewFlagSet("portal", flag.ContinueOnError)
+	var c config
+	var level, interval string
+	fs.StringVar(&c.Addr, "addr", env("PORTAL_ADDR", "127.0.0.1:8080"), "listen address (env PORTAL_ADDR)")
+	fs.StringVar(&c.DataDir, "data", env("PORTAL_DATA_DIR", "./data"), "directory for the portal's files (env PORTAL_DATA_DIR)")
+	fs.StringVar(&c.BaseURL, "base-url", env("PORTAL_BASE_URL", ""), "public URL of the portal, e.g. https://portal.example.com (env PORTAL_BASE_URL)")
+	fs.StringVar(&level, "log-level", env("PORTAL_LOG_LEVEL", "info"), "debug, info, warn or error (env PORTAL_LOG_LEVEL)")
+	fs.StringVar(&interval, "sync-interval", env("PORTAL_SYNC_INTERVAL", "30s"), "how often to sync connections from the platform (env PORTAL_SYNC_INTERVAL)")
+	fs.BoolVar(&c.Quiet, "quiet", false, "do not print the demo banner")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
+		return c, fmt.Errorf("-log-level: %w", err)
+	}
+	d, err := time.ParseDuration(interval)
+	if err != nil || d < time.Second {
+		return c, errors.New("-sync-interval: give a duration of at least 1s, like 30s")
+	}
+	c.SyncInterval = d
+	if c.BaseURL == "" {
+		c.BaseURL = "http://" + c.Addr
+	}
+	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return c, errors.New("PORTAL_BASE_URL: give an absolute http(s) URL")
+	}
+	c.BaseURL = strings.TrimSuffix(c.BaseURL, "/")
+
+	c.PlatformURL = getenv("PLATFORM_URL")
+	c.PlatformTokenURL = getenv("PLATFORM_TOKEN_URL")
+	c.PlatformClientID = getenv("PLATFORM_CLIENT_ID")
+	c.PlatformClientSecret = getenv("PLATFORM_CLIENT_SECRET")
+	c.PlatformBankGUID = getenv("PLATFORM_BANK_GUID")
+	live := []string{c.PlatformURL, c.PlatformTokenURL, c.PlatformClientID, c.PlatformClientSecret, c.PlatformBankGUID}
+	set := 0
+	for _, v := range live {
+		if v != "" {
+			set++
+		}
+	}
+	if set != 0 && set != len(live) {
+		return c, errors.New("live mode needs all of PLATFORM_URL, PLATFORM_TOKEN_URL, PLATFORM_CLIENT_ID, PLATFORM_CLIENT_SECRET and PLATFORM_BANK_GUID")
+	}
+	c.PlaidClientID, c.PlaidSecret, c.PlaidEnv = getenv("PLAID_CLIENT_ID"), getenv("PLAID_SECRET"), env("PLAID_ENV", "sandbox")
+	if (c.PlaidClientID == "") != (c.PlaidSecret == "") {
+		return c, errors.New("real Plaid needs both PLAID_CLIENT_ID and PLAID_SECRET")
+	}
+	if c.PlaidClientID != "" && c.PlaidEnv != "sandbox" {
+		return c, errors.New("PLAID_ENV: only sandbox is supported for the demo")
+	}
+	c.SessionKey = getenv("PORTAL_SESSION_KEY")
+	return c, nil
+}
+
+func (c config) secureCookies() bool { return strings.HasPrefix(c.BaseURL, "https://") }

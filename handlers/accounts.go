@@ -1,0 +1,100 @@
+package handlers
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"portal/store"
+	"portal/views"
+)
+
+// SyncJob is the job_status name of the platform sync.
+const SyncJob = "sync"
+
+func accountRow(a store.Account) views.AccountRow {
+	name := a.AccountName
+	if name == "" {
+		name = a.Name
+	}
+	return views.AccountRow{
+		GUID: a.GUID, Institution: a.InstitutionName, Name: name, Mask: a.AccountMask,
+		State: a.State, FailureCode: a.FailureCode, UpdatedAt: a.UpdatedAt,
+	}
+}
+
+// Accounts lists the signed-in customer's connections.
+func (h *Handler) Accounts(c echo.Context) error {
+	ctx := c.Request().Context()
+	u, _ := CurrentUser(c)
+	if h.syncer != nil {
+		h.syncer.SyncIfStale(ctx)
+	}
+	accounts, err := h.store.CustomerAccounts(ctx, u.CustomerGUID)
+	if err != nil {
+		return err
+	}
+	notes, err := h.store.ActiveNotifications(ctx, u.CustomerGUID)
+	if err != nil {
+		return err
+	}
+	job, err := h.store.Job(ctx, SyncJob)
+	if err != nil {
+		return err
+	}
+	v := views.AccountsView{LinkEnabled: h.opts.LinkEnabled, LastUpdated: job.LastOKAt, SyncError: job.LastError != ""}
+	for _, a := range accounts {
+		v.Rows = append(v.Rows, accountRow(a))
+	}
+	for _, n := range notes {
+		v.Banners = append(v.Banners, views.Banner{ID: n.ID, Message: n.Message, Kind: n.Kind})
+	}
+	return Render(c, http.StatusOK, views.AccountsPage(h.Layout(c, "Your bank connections", "accounts"), v))
+}
+
+// Account shows one of the signed-in customer's connections; anyone else's is a 404.
+func (h *Handler) Account(c echo.Context) error {
+	u, _ := CurrentUser(c)
+	guid := c.Param("guid")
+	if !validGUID(guid) {
+		return echo.NewHTTPError(http.StatusNotFound)
+	}
+	a, err := h.store.CustomerAccount(c.Request().Context(), u.CustomerGUID, guid)
+	if err != nil {
+		return err
+	}
+	v := views.AccountView{
+		Row: accountRow(a), AccountKind: a.AccountKind, Asset: a.Asset, CreatedAt: a.CreatedAt,
+		BalanceAvailable: a.BalanceAvailable, BalanceCurrent: a.BalanceCurrent, BalanceUpdatedAt: a.BalanceUpdatedAt,
+		LinkEnabled: h.opts.LinkEnabled,
+	}
+	return Render(c, http.StatusOK, views.AccountPage(h.Layout(c, v.Row.Institution, "accounts"), v))
+}
+
+// DismissNotification hides one of the customer's banners.
+func (h *Handler) DismissNotification(c echo.Context) error {
+	u, _ := CurrentUser(c)
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return echo.NewHTTPError(http.StatusNotFound)
+	}
+	if err := h.store.DismissNotification(c.Request().Context(), u.CustomerGUID, id); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/accounts")
+}
+
+// validGUID tells whether s has the platform's guid shape: 32 lowercase hex characters.
+func validGUID(s string) bool {
+	if len(s) != 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		if !(ch >= '0' && ch <= '9' || ch >= 'a' && ch <= 'f') {
+			return false
+		}
+	}
+	return true
+}

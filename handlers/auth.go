@@ -1,0 +1,135 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+	"net/mail"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"golang.org/x/crypto/bcrypt"
+
+	"portal/store"
+	"portal/views"
+)
+
+// dummyHash is compared against when the email is unknown, so a wrong email
+// takes as long as a wrong password and does not reveal who has an account.
+var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a real password"), bcrypt.DefaultCost)
+
+const (
+	msgBadLogin  = "That email and password do not match an account. Check them and try again."
+	msgThrottled = "Too many failed sign-in attempts. Wait a minute, then try again."
+)
+
+// LoginForm shows the sign-in form.
+func (h *Handler) LoginForm(c echo.Context) error {
+	if _, ok := CurrentUser(c); ok {
+		return c.Redirect(http.StatusSeeOther, "/")
+	}
+	return Render(c, http.StatusOK, views.LoginPage(h.Layout(c, "Sign in", ""), views.LoginView{}))
+}
+
+// Login checks the credentials and starts a new session.
+func (h *Handler) Login(c echo.Context) error {
+	email := strings.TrimSpace(c.FormValue("email"))
+	password := c.FormValue("password")
+	page := func(status int, msg string) error {
+		return Render(c, status, views.LoginPage(h.Layout(c, "Sign in", ""), views.LoginView{Email: email, Error: msg}))
+	}
+	if email == "" || password == "" {
+		return page(http.StatusUnprocessableEntity, "Enter your email and your password.")
+	}
+	if len(email) > 254 || len(password) > 128 {
+		return page(http.StatusUnprocessableEntity, msgBadLogin)
+	}
+	if _, err := mail.ParseAddress(email); err != nil {
+		return page(http.StatusUnprocessableEntity, "Enter a valid email address, like name@example.com.")
+	}
+	emailKey, ipKey := strings.ToLower(email), c.RealIP()
+	if h.emailThrottle.blocked(emailKey) || h.ipThrottle.blocked(ipKey) {
+		h.log.Warn("login throttled", "ip", c.RealIP())
+		return page(http.StatusTooManyRequests, msgThrottled)
+	}
+	u, err := h.store.UserByEmail(c.Request().Context(), email)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	hash := dummyHash
+	if err == nil {
+		hash = []byte(u.PasswordHash)
+	}
+	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || err != nil {
+		h.emailThrottle.fail(emailKey)
+		h.ipThrottle.fail(ipKey)
+		h.log.Info("login failed", "ip", c.RealIP())
+		return page(http.StatusUnauthorized, msgBadLogin)
+	}
+	h.emailThrottle.reset(emailKey)
+	if err := h.sessions.Start(c, u.ID); err != nil {
+		return err
+	}
+	h.log.Info("login", "user_id", u.ID, "role", u.Role)
+	return c.Redirect(http.StatusSeeOther, "/")
+}
+
+// Logout revokes the session server-side.
+func (h *Handler) Logout(c echo.Context) error {
+	if err := h.sessions.End(c); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/login")
+}
+
+// throttle counts recent failures per key; a key with max failures inside the
+// window is blocked until the oldest one ages out.
+type throttle struct {
+	mu       sync.Mutex
+	max      int
+	window   time.Duration
+	failures map[string][]time.Time
+	now      func() time.Time
+}
+
+func newThrottle(max int, window time.Duration) *throttle {
+	return &throttle{max: max, window: window, failures: map[string][]time.Time{}, now: time.Now}
+}
+
+func (t *throttle) recent(key string) []time.Time {
+	cut := t.now().Add(-t.window)
+	fs := t.failures[key]
+	i := 0
+	for i < len(fs) && !fs[i].After(cut) {
+		i++
+	}
+	fs = fs[i:]
+	if len(fs) == 0 {
+		delete(t.failures, key)
+	} else {
+		t.failures[key] = fs
+	}
+	return fs
+}
+
+func (t *throttle) blocked(key string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.recent(key)) >= t.max
+}
+
+func (t *throttle) fail(key string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.failures) > 100_000 { // bound memory under a spray of distinct keys
+		t.failures = map[string][]time.Time{}
+	}
+	t.failures[key] = append(t.recent(key), t.now())
+}
+
+func (t *throttle) reset(key string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.failures, key)
+}

@@ -1,0 +1,174 @@
+// Package handlers holds the portal's HTTP handlers, one file per area. A
+// handler reads input, validates it, calls the domain or the store, builds a
+// view model and renders it; errors go back to the central error handler.
+package handlers
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/a-h/templ"
+	"github.com/labstack/echo/v4"
+
+	"portal/static"
+	"portal/store"
+	"portal/views"
+)
+
+// Store is what the handlers read and write directly.
+type Store interface {
+	UserByEmail(ctx context.Context, email string) (store.User, error)
+	CustomerAccounts(ctx context.Context, customerGUID string) ([]store.Account, error)
+	CustomerAccount(ctx context.Context, customerGUID, guid string) (store.Account, error)
+	ActiveNotifications(ctx context.Context, customerGUID string) ([]store.Notification, error)
+	DismissNotification(ctx context.Context, customerGUID string, id int64) error
+	Job(ctx context.Context, name string) (store.JobStatus, error)
+	Ping(ctx context.Context) error
+}
+
+// Sessions starts and ends signed-in sessions (implemented by package web).
+type Sessions interface {
+	// Start replaces any current session with a new one for the user.
+	Start(c echo.Context, userID int64) error
+	// End revokes the current session server-side and clears the cookie.
+	End(c echo.Context) error
+}
+
+// Syncer refreshes the local copy from the platform without making the caller wait.
+type Syncer interface {
+	// SyncIfStale starts a background sync when the local data is older than
+	// the freshness bound; it never blocks on the platform.
+	SyncIfStale(ctx context.Context)
+}
+
+// Options are the handlers' settings.
+type Options struct {
+	// LinkEnabled turns on the Link buttons (when the Link flows are wired).
+	LinkEnabled bool
+	// Scripts are extra script URLs every signed-in page loads (Link SDK, glue).
+	Scripts []string
+}
+
+// Handler is the receiver of every route.
+type Handler struct {
+	log      *slog.Logger
+	store    Store
+	sessions Sessions
+	syncer   Syncer
+	assets   *static.Assets
+	opts     Options
+	// A person gets 5 tries a minute per email; one address gets more, since
+	// many customers may share it behind a proxy.
+	emailThrottle, ipThrottle *throttle
+}
+
+// New builds the handlers.
+func New(log *slog.Logger, st Store, sessions Sessions, syncer Syncer, assets *static.Assets, opts Options) *Handler {
+	return &Handler{
+		log: log, store: st, sessions: sessions, syncer: syncer, assets: assets, opts: opts,
+		emailThrottle: newThrottle(5, time.Minute),
+		ipThrottle:    newThrottle(30, time.Minute),
+	}
+}
+
+const userKey = "portal.user"
+
+// SetUser records the signed-in user for this request (called by web's session middleware).
+func SetUser(c echo.Context, u store.User) { c.Set(userKey, u) }
+
+// CurrentUser returns the signed-in user, if any.
+func CurrentUser(c echo.Context) (store.User, bool) {
+	u, ok := c.Get(userKey).(store.User)
+	return u, ok
+}
+
+// CSRFKey is the context key under which web's CSRF middleware stores the token.
+const CSRFKey = "portal.csrf"
+
+// Layout builds the common page frame for this request.
+func (h *Handler) Layout(c echo.Context, title, nav string) views.Layout {
+	l := views.Layout{Title: title, Nav: nav, CSS: h.assets.URL("app.css"), Scripts: []string{h.assets.URL("app.js")}}
+	l.CSRF, _ = c.Get(CSRFKey).(string)
+	if u, ok := CurrentUser(c); ok {
+		l.SignedIn, l.UserEmail, l.IsAdmin = true, u.Email, u.IsAdmin()
+		l.Scripts = append(l.Scripts, h.opts.Scripts...)
+	}
+	return l
+}
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// Render renders a component into a buffer first, so a failing render still reaches the error handler.
+func Render(c echo.Context, status int, comp templ.Component) error {
+	buf := bufPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer bufPool.Put(buf)
+	if err := comp.Render(c.Request().Context(), buf); err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.HTMLBlob(status, buf.Bytes())
+}
+
+// RequireUser refuses anonymous requests: pages redirect to the login form, APIs get 401.
+func RequireUser(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if _, ok := CurrentUser(c); !ok {
+			if c.Request().Method == http.MethodGet && !wantsJSON(c) {
+				return c.Redirect(http.StatusSeeOther, "/login")
+			}
+			return echo.NewHTTPError(http.StatusUnauthorized, "Please sign in.")
+		}
+		return next(c)
+	}
+}
+
+// RequireCustomer lets only customers through; admins have their own area.
+func RequireCustomer(next echo.HandlerFunc) echo.HandlerFunc {
+	return RequireUser(func(c echo.Context) error {
+		if u, _ := CurrentUser(c); u.CustomerGUID == "" {
+			return echo.NewHTTPError(http.StatusNotFound)
+		}
+		return next(c)
+	})
+}
+
+// RequireAdmin lets only admins through; a customer gets 403.
+func RequireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
+	return RequireUser(func(c echo.Context) error {
+		if u, _ := CurrentUser(c); !u.IsAdmin() {
+			return echo.NewHTTPError(http.StatusForbidden, "This area is for the bank's administrators.")
+		}
+		return next(c)
+	})
+}
+
+func wantsJSON(c echo.Context) bool {
+	r := c.Request()
+	return r.Header.Get("Accept") == "application/json" || r.Header.Get("Content-Type") == "application/json"
+}
+
+// Health answers whether the portal and its database are up.
+func (h *Handler) Health(c echo.Context) error {
+	if err := h.store.Ping(c.Request().Context()); err != nil {
+		return err
+	}
+	return c.String(http.StatusOK, "ok")
+}
+
+// Home sends people where they belong.
+func (h *Handler) Home(c echo.Context) error {
+	u, ok := CurrentUser(c)
+	switch {
+	case !ok:
+		return c.Redirect(http.StatusSeeOther, "/login")
+	case u.IsAdmin():
+		return c.Redirect(http.StatusSeeOther, "/admin/connections")
+	default:
+		return c.Redirect(http.StatusSeeOther, "/accounts")
+	}
+}

@@ -1,0 +1,12 @@
+// Portal page behaviour: no inline script anywhere, so the CSP can forbid it.
+"use strict";
+document.addEventListener("submit", function (ev) {
+  var form = ev.target;
+  var msg = form.getAttribute("data-confirm");
+  if (msg && !window.confirm(msg)) { ev.preventDefault(); return; }
+  // One click, one request: a double submit must not act twice.
+  var buttons = form.querySelectorAll("button[type=submit]");
+  if (form.dataset.submitted === "1") { ev.preventDefault(); return; }
+  form.dataset.submitted = "1";
+  setTimeout(function () { buttons.forEach(function (b) { b.disabled = true; }); }, 0);
+});

@@ -1,0 +1,305 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+	"time"
+)
+
+// The seven states of an external bank account, as the platform names them.
+const (
+	StateStoring         = "storing"
+	StateCompleted       = "completed"
+	StateUnverified      = "unverified"
+	StateFailed          = "failed"
+	StateRefreshRequired = "refresh_required"
+	StateDeleting        = "deleting"
+	StateDeleted         = "deleted"
+)
+
+// States lists every state in the order the portal presents them.
+var States = []string{StateRefreshRequired, StateFailed, StateStoring, StateUnverified, StateCompleted, StateDeleting, StateDeleted}
+
+// Account is the local copy of one external bank account (a connection).
+type Account struct {
+	GUID             string
+	BankGUID         string
+	CustomerGUID     string // empty for the organization's own (bank-level) connections
+	Name             string
+	Asset            string
+	AccountKind      string
+	Environment      string
+	InstitutionID    string
+	InstitutionName  string
+	AccountMask      string
+	AccountName      string
+	State            string
+	FailureCode      string
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+	BalanceUpdatedAt *time.Time
+	BalanceAvailable *int64
+	BalanceCurrent   *int64
+	StateChangedAt   time.Time
+	SyncedAt         time.Time
+}
+
+const accountColumns = `guid, bank_guid, COALESCE(customer_guid, ''), name, asset, account_kind, environment,
+	institution_id, institution_name, account_mask, COALESCE(account_name, ''), state, COALESCE(failure_code, ''),
+	created_at, updated_at, balance_updated_at, balance_available, balance_current, state_changed_at, synced_at`
+
+func scanAccount(row interface{ Scan(...any) error }) (Account, error) {
+	var a Account
+	var created, updated, changed, synced string
+	var balAt sql.NullString
+	var avail, cur sql.NullInt64
+	err := row.Scan(&a.GUID, &a.BankGUID, &a.CustomerGUID, &a.Name, &a.Asset, &a.AccountKind, &a.Environment,
+		&a.InstitutionID, &a.InstitutionName, &a.AccountMask, &a.AccountName, &a.State, &a.FailureCode,
+		&created, &updated, &balAt, &avail, &cur, &changed, &synced)
+	if err != nil {
+		return Account{}, notFound(err)
+	}
+	a.CreatedAt, a.UpdatedAt, a.StateChangedAt, a.SyncedAt = parseTime(created), parseTime(updated), parseTime(changed), parseTime(synced)
+	a.BalanceUpdatedAt = scanNullTime(balAt)
+	if avail.Valid {
+		a.BalanceAvailable = &avail.Int64
+	}
+	if cur.Valid {
+		a.BalanceCurrent = &cur.Int64
+	}
+	return a, nil
+}
+
+func nullInt(p *int64) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+// Transition is a state change observed while saving an account.
+type Transition struct {
+	AccountGUID  string
+	CustomerGUID string
+	From, To     string
+}
+
+// UpsertAccounts saves accounts as the platform reports them, in one transaction,
+// recording every state change (source says who observed it: "sync", "link", "admin")
+// and returning the transitions. Institution names already known locally are kept
+// when the platform does not carry one.
+func (db *DB) UpsertAccounts(ctx context.Context, accounts []Account, source string) ([]Transition, error) {
+	var changes []Transition
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		changes, err = db.upsertAccounts(ctx, tx, accounts, source)
+		return err
+	})
+	return changes, err
+}
+
+func (db *DB) upsertAccounts(ctx context.Context, tx *sql.Tx, accounts []Account, source string) ([]Transition, error) {
+	var changes []Transition
+	now := formatTime(db.now())
+	get, err := tx.PrepareContext(ctx, `SELECT state FROM accounts WHERE guid = ?`)
+	if err != nil {
+		return nil, err
+	}
+	defer get.Close()
+	put, err := tx.PrepareContext(ctx, `INSERT INTO accounts (guid, bank_guid, customer_guid, name, asset, account_kind, environment,
+		institution_id, institution_name, account_mask, account_name, state, failure_code, created_at, updated_at,
+		balance_updated_at, balance_available, balance_current, state_changed_at, synced_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (guid) DO UPDATE SET
+			bank_guid = excluded.bank_guid, customer_guid = excluded.customer_guid, name = excluded.name,
+			asset = excluded.asset, account_kind = excluded.account_kind, environment = excluded.environment,
+			institution_id = excluded.institution_id,
+			institution_name = CASE WHEN excluded.institution_name <> '' THEN excluded.institution_name ELSE accounts.institution_name END,
+			account_mask = excluded.account_mask, account_name = excluded.account_name,
+			state = excluded.state, failure_code = excluded.failure_code, created_at = excluded.created_at,
+			updated_at = excluded.updated_at,
+			balance_updated_at = COALESCE(excluded.balance_updated_at, accounts.balance_updated_at),
+			balance_available = CASE WHEN excluded.balance_updated_at IS NOT NULL THEN excluded.balance_available ELSE accounts.balance_available END,
+			balance_current = CASE WHEN excluded.balance_updated_at IS NOT NULL THEN excluded.balance_current ELSE accounts.balance_current END,
+			state_changed_at = CASE WHEN accounts.state <> excluded.state THEN excluded.state_changed_at ELSE accounts.state_changed_at END,
+			synced_at = excluded.synced_at
+		WHERE accounts.updated_at <> excluded.updated_at OR accounts.state <> excluded.state
+			OR excluded.balance_updated_at IS NOT NULL OR excluded.institution_name <> ''`)
+	if err != nil {
+		return nil, err
+	}
+	defer put.Close()
+	log, err := tx.PrepareContext(ctx, `INSERT INTO state_changes (account_guid, from_state, to_state, source, at) VALUES (?, ?, ?, ?, ?)`)
+	if err != nil {
+		return nil, err
+	}
+	defer log.Close()
+	for _, a := range accounts {
+		var old string
+		if err := get.QueryRowContext(ctx, a.GUID).Scan(&old); err != nil && err != sql.ErrNoRows {
+			return nil, err
+		}
+		if _, err := put.ExecContext(ctx, a.GUID, a.BankGUID, nullString(a.CustomerGUID), a.Name, a.Asset, a.AccountKind, a.Environment,
+			a.InstitutionID, a.InstitutionName, a.AccountMask, nullString(a.AccountName), a.State, nullString(a.FailureCode),
+			formatTime(a.CreatedAt), formatTime(a.UpdatedAt), nullTime(a.BalanceUpdatedAt), nullInt(a.BalanceAvailable), nullInt(a.BalanceCurrent),
+			now, now); err != nil {
+			return nil, err
+		}
+		if old != a.State {
+			if _, err := log.ExecContext(ctx, a.GUID, old, a.State, source, now); err != nil {
+				return nil, err
+			}
+			changes = append(changes, Transition{AccountGUID: a.GUID, CustomerGUID: a.CustomerGUID, From: old, To: a.State})
+		}
+	}
+	return changes, nil
+}
+
+// Account returns one connection by guid, whoever owns it (admin use).
+func (db *DB) Account(ctx context.Context, guid string) (Account, error) {
+	return scanAccount(db.read.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE guid = ?`, guid))
+}
+
+// CustomerAccount returns one connection only when it belongs to that customer;
+// another customer's guid is ErrNotFound, exactly like a guid that does not exist.
+func (db *DB) CustomerAccount(ctx context.Context, customerGUID, guid string) (Account, error) {
+	if customerGUID == "" {
+		return Account{}, ErrNotFound
+	}
+	return scanAccount(db.read.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE guid = ? AND customer_guid = ?`, guid, customerGUID))
+}
+
+// CustomerAccounts lists a customer's connections, those that need attention first.
+// Deleted connections are left out: they are gone for the customer.
+func (db *DB) CustomerAccounts(ctx context.Context, customerGUID string) ([]Account, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT `+accountColumns+` FROM accounts
+		WHERE customer_guid = ? AND state <> 'deleted'
+		ORDER BY CASE state WHEN 'refresh_required' THEN 0 WHEN 'failed' THEN 1 WHEN 'unverified' THEN 2
+			WHEN 'storing' THEN 3 WHEN 'deleting' THEN 4 WHEN 'completed' THEN 5 ELSE 6 END,
+			institution_name, account_mask, guid`, customerGUID)
+	if err != nil {
+		return nil, err
+	}
+	return collectAccounts(rows)
+}
+
+func collectAccounts(rows *sql.Rows) ([]Account, error) {
+	defer rows.Close()
+	var out []Account
+	for rows.Next() {
+		a, err := scanAccount(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// AccountsSyncedBefore reports the oldest sync time among a customer's accounts, to tell staleness.
+func (db *DB) OldestSync(ctx context.Context, customerGUID string) (time.Time, error) {
+	var s sql.NullString
+	err := db.read.QueryRowContext(ctx, `SELECT MIN(synced_at) FROM accounts WHERE customer_guid = ?`, customerGUID).Scan(&s)
+	if err != nil || !s.Valid {
+		return time.Time{}, err
+	}
+	return parseTime(s.String), nil
+}
+
+// AccountGUIDsNotIn returns the guids of local accounts (not yet deleted) missing from seen;
+// sync uses it to notice accounts the platform no longer lists.
+func (db *DB) AccountGUIDsNotIn(ctx context.Context, seen map[string]bool) ([]string, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT guid FROM accounts WHERE state <> 'deleted'`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var g string
+		if err := rows.Scan(&g); err != nil {
+			return nil, err
+		}
+		if !seen[g] {
+			out = append(out, g)
+		}
+	}
+	return out, rows.Err()
+}
+
+// MarkAccountsDeleted records that the platform no longer lists these accounts.
+func (db *DB) MarkAccountsDeleted(ctx context.Context, guids []string, source string) ([]Transition, error) {
+	var changes []Transition
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		now := formatTime(db.now())
+		for _, g := range guids {
+			var old, cust string
+			err := tx.QueryRowContext(ctx, `SELECT state, COALESCE(customer_guid, '') FROM accounts WHERE guid = ?`, g).Scan(&old, &cust)
+			if err != nil {
+				return notFound(err)
+			}
+			if old == StateDeleted {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE accounts SET state = 'deleted', state_changed_at = ?, synced_at = ? WHERE guid = ?`, now, now, g); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO state_changes (account_guid, from_state, to_state, source, at) VALUES (?, ?, 'deleted', ?, ?)`, g, old, source, now); err != nil {
+				return err
+			}
+			changes = append(changes, Transition{AccountGUID: g, CustomerGUID: cust, From: old, To: StateDeleted})
+		}
+		return nil
+	})
+	return changes, err
+}
+
+// StateCounts returns the number of connections in each state (kept by triggers).
+func (db *DB) StateCounts(ctx context.Context) (map[string]int, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT state, n FROM account_state_counts`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var s string
+		var n int
+		if err := rows.Scan(&s, &n); err != nil {
+			return nil, err
+		}
+		out[s] = n
+	}
+	return out, rows.Err()
+}
+
+// StateChange is one entry of a connection's state history.
+type StateChange struct {
+	From, To, Source string
+	At               time.Time
+}
+
+// StateChanges returns a connection's state history, oldest first.
+func (db *DB) StateChanges(ctx context.Context, guid string) ([]StateChange, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT from_state, to_state, source, at FROM state_changes WHERE account_guid = ? ORDER BY id`, guid)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []StateChange
+	for rows.Next() {
+		var c StateChange
+		var at string
+		if err := rows.Scan(&c.From, &c.To, &c.Source, &at); err != nil {
+			return nil, err
+		}
+		c.At = parseTime(at)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}

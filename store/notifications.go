@@ -1,0 +1,97 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"time"
+)
+
+// Notification is an in-app message (banner) for a customer.
+type Notification struct {
+	ID           int64
+	CustomerGUID string
+	AccountGUID  string
+	Kind         string
+	Message      string
+	CreatedAt    time.Time
+}
+
+// AddNotification queues a banner for a customer.
+func (db *DB) AddNotification(ctx context.Context, n Notification) (int64, error) {
+	res, err := db.write.ExecContext(ctx, `INSERT INTO notifications (customer_guid, account_guid, kind, message, created_at) VALUES (?, ?, ?, ?, ?)`,
+		n.CustomerGUID, nullString(n.AccountGUID), n.Kind, n.Message, formatTime(db.now()))
+	if err != nil {
+		return 0, err
+	}
+	return res.LastInsertId()
+}
+
+// ActiveNotifications lists a customer's banners that were not dismissed, newest first.
+func (db *DB) ActiveNotifications(ctx context.Context, customerGUID string) ([]Notification, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT id, customer_guid, COALESCE(account_guid, ''), kind, message, created_at
+		FROM notifications WHERE customer_guid = ? AND dismissed_at IS NULL ORDER BY id DESC LIMIT 20`, customerGUID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Notification
+	for rows.Next() {
+		var n Notification
+		var at string
+		if err := rows.Scan(&n.ID, &n.CustomerGUID, &n.AccountGUID, &n.Kind, &n.Message, &at); err != nil {
+			return nil, err
+		}
+		n.CreatedAt = parseTime(at)
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
+// DismissNotification hides a banner; only its own customer can dismiss it.
+func (db *DB) DismissNotification(ctx context.Context, customerGUID string, id int64) error {
+	res, err := db.write.ExecContext(ctx, `UPDATE notifications SET dismissed_at = ? WHERE id = ? AND customer_guid = ? AND dismissed_at IS NULL`,
+		formatTime(db.now()), id, customerGUID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// JobStatus is the health of a background job.
+type JobStatus struct {
+	Name      string
+	LastOKAt  *time.Time
+	LastTryAt *time.Time
+	LastError string
+}
+
+// RecordJob notes a run of a background job; err == "" means it succeeded.
+func (db *DB) RecordJob(ctx context.Context, name, errText string) error {
+	now := formatTime(db.now())
+	var ok any
+	if errText == "" {
+		ok = now
+	}
+	_, err := db.write.ExecContext(ctx, `INSERT INTO job_status (name, last_ok_at, last_try_at, last_error) VALUES (?, ?, ?, ?)
+		ON CONFLICT (name) DO UPDATE SET last_ok_at = COALESCE(excluded.last_ok_at, job_status.last_ok_at),
+			last_try_at = excluded.last_try_at, last_error = excluded.last_error`, name, ok, now, errText)
+	return err
+}
+
+// Job returns a job's health; a job that never ran has zero times.
+func (db *DB) Job(ctx context.Context, name string) (JobStatus, error) {
+	j := JobStatus{Name: name}
+	var ok, try sql.NullString
+	err := db.read.QueryRowContext(ctx, `SELECT last_ok_at, last_try_at, last_error FROM job_status WHERE name = ?`, name).Scan(&ok, &try, &j.LastError)
+	if err != nil {
+		if notFound(err) == ErrNotFound {
+			return j, nil
+		}
+		return j, err
+	}
+	j.LastOKAt, j.LastTryAt = scanNullTime(ok), scanNullTime(try)
+	return j, nil
+}

@@ -1,0 +1,36 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// CreateSession records a new server-side session for a user.
+func (db *DB) CreateSession(ctx context.Context, id string, userID int64, ttl time.Duration) error {
+	now := db.now()
+	_, err := db.write.ExecContext(ctx, `INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)`,
+		id, userID, formatTime(now), formatTime(now.Add(ttl)))
+	return err
+}
+
+// SessionUser returns the user of a live session: not revoked, not expired.
+func (db *DB) SessionUser(ctx context.Context, id string) (User, error) {
+	return scanUser(db.read.QueryRowContext(ctx, `SELECT u.id, u.email, u.password_hash, u.role, COALESCE(u.customer_guid, ''), u.created_at, u.password_changed_at
+		FROM sessions s JOIN users u ON u.id = s.user_id
+		WHERE s.id = ? AND s.revoked_at IS NULL AND s.expires_at > ?`, id, formatTime(db.now())))
+}
+
+// RevokeSession ends a session server-side, so a copied cookie stops working.
+func (db *DB) RevokeSession(ctx context.Context, id string) error {
+	_, err := db.write.ExecContext(ctx, `UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, formatTime(db.now()), id)
+	return err
+}
+
+// DeleteExpiredSessions removes sessions that can no longer be used.
+func (db *DB) DeleteExpiredSessions(ctx context.Context) (int64, error) {
+	res, err := db.write.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at <= ? OR revoked_at IS NOT NULL`, formatTime(db.now()))
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}

@@ -1,0 +1,94 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"time"
+)
+
+// Roles of a portal user.
+const (
+	RoleCustomer = "customer"
+	RoleAdmin    = "admin"
+)
+
+// User is a person who signs in to the portal.
+type User struct {
+	ID                int64
+	Email             string
+	PasswordHash      string
+	Role              string
+	CustomerGUID      string // empty for admins
+	CreatedAt         time.Time
+	PasswordChangedAt time.Time
+}
+
+// IsAdmin reports whether the user operates the bank's portal.
+func (u User) IsAdmin() bool { return u.Role == RoleAdmin }
+
+const userColumns = `id, email, password_hash, role, COALESCE(customer_guid, ''), created_at, password_changed_at`
+
+func scanUser(row interface{ Scan(...any) error }) (User, error) {
+	var u User
+	var created, changed string
+	if err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.Role, &u.CustomerGUID, &created, &changed); err != nil {
+		return User{}, notFound(err)
+	}
+	u.CreatedAt, u.PasswordChangedAt = parseTime(created), parseTime(changed)
+	return u, nil
+}
+
+// CreateUser inserts a user; an email already taken gives ErrConflict.
+func (db *DB) CreateUser(ctx context.Context, u User) (User, error) {
+	now := db.now()
+	res, err := db.write.ExecContext(ctx,
+		`INSERT INTO users (email, password_hash, role, customer_guid, created_at, password_changed_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		u.Email, u.PasswordHash, u.Role, nullString(u.CustomerGUID), formatTime(now), formatTime(now))
+	if isUniqueViolation(err) {
+		return User{}, ErrConflict
+	}
+	if err != nil {
+		return User{}, err
+	}
+	u.ID, _ = res.LastInsertId()
+	u.CreatedAt, u.PasswordChangedAt = now, now
+	return u, nil
+}
+
+// UserByEmail finds a user by email, case-insensitively.
+func (db *DB) UserByEmail(ctx context.Context, email string) (User, error) {
+	return scanUser(db.read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE email = ?`, email))
+}
+
+// UserByID finds a user by id.
+func (db *DB) UserByID(ctx context.Context, id int64) (User, error) {
+	return scanUser(db.read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+}
+
+// UserByCustomerGUID finds the customer user tied to a platform customer.
+func (db *DB) UserByCustomerGUID(ctx context.Context, guid string) (User, error) {
+	return scanUser(db.read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE customer_guid = ?`, guid))
+}
+
+// CountUsers tells whether the database has been seeded.
+func (db *DB) CountUsers(ctx context.Context) (int, error) {
+	var n int
+	err := db.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM users`).Scan(&n)
+	return n, err
+}
+
+// SetPassword replaces a user's password hash and revokes every session of that user.
+func (db *DB) SetPassword(ctx context.Context, userID int64, hash string) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		now := formatTime(db.now())
+		res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ?, password_changed_at = ? WHERE id = ?`, hash, now, userID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL`, now, userID)
+		return err
+	})
+}

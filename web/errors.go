@@ -1,0 +1,78 @@
+package web
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"portal/handlers"
+	"portal/store"
+	"portal/views"
+)
+
+var friendly = map[int]views.ErrorView{
+	http.StatusBadRequest:            {Heading: "That request was not understood", Message: "Something in the request was not valid. Go back and try again."},
+	http.StatusUnauthorized:          {Heading: "Please sign in", Message: "Sign in to continue."},
+	http.StatusForbidden:             {Heading: "Not allowed", Message: "You do not have access to this page."},
+	http.StatusNotFound:              {Heading: "Page not found", Message: "We could not find that page. It may have moved, or you may not have access to it."},
+	http.StatusMethodNotAllowed:      {Heading: "Not allowed", Message: "That action is not available here."},
+	http.StatusRequestEntityTooLarge: {Heading: "Too large", Message: "What you sent is larger than we accept."},
+	http.StatusTooManyRequests:       {Heading: "Slow down", Message: "Too many requests. Wait a minute, then try again."},
+	http.StatusInternalServerError:   {Heading: "Something went wrong", Message: "Internal error. We have logged it; please try again in a moment."},
+}
+
+// errorHandler maps errors to responses in one place: ErrNotFound → 404, an
+// *echo.HTTPError → its code and its (user-facing) message, anything else →
+// 500 "Internal error.", logged with the request id. Internals never reach the user.
+func errorHandler(log *slog.Logger, h *handlers.Handler) echo.HTTPErrorHandler {
+	return func(err error, c echo.Context) {
+		if c.Response().Committed {
+			return
+		}
+		status, msg := http.StatusInternalServerError, ""
+		var he *echo.HTTPError
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			status = http.StatusNotFound
+		case errors.As(err, &he):
+			status = he.Code
+			if s, ok := he.Message.(string); ok && he.Internal == nil && status != http.StatusNotFound {
+				msg = s
+			}
+		}
+		if status >= 500 {
+			log.Error("request failed", "request_id", requestID(c), "method", c.Request().Method, "route", c.Path(), "err", err)
+			msg = ""
+		}
+		v, ok := friendly[status]
+		if !ok {
+			v = views.ErrorView{Heading: http.StatusText(status), Message: "That did not work."}
+		}
+		v.Status = status
+		if msg != "" && msg != http.StatusText(status) {
+			v.Message = msg
+		}
+		if status == http.StatusInternalServerError {
+			v.Message = "Internal error. We have logged it; please try again in a moment."
+		}
+		if c.Request().Method == http.MethodHead {
+			c.NoContent(status)
+			return
+		}
+		if wantsJSON(c) {
+			c.JSON(status, map[string]string{"error": v.Message})
+			return
+		}
+		if err := handlers.Render(c, status, views.ErrorPage(h.Layout(c, v.Heading, ""), v)); err != nil {
+			log.Error("render error page", "request_id", requestID(c), "err", err)
+			c.String(http.StatusInternalServerError, "Internal error.")
+		}
+	}
+}
+
+func wantsJSON(c echo.Context) bool {
+	r := c.Request()
+	return r.Header.Get("Accept") == "application/json" || r.Header.Get("Content-Type") == "application/json"
+}
