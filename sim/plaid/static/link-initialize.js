@@ -1,0 +1,135 @@
+// Link simulator: window.Plaid with the web SDK's interface. The UI lives in
+// an iframe served by the Plaid stand-in (its own origin); the two sides
+// talk with postMessage and check each other's origin.
+(function () {
+  'use strict';
+  if (window.Plaid && window.Plaid.simulator) {
+    return;
+  }
+  var script = document.currentScript;
+  var plaidOrigin = new URL(script ? script.src : '/', window.location.href).origin;
+  var noop = function () {};
+
+  function create(config) {
+    if (!config || typeof config.token !== 'string' || config.token === '') {
+      throw new Error('Plaid.create: token is required');
+    }
+    var onSuccess = config.onSuccess || noop;
+    var onExit = config.onExit || noop;
+    var onEvent = config.onEvent || noop;
+    var onLoad = config.onLoad || noop;
+    var ready = false;
+    var wantOpen = false;
+    var isOpen = false;
+    var destroyed = false;
+
+    var iframe = document.createElement('iframe');
+    iframe.setAttribute('data-testid', 'plaid-link-iframe');
+    iframe.setAttribute('title', 'Plaid Link');
+    iframe.src = plaidOrigin + '/link/frame?origin=' + encodeURIComponent(window.location.origin);
+    // CSSOM assignments, so a page CSP without 'unsafe-inline' allows them.
+    var st = iframe.style;
+    st.position = 'fixed';
+    st.top = '0';
+    st.left = '0';
+    st.width = '100%';
+    st.height = '100%';
+    st.border = '0';
+    st.zIndex = '2147483647';
+    st.background = 'transparent';
+    st.display = 'none';
+
+    function send(msg) {
+      if (iframe.contentWindow) {
+        iframe.contentWindow.postMessage(msg, plaidOrigin);
+      }
+    }
+
+    function hide() {
+      isOpen = false;
+      iframe.style.display = 'none';
+    }
+
+    function doOpen() {
+      isOpen = true;
+      iframe.style.display = 'block';
+      send({
+        type: 'open',
+        token: config.token,
+        receivedRedirectUri: config.receivedRedirectUri || ''
+      });
+    }
+
+    function onMessage(e) {
+      if (e.origin !== plaidOrigin || e.source !== iframe.contentWindow || destroyed) {
+        return;
+      }
+      var m = e.data || {};
+      switch (m.type) {
+        case 'ready':
+          ready = true;
+          onLoad();
+          if (wantOpen) {
+            wantOpen = false;
+            doOpen();
+          }
+          break;
+        case 'event':
+          onEvent(m.eventName, m.metadata);
+          break;
+        case 'success':
+          hide();
+          onSuccess(m.publicToken, m.metadata);
+          break;
+        case 'exit':
+          hide();
+          onExit(m.error, m.metadata);
+          break;
+        case 'oauth_redirect':
+          window.location.assign(m.url);
+          break;
+      }
+    }
+    window.addEventListener('message', onMessage);
+
+    function attach() {
+      document.body.appendChild(iframe);
+    }
+    if (document.body) {
+      attach();
+    } else {
+      document.addEventListener('DOMContentLoaded', attach);
+    }
+
+    return {
+      open: function () {
+        if (destroyed || isOpen) {
+          return;
+        }
+        if (ready) {
+          doOpen();
+        } else {
+          wantOpen = true;
+        }
+      },
+      exit: function (opts) {
+        if (!isOpen) {
+          return;
+        }
+        send({ type: 'exit', force: !!(opts && opts.force) });
+      },
+      destroy: function () {
+        destroyed = true;
+        window.removeEventListener('message', onMessage);
+        if (iframe.parentNode) {
+          iframe.parentNode.removeChild(iframe);
+        }
+      },
+      submit: function (data) {
+        send({ type: 'submit', data: data || {} });
+      }
+    };
+  }
+
+  window.Plaid = { create: create, simulator: true, version: 'local-simulator' };
+})();
