@@ -1,0 +1,106 @@
+// Command platformsim runs the platform simulator on its own, for trying the
+// portal against it or pointing a generated platform client at it.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	simplatform "portal/sim/platform"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "platformsim:", err)
+		os.Exit(1)
+	}
+}
+
+type config struct {
+	addr, dataDir          string
+	clientID, clientSecret string
+}
+
+func parseConfig(args []string, getenv func(string) string) (config, error) {
+	var cfg config
+	fs := flag.NewFlagSet("platformsim", flag.ContinueOnError)
+	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8081", "listen address")
+	fs.StringVar(&cfg.dataDir, "data", "./data/platformsim", "directory of the simulator's SQLite file")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	// Credentials come from the environment only, never from flags.
+	cfg.clientID, cfg.clientSecret = getenv("PLATFORMSIM_CLIENT_ID"), getenv("PLATFORMSIM_CLIENT_SECRET")
+	if (cfg.clientID == "") != (cfg.clientSecret == "") {
+		return cfg, errors.New("set both PLATFORMSIM_CLIENT_ID and PLATFORMSIM_CLIENT_SECRET, or neither")
+	}
+	return cfg, nil
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := parseConfig(args, getenv)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stdout, &slog.HandlerOptions{Level: slog.LevelInfo}))
+
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return err
+	}
+	origin := "http://" + ln.Addr().String()
+	sim, err := simplatform.New(ctx, simplatform.Config{
+		DataDir:      cfg.dataDir,
+		ClientID:     cfg.clientID,
+		ClientSecret: cfg.clientSecret,
+		Plaid:        newStandalonePlaid(),
+		WebhookURL:   origin + "/plaid/webhook",
+		Logger:       log,
+	})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer sim.Close()
+
+	fmt.Fprintf(stdout, "platform simulator (stand-alone Plaid fallback)\n  API URL:   %s\n  token URL: %s/oauth/token\n  bank guid: %s\n",
+		origin, origin, sim.BankGUID())
+	if cfg.clientID == "" {
+		// Generated credentials are shown once so a local client can use them.
+		fmt.Fprintf(stdout, "  client id: %s\n  secret:    %s\n", sim.ClientID(), sim.ClientSecret())
+	}
+
+	srv := &http.Server{
+		Handler:           sim.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      90 * time.Second, // forced balance refreshes are slow
+		IdleTimeout:       2 * time.Minute,
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	select {
+	case err := <-serveErr:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
