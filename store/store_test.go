@@ -1,0 +1,227 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"portal/store"
+)
+
+func openDB(t *testing.T) *store.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "portal.db"))
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func account(guid, customer, state string) store.Account {
+	now := time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)
+	return store.Account{GUID: guid, BankGUID: "bank", CustomerGUID: customer, Name: "Plaid Checking", Asset: "USD",
+		AccountKind: "plaid", Environment: "sandbox", InstitutionID: "ins_109508", AccountMask: "0000", State: state,
+		CreatedAt: now, UpdatedAt: now}
+}
+
+func TestMigrationsRunOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "portal.db")
+	for i := 0; i < 2; i++ {
+		db, err := store.Open(context.Background(), path)
+		if err != nil {
+			t.Fatalf("open #%d: %v", i+1, err)
+		}
+		db.Close()
+	}
+}
+
+func TestUsers(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t)
+	u, err := db.CreateUser(ctx, store.User{Email: "Alice@Example.com", PasswordHash: "h", Role: store.RoleCustomer, CustomerGUID: "c1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.UserByEmail(ctx, "alice@example.com")
+	if err != nil || got.ID != u.ID {
+		t.Fatalf("UserByEmail case-insensitive: got %+v, %v; want id %d", got, err, u.ID)
+	}
+	if _, err := db.CreateUser(ctx, store.User{Email: "ALICE@example.com", PasswordHash: "h", Role: store.RoleCustomer, CustomerGUID: "c2"}); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("duplicate email: got %v, want ErrConflict", err)
+	}
+	if _, err := db.CreateUser(ctx, store.User{Email: "x@example.com", PasswordHash: "h", Role: store.RoleCustomer}); err == nil {
+		t.Fatal("customer without customer guid: got nil error")
+	}
+	if _, err := db.UserByEmail(ctx, "nobody@example.com"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown email: got %v, want ErrNotFound", err)
+	}
+}
+
+func TestSessions(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t)
+	u, err := db.CreateUser(ctx, store.User{Email: "a@example.com", PasswordHash: "h", Role: store.RoleAdmin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CreateSession(ctx, "s1", u.ID, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CreateSession(ctx, "s2", u.ID, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := db.SessionUser(ctx, "s1"); err != nil || got.ID != u.ID {
+		t.Fatalf("SessionUser: got %v, %v", got.ID, err)
+	}
+	if err := db.RevokeSession(ctx, "s1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.SessionUser(ctx, "s1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("revoked session: got %v, want ErrNotFound", err)
+	}
+	if err := db.SetPassword(ctx, u.ID, "h2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.SessionUser(ctx, "s2"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("session after password change: got %v, want ErrNotFound", err)
+	}
+	db.SetClock(func() time.Time { return time.Now().Add(2 * time.Hour) })
+	if err := db.CreateSession(ctx, "s3", u.ID, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	db.SetClock(func() time.Time { return time.Now().Add(4 * time.Hour) })
+	if _, err := db.SessionUser(ctx, "s3"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("expired session: got %v, want ErrNotFound", err)
+	}
+}
+
+func TestUpsertAccountsRecordsTransitionsAndCounts(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t)
+	a := account("a1", "alice", store.StateStoring)
+	changes, err := db.UpsertAccounts(ctx, []store.Account{a, account("b1", "bob", store.StateCompleted)}, "sync")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(changes) != 2 || changes[0].From != "" || changes[0].To != store.StateStoring {
+		t.Fatalf("first upsert: got %+v, want two creations", changes)
+	}
+	a.InstitutionName = "First Platypus Bank"
+	if _, err := db.UpsertAccounts(ctx, []store.Account{a}, "sync"); err != nil {
+		t.Fatal(err)
+	}
+	a.State, a.InstitutionName = store.StateRefreshRequired, ""
+	a.UpdatedAt = a.UpdatedAt.Add(time.Minute)
+	changes, err = db.UpsertAccounts(ctx, []store.Account{a}, "sync")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(changes) != 1 || changes[0].From != store.StateStoring || changes[0].To != store.StateRefreshRequired || changes[0].CustomerGUID != "alice" {
+		t.Fatalf("transition: got %+v", changes)
+	}
+	got, err := db.Account(ctx, "a1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.InstitutionName != "First Platypus Bank" {
+		t.Errorf("institution name: got %q, want it kept when the platform has none", got.InstitutionName)
+	}
+	// Saving the same data again records nothing new.
+	if changes, _ := db.UpsertAccounts(ctx, []store.Account{a}, "sync"); len(changes) != 0 {
+		t.Errorf("unchanged upsert: got %+v, want no transitions", changes)
+	}
+	counts, err := db.StateCounts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{store.StateRefreshRequired: 1, store.StateCompleted: 1, store.StateStoring: 0}
+	for s, n := range want {
+		if counts[s] != n {
+			t.Errorf("count %s: got %d, want %d", s, counts[s], n)
+		}
+	}
+	hist, err := db.StateChanges(ctx, "a1")
+	if err != nil || len(hist) != 2 || hist[1].To != store.StateRefreshRequired {
+		t.Fatalf("history: got %+v, %v", hist, err)
+	}
+}
+
+func TestCustomerAccountsAreScopedAndOrdered(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t)
+	_, err := db.UpsertAccounts(ctx, []store.Account{
+		account("a-ok", "alice", store.StateCompleted),
+		account("a-gone", "alice", store.StateDeleted),
+		account("a-expired", "alice", store.StateRefreshRequired),
+		account("a-failed", "alice", store.StateFailed),
+		account("b-ok", "bob", store.StateCompleted),
+	}, "seed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := db.CustomerAccounts(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, a := range list {
+		got = append(got, a.GUID)
+	}
+	want := []string{"a-expired", "a-failed", "a-ok"}
+	if len(got) != len(want) {
+		t.Fatalf("alice's list: got %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("alice's list: got %v, want %v (attention first, deleted left out)", got, want)
+		}
+	}
+	if _, err := db.CustomerAccount(ctx, "bob", "a-ok"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("bob reading alice's account: got %v, want ErrNotFound", err)
+	}
+	if _, err := db.CustomerAccount(ctx, "", "b-ok"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("no customer: got %v, want ErrNotFound", err)
+	}
+}
+
+func TestNotificationsOnlyDismissedByOwner(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t)
+	id, err := db.AddNotification(ctx, store.Notification{CustomerGUID: "alice", Kind: "refresh_required", Message: "reconnect"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.DismissNotification(ctx, "bob", id); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("bob dismissing alice's banner: got %v, want ErrNotFound", err)
+	}
+	if ns, _ := db.ActiveNotifications(ctx, "alice"); len(ns) != 1 {
+		t.Fatalf("active: got %d, want 1", len(ns))
+	}
+	if err := db.DismissNotification(ctx, "alice", id); err != nil {
+		t.Fatal(err)
+	}
+	if ns, _ := db.ActiveNotifications(ctx, "alice"); len(ns) != 0 {
+		t.Fatalf("after dismiss: got %d, want 0", len(ns))
+	}
+}
+
+func TestJobStatusKeepsLastSuccess(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t)
+	if err := db.RecordJob(ctx, "sync", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.RecordJob(ctx, "sync", "platform down"); err != nil {
+		t.Fatal(err)
+	}
+	j, err := db.Job(ctx, "sync")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.LastOKAt == nil || j.LastError != "platform down" {
+		t.Fatalf("job: got %+v, want last ok kept and the error recorded", j)
+	}
+}
