@@ -43,9 +43,25 @@ func (h *Handler) Accounts(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	queued, err := h.store.QueuedCompletions(ctx, u.CustomerGUID)
+	if err != nil {
+		return err
+	}
 	v := views.AccountsView{LinkEnabled: h.opts.LinkEnabled, LastUpdated: job.LastOKAt, SyncError: job.LastError != ""}
+	finishing := map[string]bool{}
+	for _, q := range queued {
+		if q.Mode == "update" {
+			finishing[q.AccountGUID] = true
+			continue
+		}
+		// A new account whose creation is still queued: show it, marked finishing.
+		v.Rows = append(v.Rows, views.AccountRow{Institution: q.InstitutionName, Name: q.AccountName, Mask: q.AccountMask,
+			State: "storing", Finishing: true, UpdatedAt: q.CreatedAt})
+	}
 	for _, a := range accounts {
-		v.Rows = append(v.Rows, accountRow(a))
+		r := accountRow(a)
+		r.Finishing = finishing[a.GUID]
+		v.Rows = append(v.Rows, r)
 	}
 	for _, n := range notes {
 		v.Banners = append(v.Banners, views.Banner{ID: n.ID, Message: n.Message, Kind: n.Kind})
@@ -60,7 +76,12 @@ func (h *Handler) Account(c echo.Context) error {
 	if !validGUID(guid) {
 		return echo.NewHTTPError(http.StatusNotFound)
 	}
-	a, err := h.store.CustomerAccount(c.Request().Context(), u.CustomerGUID, guid)
+	ctx := c.Request().Context()
+	a, err := h.store.CustomerAccount(ctx, u.CustomerGUID, guid)
+	if err != nil {
+		return err
+	}
+	queued, err := h.store.QueuedCompletions(ctx, u.CustomerGUID)
 	if err != nil {
 		return err
 	}
@@ -68,6 +89,11 @@ func (h *Handler) Account(c echo.Context) error {
 		Row: accountRow(a), AccountKind: a.AccountKind, Asset: a.Asset, CreatedAt: a.CreatedAt,
 		BalanceAvailable: a.BalanceAvailable, BalanceCurrent: a.BalanceCurrent, BalanceUpdatedAt: a.BalanceUpdatedAt,
 		LinkEnabled: h.opts.LinkEnabled,
+	}
+	for _, q := range queued {
+		if q.AccountGUID == a.GUID {
+			v.Row.Finishing = true
+		}
 	}
 	return Render(c, http.StatusOK, views.AccountPage(h.Layout(c, v.Row.Institution, "accounts"), v))
 }

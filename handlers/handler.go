@@ -26,6 +26,7 @@ type Store interface {
 	CustomerAccount(ctx context.Context, customerGUID, guid string) (store.Account, error)
 	ActiveNotifications(ctx context.Context, customerGUID string) ([]store.Notification, error)
 	DismissNotification(ctx context.Context, customerGUID string, id int64) error
+	QueuedCompletions(ctx context.Context, customerGUID string) ([]store.Completion, error)
 	Job(ctx context.Context, name string) (store.JobStatus, error)
 	Ping(ctx context.Context) error
 }
@@ -59,6 +60,7 @@ type Handler struct {
 	store    Store
 	sessions Sessions
 	syncer   Syncer
+	links    Links
 	assets   *static.Assets
 	opts     Options
 	// A person gets 5 tries a minute per email; one address gets more, since
@@ -67,9 +69,9 @@ type Handler struct {
 }
 
 // New builds the handlers.
-func New(log *slog.Logger, st Store, sessions Sessions, syncer Syncer, assets *static.Assets, opts Options) *Handler {
+func New(log *slog.Logger, st Store, sessions Sessions, syncer Syncer, links Links, assets *static.Assets, opts Options) *Handler {
 	return &Handler{
-		log: log, store: st, sessions: sessions, syncer: syncer, assets: assets, opts: opts,
+		log: log, store: st, sessions: sessions, syncer: syncer, links: links, assets: assets, opts: opts,
 		emailThrottle: newThrottle(5, time.Minute),
 		ipThrottle:    newThrottle(30, time.Minute),
 	}

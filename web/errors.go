@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"portal/connections"
 	"portal/handlers"
 	"portal/store"
 	"portal/views"
@@ -33,7 +34,14 @@ func errorHandler(log *slog.Logger, h *handlers.Handler) echo.HTTPErrorHandler {
 		}
 		status, msg := http.StatusInternalServerError, ""
 		var he *echo.HTTPError
+		var ce *connections.Error
 		switch {
+		case errors.As(err, &ce):
+			if wantsJSON(c) {
+				c.JSON(ce.Status, map[string]string{"error": ce.Message, "code": ce.Code, "existing_guid": ce.ExistingGUID})
+				return
+			}
+			status, msg = ce.Status, ce.Message
 		case errors.Is(err, store.ErrNotFound):
 			status = http.StatusNotFound
 		case errors.As(err, &he):

@@ -77,6 +77,11 @@ func Routes() []Route {
 		{http.MethodGet, "/accounts", "customer", func(h *handlers.Handler) echo.HandlerFunc { return h.Accounts }},
 		{http.MethodGet, "/accounts/:guid", "customer", func(h *handlers.Handler) echo.HandlerFunc { return h.Account }},
 		{http.MethodPost, "/notifications/:id/dismiss", "customer", func(h *handlers.Handler) echo.HandlerFunc { return h.DismissNotification }},
+		{http.MethodPost, "/link/sessions", "user", func(h *handlers.Handler) echo.HandlerFunc { return h.StartLink }},
+		{http.MethodGet, "/link/sessions/:id", "user", func(h *handlers.Handler) echo.HandlerFunc { return h.LinkSession }},
+		{http.MethodPost, "/link/sessions/:id/callbacks", "user", func(h *handlers.Handler) echo.HandlerFunc { return h.LinkCallback }},
+		{http.MethodPost, "/link/sessions/:id/complete", "user", func(h *handlers.Handler) echo.HandlerFunc { return h.CompleteLink }},
+		{http.MethodGet, "/link/oauth-return", "user", func(h *handlers.Handler) echo.HandlerFunc { return h.OAuthReturn }},
 		{http.MethodGet, "/admin", "admin", func(h *handlers.Handler) echo.HandlerFunc { return h.AdminHome }},
 	}
 }

@@ -67,7 +67,7 @@ func newApp(t *testing.T) *app {
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	sessions := web.NewSessions(db, make([]byte, 32), make([]byte, 32), false)
-	h := handlers.New(log, db, sessions, nil, assets, handlers.Options{})
+	h := handlers.New(log, db, sessions, nil, nil, assets, handlers.Options{})
 	e := web.New(web.Config{Log: log, Store: db, Assets: assets, Handler: h, Sessions: sessions})
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)

@@ -1,0 +1,198 @@
+package connections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"portal/platform"
+	"portal/store"
+)
+
+// retryDelay is the backoff after the n-th attempt: 1 s doubling to a minute, with jitter.
+func retryDelay(attempts int) time.Duration {
+	d := time.Second << min(attempts, 6)
+	d = min(d, time.Minute)
+	return d/2 + rand.N(d/2+1)
+}
+
+// attempt makes the platform call of one queued completion, once. Every
+// outcome is written down: done, failed for good, or queued for a retry.
+func (s *Service) attempt(ctx context.Context, c store.Completion) {
+	bg := context.WithoutCancel(ctx)
+	if c.Mode == ModeCreate && c.ExpiresAt != nil && s.now().After(*c.ExpiresAt) {
+		s.giveUp(bg, c, "the bank's authorization expired before the platform could use it.")
+		return
+	}
+	// Claim first: a crash during the call leaves the completion due again
+	// later, and a second worker does not call at the same time.
+	ok, err := s.db.ClaimCompletion(bg, c.ID, s.now().Add(retryDelay(c.Attempts)+10*time.Second), c.Mode == ModeCreate)
+	if err != nil || !ok {
+		return
+	}
+	client := s.clientFor(c.CustomerGUID)
+	var acct platform.ExternalBankAccount
+	switch c.Mode {
+	case ModeUpdate:
+		acct, err = client.PatchExternalBankAccount(ctx, c.AccountGUID, platform.PatchAccountRequest{State: platform.StateCompleted})
+	case ModeCreate:
+		// A POST is never blindly repeated: if an earlier attempt may have
+		// reached the platform, look for the account it made first.
+		found := false
+		if c.OutcomeUnknown {
+			acct, found, err = s.findCreated(ctx, client, c)
+		}
+		if err == nil && !found {
+			acct, err = client.CreateExternalBankAccount(ctx, platform.CreateAccountRequest{
+				Name: accountTitle(c), AccountKind: platform.AccountKindPlaid, Asset: "USD", CustomerGUID: c.CustomerGUID,
+				PlaidPublicToken: c.PublicToken, PlaidAccountID: c.PlaidAccountID,
+			})
+		}
+	}
+	if err == nil {
+		local := localAccount(acct)
+		if local.InstitutionName == "" {
+			local.InstitutionName = c.InstitutionName
+		}
+		changes, ferr := s.db.FinishCompletion(bg, c.ID, local)
+		if ferr != nil {
+			s.log.Error("finish completion", "completion", c.ID, "err", ferr)
+			return
+		}
+		s.notify(bg, changes)
+		if acct.State == platform.StateStoring {
+			go s.followUp(c.CustomerGUID, acct.GUID)
+		}
+		s.log.Info("link completion done", "completion", c.ID, "mode", c.Mode, "account", acct.GUID, "state", acct.State, "attempt", c.Attempts+1)
+		return
+	}
+	if temporary(err) {
+		next := s.now().Add(retryDelay(c.Attempts))
+		s.log.Warn("link completion will be retried", "completion", c.ID, "mode", c.Mode, "attempt", c.Attempts+1, "err", err, "next", next)
+		s.db.RetryCompletion(bg, c.ID, next, "the banking platform did not answer")
+		return
+	}
+	s.log.Warn("link completion refused", "completion", c.ID, "mode", c.Mode, "err", err)
+	s.giveUp(bg, c, refusalText(err))
+}
+
+func temporary(err error) bool {
+	return platform.IsTemporary(err) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
+}
+
+func refusalText(err error) string {
+	var pe *platform.Error
+	if errors.As(err, &pe) && pe.Status == 404 {
+		return "the connection no longer exists."
+	}
+	return "the banking platform refused it."
+}
+
+func accountTitle(c store.Completion) string {
+	if c.AccountName != "" {
+		return c.AccountName
+	}
+	return "Bank account " + c.AccountMask
+}
+
+// findCreated looks for the account an earlier, unanswered POST may have made.
+func (s *Service) findCreated(ctx context.Context, client *platform.Client, c store.Completion) (platform.ExternalBankAccount, bool, error) {
+	var found platform.ExternalBankAccount
+	ok := false
+	p := platform.ListAccountsParams{}
+	if c.CustomerGUID != "" {
+		p.CustomerGUIDs = []string{c.CustomerGUID}
+	}
+	cut := c.CreatedAt.Add(-time.Minute)
+	err := client.EachExternalBankAccount(ctx, p, func(a platform.ExternalBankAccount) error {
+		if ok || a.CreatedAt.Before(cut) || a.State == platform.StateDeleted {
+			return nil
+		}
+		if (c.CustomerGUID == "") != (a.CustomerGUID == nil) {
+			return nil
+		}
+		name := ""
+		if a.PlaidAccountName != nil {
+			name = *a.PlaidAccountName
+		}
+		if a.PlaidInstitutionID == c.InstitutionID && a.PlaidAccountMask == c.AccountMask && (name == c.AccountName || a.Name == accountTitle(c)) {
+			found, ok = a, true
+		}
+		return nil
+	})
+	return found, ok, err
+}
+
+// giveUp marks a completion failed and tells the customer what to do.
+func (s *Service) giveUp(ctx context.Context, c store.Completion, why string) {
+	if err := s.db.FailCompletion(ctx, c.ID, why); err != nil {
+		s.log.Error("fail completion", "completion", c.ID, "err", err)
+		return
+	}
+	if c.CustomerGUID == "" {
+		return
+	}
+	msg := fmt.Sprintf("We could not finish linking %s: %s Please link it again.", accountTitle(c), why)
+	if c.Mode == ModeUpdate {
+		msg = "We could not finish reconnecting your account: " + why
+	}
+	s.db.AddNotification(ctx, store.Notification{CustomerGUID: c.CustomerGUID, AccountGUID: c.AccountGUID, Kind: "completion_failed", Message: msg})
+}
+
+// runCompletions retries queued completions until ctx ends.
+func (s *Service) runCompletions(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		s.RetryDue(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-s.wake:
+		}
+	}
+}
+
+// RetryDue makes one attempt at every completion that is due, and reports how many it tried.
+func (s *Service) RetryDue(ctx context.Context) int {
+	due, err := s.db.DueCompletions(ctx, 20)
+	if err != nil && ctx.Err() == nil {
+		s.log.Error("due completions", "err", err)
+	}
+	for _, c := range due {
+		actx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		s.attempt(actx, c)
+		cancel()
+	}
+	return len(due)
+}
+
+// followUp watches a new account until the platform has stored it, so the
+// customer sees Pending turn into Connected without waiting for the next sync.
+func (s *Service) followUp(customerGUID, guid string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	client := s.clientFor(customerGUID)
+	delay := 500 * time.Millisecond
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+		a, err := client.GetExternalBankAccount(ctx, guid, platform.GetAccountOptions{})
+		if err == nil {
+			changes, err := s.db.UpsertAccounts(ctx, []store.Account{localAccount(a)}, "sync")
+			if err == nil {
+				s.notify(ctx, changes)
+			}
+			if a.State != platform.StateStoring {
+				return
+			}
+		}
+		delay = min(delay*2, 5*time.Second)
+	}
+}

@@ -1,0 +1,347 @@
+package connections
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"portal/platform"
+	"portal/store"
+)
+
+// Error is a refusal the person can act on: Message is shown as is.
+type Error struct {
+	Status  int
+	Code    string // machine-readable, for the Link glue
+	Message string
+	// ExistingGUID names the connection a duplicate would have repeated.
+	ExistingGUID string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+func refuse(status int, code, msg string) *Error { return &Error{Status: status, Code: code, Message: msg} }
+
+// Link modes.
+const (
+	ModeCreate = "create"
+	ModeUpdate = "update"
+)
+
+const (
+	createTokenLife = 4 * time.Hour
+	updateTokenLife = 30 * time.Minute
+	publicTokenLife = 30 * time.Minute
+	workflowBound   = 30 * time.Second // how long we wait for the platform's link token
+)
+
+func newID() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// ownedAccount returns a connection only to its owner: a customer's own, or
+// for an admin the organization's own (bank-level) ones.
+func (s *Service) ownedAccount(ctx context.Context, u store.User, guid string) (store.Account, error) {
+	if u.IsAdmin() {
+		a, err := s.db.Account(ctx, guid)
+		if err == nil && a.CustomerGUID != "" {
+			return store.Account{}, store.ErrNotFound
+		}
+		return a, err
+	}
+	return s.db.CustomerAccount(ctx, u.CustomerGUID, guid)
+}
+
+// StartLink begins a Link session: it asks the platform for a link token
+// (a workflow) and returns at once; the token arrives in the background and
+// LinkSession reports it. The owner is the user's customer, or the
+// organization itself for an admin.
+func (s *Service) StartLink(ctx context.Context, u store.User, mode, accountGUID string) (store.LinkSession, error) {
+	req := platform.CreateWorkflowRequest{Type: platform.WorkflowTypePlaid, Language: "en", LinkCustomizationName: "default",
+		CustomerGUID: u.CustomerGUID, RedirectURI: s.cfg.RedirectURI}
+	switch mode {
+	case ModeCreate:
+		req.Kind = platform.WorkflowKindLinkTokenCreate
+		accountGUID = ""
+	case ModeUpdate:
+		req.Kind = platform.WorkflowKindLinkTokenUpdate
+		a, err := s.ownedAccount(ctx, u, accountGUID)
+		if err != nil {
+			return store.LinkSession{}, err
+		}
+		switch a.State {
+		case store.StateRefreshRequired:
+		case store.StateDeleted, store.StateDeleting:
+			return store.LinkSession{}, refuse(http.StatusConflict, "obsolete", "This connection was disconnected and can no longer be updated. Link the account again instead.")
+		default:
+			return store.LinkSession{}, refuse(http.StatusConflict, "not_expired", "This connection does not need reconnecting.")
+		}
+		req.ExternalBankAccountGUID = accountGUID
+	default:
+		return store.LinkSession{}, refuse(http.StatusBadRequest, "bad_mode", "Unknown Link mode.")
+	}
+	ls := store.LinkSession{ID: newID(), UserID: u.ID, CustomerGUID: u.CustomerGUID, Mode: mode, AccountGUID: accountGUID, State: store.LinkPending}
+	if err := s.db.CreateLinkSession(ctx, ls); err != nil {
+		return ls, err
+	}
+	wf, err := s.clientFor(u.CustomerGUID).CreateWorkflow(ctx, req)
+	if err != nil {
+		s.log.Warn("link token workflow refused", "link_session", ls.ID, "mode", mode, "err", err)
+		msg := "We could not reach the banking platform to start the connection. Please try again in a moment."
+		if ferr := s.db.FailLinkSession(context.WithoutCancel(ctx), ls.ID, msg); ferr != nil {
+			return ls, ferr
+		}
+		return ls, refuse(http.StatusBadGateway, "platform_unavailable", msg)
+	}
+	if err := s.db.SetLinkWorkflow(ctx, ls.ID, wf.GUID); err != nil {
+		return ls, err
+	}
+	ls.WorkflowGUID = wf.GUID
+	go s.awaitLinkToken(ls, u.CustomerGUID)
+	s.log.Info("link session started", "link_session", ls.ID, "mode", mode, "account", accountGUID, "workflow", wf.GUID)
+	return ls, nil
+}
+
+// awaitLinkToken polls the workflow with backoff, within a bound, and stores the outcome.
+func (s *Service) awaitLinkToken(ls store.LinkSession, customerGUID string) {
+	ctx, cancel := context.WithTimeout(context.Background(), workflowBound)
+	defer cancel()
+	client := s.clientFor(customerGUID)
+	delay := 150 * time.Millisecond
+	for {
+		wf, err := client.GetWorkflow(ctx, ls.WorkflowGUID)
+		switch {
+		case err == nil && wf.State == platform.WorkflowStateCompleted && wf.PlaidLinkToken != nil && *wf.PlaidLinkToken != "":
+			life := createTokenLife
+			if ls.Mode == ModeUpdate {
+				life = updateTokenLife
+			}
+			exp := s.now().Add(life)
+			if err := s.db.SetLinkToken(context.Background(), ls.ID, *wf.PlaidLinkToken, &exp); err != nil {
+				s.log.Error("store link token", "link_session", ls.ID, "err", err)
+			}
+			return
+		case err == nil && wf.State == platform.WorkflowStateFailed:
+			s.log.Warn("link token workflow failed", "link_session", ls.ID, "workflow", wf.GUID)
+			s.db.FailLinkSession(context.Background(), ls.ID, "The bank connection could not be prepared. Please try again.")
+			return
+		case err != nil && !platform.IsTemporary(err) && ctx.Err() == nil:
+			s.log.Warn("link token workflow lookup refused", "link_session", ls.ID, "err", err)
+			s.db.FailLinkSession(context.Background(), ls.ID, "The bank connection could not be prepared. Please try again.")
+			return
+		}
+		select {
+		case <-ctx.Done():
+			s.log.Warn("link token timed out", "link_session", ls.ID)
+			s.db.FailLinkSession(context.Background(), ls.ID, "Preparing the connection took too long. Please try again.")
+			return
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 2*time.Second)
+	}
+}
+
+// LinkSession returns a Link session to the user who started it.
+func (s *Service) LinkSession(ctx context.Context, u store.User, id string) (store.LinkSession, error) {
+	return s.db.UserLinkSession(ctx, u.ID, id)
+}
+
+// LinkCallback is one Link callback reported by the browser.
+type LinkCallback struct {
+	Kind               string // event, exit, success
+	EventName          string
+	ViewName           string
+	ErrorCode          string
+	ErrorType          string
+	ExitStatus         string
+	InstitutionID      string
+	PlaidLinkSessionID string
+	RequestID          string
+}
+
+// RecordCallback stores a Link callback of the user's own session. An exit
+// records why the person left; it never changes a connection.
+func (s *Service) RecordCallback(ctx context.Context, u store.User, id string, cb LinkCallback) (store.LinkSession, error) {
+	ls, err := s.db.UserLinkSession(ctx, u.ID, id)
+	if err != nil {
+		return ls, err
+	}
+	err = s.db.AddLinkEvent(ctx, store.LinkEvent{LinkSessionID: ls.ID, AccountGUID: ls.AccountGUID, Kind: cb.Kind, EventName: cb.EventName,
+		ViewName: cb.ViewName, ErrorCode: cb.ErrorCode, ErrorType: cb.ErrorType, ExitStatus: cb.ExitStatus, InstitutionID: cb.InstitutionID,
+		PlaidLinkSessionID: cb.PlaidLinkSessionID, RequestID: cb.RequestID})
+	if err != nil {
+		return ls, err
+	}
+	s.log.Info("link callback", "link_session", ls.ID, "mode", ls.Mode, "kind", cb.Kind, "event", cb.EventName, "view", cb.ViewName,
+		"error_code", cb.ErrorCode, "exit_status", cb.ExitStatus, "plaid_link_session_id", cb.PlaidLinkSessionID)
+	if cb.Kind == "event" && (cb.EventName == "SUBMIT_CREDENTIALS" || cb.EventName == "SUBMIT_MFA") {
+		if err := s.db.MarkCredentialsSubmitted(ctx, ls.ID); err != nil {
+			return ls, err
+		}
+		ls.CredentialsSubmitted = true
+	}
+	if cb.Kind == "exit" && ls.State != store.LinkCompleted {
+		msg := ExitMessage(cb.ErrorCode, ls.Mode, ls.CredentialsSubmitted)
+		if err := s.db.ExitLinkSession(ctx, ls.ID, msg); err != nil {
+			return ls, err
+		}
+		ls.State, ls.Message = store.LinkExited, msg
+	}
+	return ls, nil
+}
+
+// errorTexts explain Link's user-facing error codes in plain words.
+var errorTexts = map[string]string{
+	"INVALID_CREDENTIALS":        "The username or password was not accepted by your bank. Nothing was changed; try again.",
+	"INVALID_UPDATED_USERNAME":   "Your bank did not recognise that username. Use the username you sign in to your bank with now.",
+	"ITEM_LOCKED":                "Your bank has locked this login after too many attempts. Unlock it on your bank's website, then try again.",
+	"INSTITUTION_DOWN":           "Your bank is not available right now. Try again later.",
+	"INSTITUTION_NOT_RESPONDING": "Your bank is not responding right now. Try again later.",
+	"INSTITUTION_NOT_AVAILABLE":  "Your bank is not available for connections right now. Try again later.",
+	"MFA_NOT_SUPPORTED":          "Your bank asked for a kind of verification we cannot handle yet.",
+	"NO_ACCOUNTS":                "No eligible accounts were found at this bank login.",
+	"USER_SETUP_REQUIRED":        "Your bank needs you to finish setting up your account on its website first.",
+	"INTERNAL_SERVER_ERROR":      "Something went wrong while connecting to your bank. Try again.",
+	"INVALID_LINK_TOKEN":         "The secure connection expired. Start again.",
+}
+
+// ExitMessage says what leaving Link means for the person.
+func ExitMessage(errorCode, mode string, credentialsSubmitted bool) string {
+	if t, ok := errorTexts[errorCode]; ok {
+		return t
+	}
+	if errorCode != "" {
+		return "Connecting to your bank did not work (" + errorCode + "). Nothing was changed; try again."
+	}
+	if mode == ModeUpdate && credentialsSubmitted {
+		return "You left before reconnecting was finished. Your bank login may already have changed, but this connection still needs a refresh: click Reconnect and finish the steps."
+	}
+	return ""
+}
+
+// SuccessAccount is one account of onSuccess's metadata.
+type SuccessAccount struct {
+	ID, Name, Mask, Type, Subtype string
+}
+
+// Success is what onSuccess reported.
+type Success struct {
+	PublicToken     string
+	InstitutionID   string
+	InstitutionName string
+	Accounts        []SuccessAccount
+}
+
+// CompletionResult tells the browser where a completion stands.
+type CompletionResult struct {
+	Status      string // done, finishing
+	AccountGUID string
+	State       string // the connection's state when done
+}
+
+// Complete records a finished Link flow durably, then makes the platform call.
+// Only the owner of the Link session may complete it. If the platform fails
+// or is slow, the completion stays queued and the worker finishes it later.
+func (s *Service) Complete(ctx context.Context, u store.User, id string, in Success) (CompletionResult, error) {
+	ls, err := s.db.UserLinkSession(ctx, u.ID, id)
+	if err != nil {
+		return CompletionResult{}, err
+	}
+	c := store.Completion{LinkSessionID: ls.ID, CustomerGUID: ls.CustomerGUID, Mode: ls.Mode, AccountGUID: ls.AccountGUID,
+		InstitutionID: in.InstitutionID, InstitutionName: in.InstitutionName}
+	if ls.State != store.LinkCompleted {
+		if ls.State == store.LinkPending || ls.State == store.LinkFailed {
+			return CompletionResult{}, refuse(http.StatusConflict, "not_ready", "This connection attempt is not ready to finish. Start again.")
+		}
+		if ls.Mode == ModeCreate {
+			if err := s.checkNewAccount(ctx, ls, in); err != nil {
+				return CompletionResult{}, err
+			}
+			a := in.Accounts[0]
+			exp := s.now().Add(publicTokenLife)
+			c.PublicToken, c.PlaidAccountID, c.AccountName, c.AccountMask, c.ExpiresAt = in.PublicToken, a.ID, a.Name, a.Mask, &exp
+		}
+	}
+	c, err = s.db.CreateCompletion(ctx, c)
+	if errors.Is(err, store.ErrAlreadyCompleted) {
+		return s.completionResult(ctx, c)
+	}
+	if err != nil {
+		return CompletionResult{}, err
+	}
+	s.log.Info("link completion recorded", "link_session", ls.ID, "mode", ls.Mode, "completion", c.ID)
+	attemptCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	s.attempt(attemptCtx, c)
+	c, err = s.db.Completion(ctx, c.ID)
+	if err != nil {
+		return CompletionResult{}, err
+	}
+	return s.completionResult(ctx, c)
+}
+
+func (s *Service) completionResult(ctx context.Context, c store.Completion) (CompletionResult, error) {
+	switch c.State {
+	case store.CompletionDone:
+		a, err := s.db.Account(ctx, c.AccountGUID)
+		if err != nil {
+			return CompletionResult{}, err
+		}
+		return CompletionResult{Status: "done", AccountGUID: a.GUID, State: a.State}, nil
+	case store.CompletionFailed:
+		return CompletionResult{}, refuse(http.StatusUnprocessableEntity, "completion_failed", completionFailedMessage(c))
+	default:
+		return CompletionResult{Status: "finishing", AccountGUID: c.AccountGUID}, nil
+	}
+}
+
+func completionFailedMessage(c store.Completion) string {
+	if c.Mode == ModeUpdate {
+		return "Reconnecting could not be finished: " + c.LastError
+	}
+	return "Linking the account could not be finished: " + c.LastError + " Please link it again."
+}
+
+// checkNewAccount applies the create rules before anything is written:
+// exactly one account, and not a duplicate of a live connection of this owner.
+func (s *Service) checkNewAccount(ctx context.Context, ls store.LinkSession, in Success) error {
+	if !strings.HasPrefix(in.PublicToken, "public-") || len(in.PublicToken) > 128 {
+		return refuse(http.StatusBadRequest, "bad_token", "Link did not return a valid result. Please try again.")
+	}
+	switch len(in.Accounts) {
+	case 0:
+		return refuse(http.StatusUnprocessableEntity, "no_account", "No account was chosen. Choose the account to link.")
+	case 1:
+	default:
+		return refuse(http.StatusUnprocessableEntity, "multiple_accounts", "Only one account can be linked at a time. Nothing was linked: start again and choose one account.")
+	}
+	a := in.Accounts[0]
+	if a.ID == "" || len(a.ID) > 128 || len(a.Name) > 128 || len(a.Mask) > 16 || len(in.InstitutionID) > 64 {
+		return refuse(http.StatusBadRequest, "bad_account", "Link did not return a valid account. Please try again.")
+	}
+	existing, err := s.db.OwnerAccounts(ctx, ls.CustomerGUID)
+	if err != nil {
+		return err
+	}
+	for _, e := range existing {
+		name := e.AccountName
+		if name == "" {
+			name = e.Name
+		}
+		if e.InstitutionID == in.InstitutionID && e.AccountMask == a.Mask && name == a.Name {
+			msg := fmt.Sprintf("%s •••• %s is already connected. Nothing was linked.", a.Name, a.Mask)
+			if e.State == store.StateRefreshRequired {
+				msg = fmt.Sprintf("%s •••• %s is already connected but needs a refresh. Reconnect it instead of linking it again.", a.Name, a.Mask)
+			}
+			return &Error{Status: http.StatusConflict, Code: "duplicate", Message: msg, ExistingGUID: e.GUID}
+		}
+	}
+	return nil
+}

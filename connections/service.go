@@ -1,0 +1,88 @@
+// Package connections is the portal's domain: it keeps the local copy of the
+// platform's external bank accounts current (sync), runs the Link flows
+// (link sessions, durable completions retried by a worker) and raises
+// notifications. It is the only package that orchestrates platform and store.
+package connections
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"portal/platform"
+	"portal/store"
+)
+
+// Config tunes the service.
+type Config struct {
+	BankGUID string
+	// SyncInterval is the schedule of the full sync; pages trigger one when
+	// the data is older than StaleAfter (default: SyncInterval).
+	SyncInterval time.Duration
+	StaleAfter   time.Duration
+	// RedirectURI is the registered OAuth return page of the portal.
+	RedirectURI string
+	// Sandbox allows sandbox-only actions (forcing refresh_required).
+	Sandbox bool
+}
+
+// Service is the connections domain.
+type Service struct {
+	log  *slog.Logger
+	db   *store.DB
+	bank *platform.Client
+	cfg  Config
+	now  func() time.Time
+
+	mu        sync.Mutex
+	customers map[string]*platform.Client // customer guid -> client with that customer's token
+
+	syncMu      sync.Mutex // one sync at a time
+	syncRunning chan struct{}
+	wake        chan struct{} // nudges the completion worker
+}
+
+// New builds the service. bank is a platform client with the bank's token.
+func New(log *slog.Logger, db *store.DB, bank *platform.Client, cfg Config) *Service {
+	if cfg.SyncInterval <= 0 {
+		cfg.SyncInterval = 30 * time.Second
+	}
+	if cfg.StaleAfter <= 0 {
+		cfg.StaleAfter = cfg.SyncInterval
+	}
+	return &Service{log: log, db: db, bank: bank, cfg: cfg, now: time.Now,
+		customers: map[string]*platform.Client{}, wake: make(chan struct{}, 1)}
+}
+
+// customerScopes are what a customer's own token may do.
+var customerScopes = []string{
+	platform.ScopeExternalBankAccountsRead, platform.ScopeExternalBankAccountsWrite, platform.ScopeExternalBankAccountsExecute,
+	platform.ScopeWorkflowsRead, platform.ScopeWorkflowsExecute,
+}
+
+// clientFor returns the platform client that acts for an owner: the customer's
+// own token for a customer, the bank's for the organization's connections. The
+// platform then refuses anything outside that customer, even if the portal erred.
+func (s *Service) clientFor(customerGUID string) *platform.Client {
+	if customerGUID == "" {
+		return s.bank
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.customers[customerGUID]
+	if !ok {
+		c = s.bank.ForCustomer(customerGUID, customerScopes)
+		s.customers[customerGUID] = c
+	}
+	return c
+}
+
+// Run starts the background work (scheduled sync, completion worker) until ctx ends.
+func (s *Service) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); s.runSync(ctx) }()
+	go func() { defer wg.Done(); s.runCompletions(ctx) }()
+	wg.Wait()
+}

@@ -1,0 +1,188 @@
+package connections
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"portal/platform"
+	"portal/store"
+)
+
+// SyncJob names the sync in job_status.
+const SyncJob = "sync"
+
+// institutionNames are the display names of institutions the portal knows;
+// Link's metadata adds names for others when a customer links them.
+var institutionNames = map[string]string{
+	"ins_109508": "First Platypus Bank",
+	"ins_109509": "First Gingham Credit Union",
+	"ins_109510": "Tattersall Federal Credit Union",
+	"ins_109511": "Tartan Bank",
+	"ins_109512": "Houndstooth Bank",
+	"ins_127287": "Platypus OAuth Bank",
+	"ins_128026": "Capital One",
+}
+
+// localAccount converts the platform's account to the local copy.
+func localAccount(a platform.ExternalBankAccount) store.Account {
+	l := store.Account{
+		GUID: a.GUID, BankGUID: a.BankGUID, Name: a.Name, Asset: a.Asset, AccountKind: a.AccountKind,
+		Environment: a.Environment, InstitutionID: a.PlaidInstitutionID, InstitutionName: institutionNames[a.PlaidInstitutionID],
+		AccountMask: a.PlaidAccountMask, State: a.State, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
+		BalanceUpdatedAt: a.BalanceUpdatedAt,
+	}
+	if a.CustomerGUID != nil {
+		l.CustomerGUID = *a.CustomerGUID
+	}
+	if a.PlaidAccountName != nil {
+		l.AccountName = *a.PlaidAccountName
+	}
+	if a.FailureCode != nil {
+		l.FailureCode = *a.FailureCode
+	}
+	if a.Balances != nil {
+		l.BalanceAvailable, l.BalanceCurrent = a.Balances.Available, a.Balances.Current
+	} else {
+		l.BalanceUpdatedAt = nil // no balances in this answer: keep the ones we have
+	}
+	return l
+}
+
+// Sync walks every account of the bank, page by page, saves what changed,
+// marks accounts the platform no longer lists as deleted, and raises
+// notifications for connections that now need a refresh. A failure keeps
+// the last known data and is recorded for an honest "last updated".
+func (s *Service) Sync(ctx context.Context) error {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	start := time.Now()
+	seen := map[string]bool{}
+	batch := make([]store.Account, 0, 100)
+	var changes []store.Transition
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		c, err := s.db.UpsertAccounts(ctx, batch, "sync")
+		changes = append(changes, c...)
+		batch = batch[:0]
+		return err
+	}
+	err := s.bank.EachExternalBankAccount(ctx, platform.ListAccountsParams{BankGUIDs: []string{s.cfg.BankGUID}}, func(a platform.ExternalBankAccount) error {
+		seen[a.GUID] = true
+		batch = append(batch, localAccount(a))
+		if len(batch) == cap(batch) {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	if err == nil {
+		var gone []string
+		gone, err = s.db.AccountGUIDsNotIn(ctx, seen)
+		if err == nil && len(gone) > 0 {
+			var c []store.Transition
+			c, err = s.db.MarkAccountsDeleted(ctx, gone, "sync")
+			changes = append(changes, c...)
+		}
+	}
+	if nerr := s.notify(ctx, changes); err == nil {
+		err = nerr
+	}
+	errText := ""
+	if err != nil {
+		errText = "the platform could not be reached"
+		s.log.Warn("sync failed", "err", err, "duration_ms", time.Since(start).Milliseconds())
+	} else {
+		s.log.Debug("sync done", "accounts", len(seen), "changes", len(changes), "duration_ms", time.Since(start).Milliseconds())
+	}
+	if rerr := s.db.RecordJob(context.WithoutCancel(ctx), SyncJob, errText); rerr != nil && err == nil {
+		err = rerr
+	}
+	return err
+}
+
+// notify raises a banner for each customer connection that moved into refresh_required.
+func (s *Service) notify(ctx context.Context, changes []store.Transition) error {
+	for _, c := range changes {
+		if c.To != store.StateRefreshRequired || c.CustomerGUID == "" {
+			continue
+		}
+		a, err := s.db.Account(ctx, c.AccountGUID)
+		if err != nil {
+			return err
+		}
+		if err := s.notifyRefreshRequired(ctx, a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Service) notifyRefreshRequired(ctx context.Context, a store.Account) error {
+	_, err := s.db.AddNotification(ctx, store.Notification{
+		CustomerGUID: a.CustomerGUID, AccountGUID: a.GUID, Kind: "refresh_required",
+		Message: fmt.Sprintf("Your connection to %s needs attention: reconnect it to keep using the account.", displayInstitution(a)),
+	})
+	return err
+}
+
+func displayInstitution(a store.Account) string {
+	if a.InstitutionName != "" {
+		return a.InstitutionName
+	}
+	return "your bank"
+}
+
+// SyncIfStale starts a background sync when the last successful one is older
+// than the freshness bound. It never waits on the platform.
+func (s *Service) SyncIfStale(ctx context.Context) {
+	job, err := s.db.Job(ctx, SyncJob)
+	if err != nil {
+		return
+	}
+	if job.LastTryAt != nil && s.now().Sub(*job.LastTryAt) < s.cfg.StaleAfter {
+		return
+	}
+	s.syncInBackground()
+}
+
+// syncInBackground starts one sync unless one is already running.
+func (s *Service) syncInBackground() {
+	s.mu.Lock()
+	if s.syncRunning != nil {
+		s.mu.Unlock()
+		return
+	}
+	done := make(chan struct{})
+	s.syncRunning = done
+	s.mu.Unlock()
+	go func() {
+		defer func() {
+			s.mu.Lock()
+			s.syncRunning = nil
+			s.mu.Unlock()
+			close(done)
+		}()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		s.Sync(ctx)
+	}()
+}
+
+func (s *Service) runSync(ctx context.Context) {
+	t := time.NewTicker(s.cfg.SyncInterval)
+	defer t.Stop()
+	s.Sync(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.Sync(ctx)
+		}
+	}
+}

@@ -1,0 +1,200 @@
+// Link glue: opens Plaid Link (or the offline Link simulator, same interface)
+// with a token the server fetched, reports every callback to the server, and
+// finishes the flow on the server. No inline script: the CSP forbids it.
+"use strict";
+(function () {
+  var STORE_KEY = "portal.link";
+  var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+
+  function $(id) { return document.querySelector('[data-testid="' + id + '"]'); }
+
+  function show(id, text) {
+    ["link-progress", "link-error", "link-done"].forEach(function (k) {
+      var el = $(k);
+      if (el && k !== id) el.classList.add("hidden");
+    });
+    var el = $(id);
+    if (!el) return null;
+    if (text !== undefined && id !== "link-progress") el.textContent = text;
+    el.classList.remove("hidden");
+    return el;
+  }
+  function hideAll() { show(""); }
+
+  function api(method, url, body) {
+    var opts = { method: method, credentials: "same-origin", headers: { "Accept": "application/json", "X-CSRF-Token": csrf } };
+    if (body !== undefined) {
+      opts.headers["Content-Type"] = "application/json";
+      opts.body = JSON.stringify(body);
+      opts.keepalive = true;
+    }
+    return fetch(url, opts).then(function (res) {
+      return res.json().catch(function () { return {}; }).then(function (data) {
+        if (!res.ok) {
+          var err = new Error(data.error || "Something went wrong. Please try again.");
+          err.status = res.status; err.data = data;
+          throw err;
+        }
+        return data;
+      });
+    });
+  }
+
+  // report sends one Link callback; when the page is going away, sendBeacon
+  // delivers it anyway (it cannot set headers, so the token rides in the query).
+  function report(session, payload) {
+    var url = "/link/sessions/" + session.id + "/callbacks";
+    if (document.visibilityState === "hidden" && navigator.sendBeacon) {
+      navigator.sendBeacon(url + "?_csrf=" + encodeURIComponent(csrf), new Blob([JSON.stringify(payload)], { type: "application/json" }));
+      return Promise.resolve({});
+    }
+    return api("POST", url, payload).catch(function () { return {}; });
+  }
+
+  function sleep(ms) { return new Promise(function (r) { setTimeout(r, ms); }); }
+
+  // waitForToken polls the portal (which polls the platform) with backoff, within a bound.
+  function waitForToken(id) {
+    var deadline = Date.now() + 45000, delay = 250;
+    function poll() {
+      return api("GET", "/link/sessions/" + id).then(function (s) {
+        if (s.state === "ready" && s.link_token) return s;
+        if (s.state === "failed") throw new Error(s.message || "The bank connection could not be prepared. Please try again.");
+        if (Date.now() > deadline) throw new Error("Preparing the connection took too long. Please try again.");
+        return sleep(delay).then(function () { delay = Math.min(delay * 1.6, 1500); return poll(); });
+      });
+    }
+    return poll();
+  }
+
+  var busy = false, handler = null;
+
+  function remember(session, extra) {
+    try {
+      sessionStorage.setItem(STORE_KEY, JSON.stringify({ id: session.id, mode: session.mode, account_guid: session.account_guid || "",
+        returnTo: (extra && extra.returnTo) || location.pathname }));
+    } catch (e) { /* storage may be off: OAuth resume then starts over */ }
+  }
+  function recall() {
+    try { return JSON.parse(sessionStorage.getItem(STORE_KEY) || "null"); } catch (e) { return null; }
+  }
+  function forget() { try { sessionStorage.removeItem(STORE_KEY); } catch (e) { } }
+
+  function finish(msg) {
+    busy = false;
+    document.querySelectorAll("[data-link-mode]").forEach(function (b) { b.disabled = false; });
+    if (msg) show("link-error", msg); else hideAll();
+  }
+
+  function offerReconnect(guid) {
+    var el = $("link-error");
+    if (!el || !guid) return;
+    var b = document.createElement("button");
+    b.type = "button"; b.className = "secondary"; b.textContent = "Reconnect it";
+    b.setAttribute("data-link-mode", "update"); b.setAttribute("data-guid", guid); b.setAttribute("data-testid", "reconnect-existing");
+    el.appendChild(document.createTextNode(" "));
+    el.appendChild(b);
+  }
+
+  // openLink runs Link for a ready session; retried says whether a fresh token was already tried.
+  function openLink(session, opts) {
+    if (!window.Plaid || !window.Plaid.create) { finish("The secure bank connection could not be loaded. Check your connection and try again."); return; }
+    if (handler) { handler.destroy(); handler = null; }
+    remember(session, opts);
+    var config = {
+      token: session.link_token,
+      onLoad: function () { },
+      onEvent: function (name, metadata) { report(session, { kind: "event", name: name, metadata: metadata || {} }); },
+      onExit: function (error, metadata) {
+        report(session, { kind: "exit", error: error, metadata: metadata || {} }).then(function (s) {
+          if (error && error.error_code === "INVALID_LINK_TOKEN" && !opts.retried) {
+            // The token died (too many tries, or too long in the flow): get a new one and reopen, once.
+            start(session.mode, session.account_guid, { retried: true });
+            return;
+          }
+          forget();
+          finish(s && s.message ? s.message : (error ? (error.display_message || "Connecting to your bank did not work. Nothing was changed; try again.") : ""));
+          if (opts.onDone) opts.onDone();
+        });
+      },
+      onSuccess: function (publicToken, metadata) {
+        report(session, { kind: "success", name: "SUCCESS", metadata: { link_session_id: metadata && metadata.link_session_id, institution: metadata && metadata.institution } });
+        show("link-progress");
+        api("POST", "/link/sessions/" + session.id + "/complete", { public_token: publicToken, metadata: metadata }).then(function (res) {
+          forget();
+          busy = false;
+          if (res.status === "finishing") {
+            show("link-done", "Almost done: we are finishing with the bank platform. This page updates by itself.");
+          } else {
+            show("link-done", res.label === "Connected" ? "Connected." : "Linked: " + (res.label || "pending") + ".");
+          }
+          if (opts.onDone) opts.onDone(); else refreshList(true);
+        }).catch(function (err) {
+          forget();
+          finish(err.message);
+          if (err.data && err.data.existing_guid) offerReconnect(err.data.existing_guid);
+        });
+      }
+    };
+    if (opts.receivedRedirectUri) config.receivedRedirectUri = opts.receivedRedirectUri;
+    handler = window.Plaid.create(config);
+    handler.open();
+  }
+
+  function start(mode, accountGUID, opts) {
+    opts = opts || {};
+    busy = true;
+    document.querySelectorAll("[data-link-mode]").forEach(function (b) { b.disabled = true; });
+    show("link-progress");
+    api("POST", "/link/sessions", { mode: mode, account_guid: accountGUID || "" })
+      .then(function (s) { return waitForToken(s.id); })
+      .then(function (s) { openLink(s, opts); })
+      .catch(function (err) { finish(err.message); });
+  }
+
+  document.addEventListener("click", function (ev) {
+    var b = ev.target.closest ? ev.target.closest("[data-link-mode]") : null;
+    if (!b || b.disabled || busy) return;
+    ev.preventDefault();
+    start(b.getAttribute("data-link-mode"), b.getAttribute("data-guid") || "");
+  });
+
+  // refreshList re-renders the connection list from the server while something
+  // is in motion (pending, finishing, disconnecting), so no reload by hand is needed.
+  var refreshUntil = 0, refreshTimer = null;
+  function inMotion() {
+    return !!document.querySelector('[data-testid="account-row"][data-state="storing"], [data-testid="account-row"][data-state="deleting"], [data-testid="finishing"]');
+  }
+  function refreshList(force) {
+    var list = document.querySelector("[data-live]");
+    if (!list) return;
+    if (force) refreshUntil = Date.now() + 120000;
+    if (refreshTimer) return;
+    refreshTimer = setTimeout(function () {
+      refreshTimer = null;
+      fetch(location.pathname, { credentials: "same-origin", headers: { "Accept": "text/html" } }).then(function (r) { return r.text(); }).then(function (html) {
+        var doc = new DOMParser().parseFromString(html, "text/html");
+        var fresh = doc.querySelector("[data-live]");
+        var cur = document.querySelector("[data-live]");
+        if (fresh && cur) cur.replaceWith(document.importNode(fresh, true));
+        if (inMotion() || Date.now() < refreshUntil) refreshList(false);
+      }).catch(function () { if (Date.now() < refreshUntil) refreshList(false); });
+    }, force ? 300 : 2000);
+  }
+
+  function resumeOAuth() {
+    var saved = recall();
+    if (!saved || !saved.id) { finish("That bank connection can no longer be resumed. Start again."); return; }
+    api("GET", "/link/sessions/" + saved.id).then(function (s) {
+      if (!s.link_token) throw new Error("That bank connection can no longer be resumed. Start again.");
+      openLink(s, { retried: true, receivedRedirectUri: window.location.href, returnTo: saved.returnTo,
+        onDone: function () { setTimeout(function () { location.assign(saved.returnTo || "/"); }, 800); } });
+    }).catch(function (err) { finish(err.message); });
+  }
+
+  function init() {
+    if (document.querySelector('[data-testid="oauth-return"]')) { resumeOAuth(); return; }
+    if (inMotion()) { refreshUntil = Date.now() + 120000; refreshList(false); }
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init); else init();
+})();
