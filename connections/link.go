@@ -25,7 +25,9 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Message }
 
-func refuse(status int, code, msg string) *Error { return &Error{Status: status, Code: code, Message: msg} }
+func refuse(status int, code, msg string) *Error {
+	return &Error{Status: status, Code: code, Message: msg}
+}
 
 // Link modes.
 const (

@@ -82,22 +82,22 @@ func (h *Handler) LinkSession(c echo.Context) error {
 
 // linkCallbackJSON is one Link callback as the glue posts it.
 type linkCallbackJSON struct {
-	Kind     string `json:"kind"`
-	Name     string `json:"name"`
-	Error    *struct {
+	Kind  string `json:"kind"`
+	Name  string `json:"name"`
+	Error *struct {
 		ErrorType string `json:"error_type"`
 		ErrorCode string `json:"error_code"`
 	} `json:"error"`
 	Metadata struct {
-		ViewName        string `json:"view_name"`
-		ErrorCode       string `json:"error_code"`
-		ErrorType       string `json:"error_type"`
-		ExitStatus      string `json:"exit_status"`
-		Status          string `json:"status"`
-		InstitutionID   string `json:"institution_id"`
-		LinkSessionID   string `json:"link_session_id"`
-		RequestID       string `json:"request_id"`
-		Institution     *struct {
+		ViewName      string `json:"view_name"`
+		ErrorCode     string `json:"error_code"`
+		ErrorType     string `json:"error_type"`
+		ExitStatus    string `json:"exit_status"`
+		Status        string `json:"status"`
+		InstitutionID string `json:"institution_id"`
+		LinkSessionID string `json:"link_session_id"`
+		RequestID     string `json:"request_id"`
+		Institution   *struct {
 			InstitutionID string `json:"institution_id"`
 		} `json:"institution"`
 	} `json:"metadata"`
