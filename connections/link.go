@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -241,11 +242,28 @@ type Success struct {
 	Accounts        []SuccessAccount
 }
 
+func selectedJSON(accounts []SuccessAccount) string {
+	type acct struct {
+		ID   string `json:"id"`
+		Name string `json:"name"`
+		Mask string `json:"mask"`
+	}
+	out := make([]acct, 0, len(accounts))
+	for _, a := range accounts {
+		out = append(out, acct{ID: a.ID, Name: a.Name, Mask: a.Mask})
+	}
+	b, _ := json.Marshal(out)
+	return string(b)
+}
+
 // CompletionResult tells the browser where a completion stands.
 type CompletionResult struct {
 	Status      string // done, finishing
 	AccountGUID string
 	State       string // the connection's state when done
+	// Next is a page the browser should go to afterwards (e.g. an admin's
+	// review of the accounts an update left unselected); empty for none.
+	Next string
 }
 
 // Complete records a finished Link flow durably, then makes the platform call.
@@ -257,7 +275,7 @@ func (s *Service) Complete(ctx context.Context, u store.User, id string, in Succ
 		return CompletionResult{}, err
 	}
 	c := store.Completion{LinkSessionID: ls.ID, CustomerGUID: ls.CustomerGUID, Mode: ls.Mode, AccountGUID: ls.AccountGUID,
-		InstitutionID: in.InstitutionID, InstitutionName: in.InstitutionName}
+		InstitutionID: in.InstitutionID, InstitutionName: in.InstitutionName, SelectedAccounts: selectedJSON(in.Accounts)}
 	if ls.State != store.LinkCompleted {
 		if ls.State == store.LinkPending || ls.State == store.LinkFailed {
 			return CompletionResult{}, refuse(http.StatusConflict, "not_ready", "This connection attempt is not ready to finish. Start again.")
@@ -286,7 +304,11 @@ func (s *Service) Complete(ctx context.Context, u store.User, id string, in Succ
 	if err != nil {
 		return CompletionResult{}, err
 	}
-	return s.completionResult(ctx, c)
+	res, err := s.completionResult(ctx, c)
+	if err == nil && u.IsAdmin() && ls.Mode == ModeUpdate {
+		res.Next = "/admin/link/" + ls.ID + "/review"
+	}
+	return res, err
 }
 
 func (s *Service) completionResult(ctx context.Context, c store.Completion) (CompletionResult, error) {

@@ -211,7 +211,8 @@ func (h *Handler) CompleteLink(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]string{"status": res.Status, "account_guid": res.AccountGUID, "state": res.State, "label": views.StateLabel(res.State)})
+	return c.JSON(http.StatusOK, map[string]string{"status": res.Status, "account_guid": res.AccountGUID, "state": res.State,
+		"label": views.StateLabel(res.State), "next": res.Next})
 }
 
 // readBody reads a JSON body, already capped by the body-limit middleware.

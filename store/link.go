@@ -183,8 +183,11 @@ type Completion struct {
 	InstitutionName string
 	AccountName     string
 	AccountMask     string
-	State           string
-	Attempts        int
+	// SelectedAccounts is the JSON list of accounts Link reported (update mode
+	// with account selection: what stays shared).
+	SelectedAccounts string
+	State            string
+	Attempts         int
 	OutcomeUnknown  bool
 	NextAttemptAt   time.Time
 	ExpiresAt       *time.Time
@@ -193,7 +196,7 @@ type Completion struct {
 }
 
 const completionColumns = `id, link_session_id, COALESCE(customer_guid, ''), mode, COALESCE(account_guid, ''), COALESCE(public_token, ''),
-	plaid_account_id, institution_id, institution_name, account_name, account_mask, state, attempts, outcome_unknown,
+	plaid_account_id, institution_id, institution_name, account_name, account_mask, selected_accounts, state, attempts, outcome_unknown,
 	next_attempt_at, expires_at, last_error, created_at`
 
 func scanCompletion(row interface{ Scan(...any) error }) (Completion, error) {
@@ -201,7 +204,7 @@ func scanCompletion(row interface{ Scan(...any) error }) (Completion, error) {
 	var next, created string
 	var exp sql.NullString
 	err := row.Scan(&c.ID, &c.LinkSessionID, &c.CustomerGUID, &c.Mode, &c.AccountGUID, &c.PublicToken, &c.PlaidAccountID,
-		&c.InstitutionID, &c.InstitutionName, &c.AccountName, &c.AccountMask, &c.State, &c.Attempts, &c.OutcomeUnknown,
+		&c.InstitutionID, &c.InstitutionName, &c.AccountName, &c.AccountMask, &c.SelectedAccounts, &c.State, &c.Attempts, &c.OutcomeUnknown,
 		&next, &exp, &c.LastError, &created)
 	if err != nil {
 		return Completion{}, notFound(err)
@@ -229,11 +232,15 @@ func (db *DB) CreateCompletion(ctx context.Context, c Completion) (Completion, e
 			return err
 		}
 		now := formatTime(db.now())
+		selected := c.SelectedAccounts
+		if selected == "" {
+			selected = "[]"
+		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO completions (link_session_id, customer_guid, mode, account_guid, public_token, plaid_account_id,
-			institution_id, institution_name, account_name, account_mask, state, next_attempt_at, expires_at, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)`,
+			institution_id, institution_name, account_name, account_mask, selected_accounts, state, next_attempt_at, expires_at, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)`,
 			c.LinkSessionID, nullString(c.CustomerGUID), c.Mode, nullString(c.AccountGUID), nullString(c.PublicToken), c.PlaidAccountID,
-			c.InstitutionID, c.InstitutionName, c.AccountName, c.AccountMask, now, nullTime(c.ExpiresAt), now, now)
+			c.InstitutionID, c.InstitutionName, c.AccountName, c.AccountMask, selected, now, nullTime(c.ExpiresAt), now, now)
 		if err != nil {
 			return err
 		}
@@ -248,6 +255,11 @@ func (db *DB) CreateCompletion(ctx context.Context, c Completion) (Completion, e
 		return out, err
 	}
 	return out, err
+}
+
+// CompletionForSession returns the completion of a Link session.
+func (db *DB) CompletionForSession(ctx context.Context, linkSessionID string) (Completion, error) {
+	return scanCompletion(db.read.QueryRowContext(ctx, `SELECT `+completionColumns+` FROM completions WHERE link_session_id = ?`, linkSessionID))
 }
 
 // Completion returns one completion.

@@ -83,6 +83,7 @@ func Routes() []Route {
 		{http.MethodPost, "/link/sessions/:id/complete", "user", func(h *handlers.Handler) echo.HandlerFunc { return h.CompleteLink }},
 		{http.MethodGet, "/link/oauth-return", "user", func(h *handlers.Handler) echo.HandlerFunc { return h.OAuthReturn }},
 		{http.MethodGet, "/admin", "admin", func(h *handlers.Handler) echo.HandlerFunc { return h.AdminHome }},
+		// Admin bank-connections tab routes go below this line.
 	}
 }
 

@@ -123,6 +123,7 @@
         api("POST", "/link/sessions/" + session.id + "/complete", { public_token: publicToken, metadata: metadata }).then(function (res) {
           forget();
           busy = false;
+          if (res.next) { location.assign(res.next); return; }
           if (res.status === "finishing") {
             show("link-done", "Almost done: we are finishing with the bank platform. This page updates by itself.");
           } else {

@@ -50,6 +50,7 @@ CREATE TABLE completions (
     institution_name TEXT NOT NULL DEFAULT '',
     account_name     TEXT NOT NULL DEFAULT '',
     account_mask     TEXT NOT NULL DEFAULT '',
+    selected_accounts TEXT NOT NULL DEFAULT '[]', -- JSON: the accounts Link reported as shared (update with account selection)
     state            TEXT NOT NULL CHECK (state IN ('queued', 'done', 'failed')),
     attempts         INTEGER NOT NULL DEFAULT 0,
     outcome_unknown  INTEGER NOT NULL DEFAULT 0, -- a create POST may have reached the platform
