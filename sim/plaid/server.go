@@ -10,7 +10,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -268,5 +267,3 @@ func newRequestID() string { return randomBase62(15) }
 func newID() string { return randomBase62(37) }
 
 func newUUID() string { return uuid.NewString() }
-
-var errNotFound = errors.New("not found")
