@@ -1,0 +1,257 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"errors"
+	"strings"
+	"time"
+)
+
+// AdminFilter narrows the admin tab's list of connections. Empty fields do not filter.
+type AdminFilter struct {
+	State         string
+	InstitutionID string
+	CustomerGUID  string
+	BankLevel     bool // only the organization's own connections (no customer)
+}
+
+// Cursor is a position in the admin list, ordered by (state_changed_at DESC, guid DESC):
+// the next page starts strictly after it, so rows inserted meanwhile never shift a page.
+type Cursor struct {
+	ChangedAt time.Time
+	GUID      string
+}
+
+// ErrBadCursor is returned by ParseCursor for anything it did not make.
+var ErrBadCursor = errors.New("bad cursor")
+
+const cursorVersion = "c1"
+
+// String encodes the cursor as an opaque, URL-safe token.
+func (c Cursor) String() string {
+	return base64.RawURLEncoding.EncodeToString([]byte(cursorVersion + "|" + formatTime(c.ChangedAt) + "|" + c.GUID))
+}
+
+// ParseCursor decodes and validates a token made by Cursor.String.
+func ParseCursor(s string) (Cursor, error) {
+	if s == "" || len(s) > 128 {
+		return Cursor{}, ErrBadCursor
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return Cursor{}, ErrBadCursor
+	}
+	parts := strings.Split(string(raw), "|")
+	if len(parts) != 3 || parts[0] != cursorVersion || !isGUID(parts[2]) {
+		return Cursor{}, ErrBadCursor
+	}
+	t, err := time.Parse(timeLayout, parts[1])
+	if err != nil {
+		return Cursor{}, ErrBadCursor
+	}
+	return Cursor{ChangedAt: t, GUID: parts[2]}, nil
+}
+
+func isGUID(s string) bool {
+	if len(s) != 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		if !(ch >= '0' && ch <= '9' || ch >= 'a' && ch <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// adminQuery builds the page query. Each filter is an equality on the leading
+// columns of one index whose tail is (state_changed_at DESC, guid DESC), so
+// SQLite walks that index from the cursor and stops after limit rows.
+func adminQuery(f AdminFilter, after *Cursor, limit int) (string, []any) {
+	var where []string
+	var args []any
+	if f.BankLevel {
+		where = append(where, "customer_guid IS NULL")
+	}
+	if f.State != "" {
+		where = append(where, "state = ?")
+		args = append(args, f.State)
+	}
+	if f.InstitutionID != "" {
+		where = append(where, "institution_id = ?")
+		args = append(args, f.InstitutionID)
+	}
+	if f.CustomerGUID != "" {
+		where = append(where, "customer_guid = ?")
+		args = append(args, f.CustomerGUID)
+	}
+	if after != nil {
+		where = append(where, "(state_changed_at, guid) < (?, ?)")
+		args = append(args, formatTime(after.ChangedAt), after.GUID)
+	}
+	q := `SELECT ` + accountColumns + ` FROM accounts`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	q += ` ORDER BY state_changed_at DESC, guid DESC LIMIT ?`
+	args = append(args, limit)
+	return q, args
+}
+
+// AdminPage returns up to limit connections after the cursor (nil: the first
+// page), newest state change first, and the cursor of the next page (nil at the end).
+func (db *DB) AdminPage(ctx context.Context, f AdminFilter, after *Cursor, limit int) ([]Account, *Cursor, error) {
+	if limit <= 0 {
+		limit = 50
+	}
+	if f.BankLevel && f.CustomerGUID != "" {
+		return nil, nil, nil // a bank-level connection has no customer
+	}
+	q, args := adminQuery(f, after, limit+1)
+	rows, err := db.read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, nil, err
+	}
+	out, err := collectAccounts(rows)
+	if err != nil {
+		return nil, nil, err
+	}
+	var next *Cursor
+	if len(out) > limit {
+		out = out[:limit]
+		last := out[limit-1]
+		next = &Cursor{ChangedAt: last.StateChangedAt, GUID: last.GUID}
+	}
+	return out, next, nil
+}
+
+// explainAdminPage returns SQLite's plan of the page query (tests).
+func (db *DB) explainAdminPage(ctx context.Context, f AdminFilter, after *Cursor) ([]string, error) {
+	q, args := adminQuery(f, after, 51)
+	rows, err := db.read.QueryContext(ctx, `EXPLAIN QUERY PLAN `+q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			return nil, err
+		}
+		out = append(out, detail)
+	}
+	return out, rows.Err()
+}
+
+// AdminEmails lists the email addresses of every admin.
+func (db *DB) AdminEmails(ctx context.Context) ([]string, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT email FROM users WHERE role = 'admin' ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var e string
+		if err := rows.Scan(&e); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// AccountNotifications lists the in-app notifications raised about a connection, oldest first.
+func (db *DB) AccountNotifications(ctx context.Context, accountGUID string) ([]Notification, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT id, customer_guid, COALESCE(account_guid, ''), kind, message, created_at
+		FROM notifications WHERE account_guid = ? ORDER BY id LIMIT 500`, accountGUID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Notification
+	for rows.Next() {
+		var n Notification
+		var at string
+		if err := rows.Scan(&n.ID, &n.CustomerGUID, &n.AccountGUID, &n.Kind, &n.Message, &at); err != nil {
+			return nil, err
+		}
+		n.CreatedAt = parseTime(at)
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
+// RefreshJob is one on-demand refresh of a connection.
+type RefreshJob struct {
+	ID          int64
+	AccountGUID string
+	RequestedBy int64
+	State       string // running, succeeded, failed
+	Message     string
+	CreatedAt   time.Time
+	FinishedAt  *time.Time
+}
+
+// Refresh job states.
+const (
+	RefreshRunning   = "running"
+	RefreshSucceeded = "succeeded"
+	RefreshFailed    = "failed"
+)
+
+// CreateRefreshJob records a running refresh; a connection with one already
+// running gives ErrConflict.
+func (db *DB) CreateRefreshJob(ctx context.Context, accountGUID string, userID int64) (RefreshJob, error) {
+	now := db.now()
+	var by any
+	if userID != 0 {
+		by = userID
+	}
+	res, err := db.write.ExecContext(ctx, `INSERT INTO refresh_jobs (account_guid, requested_by, state, created_at) VALUES (?, ?, 'running', ?)`,
+		accountGUID, by, formatTime(now))
+	if isUniqueViolation(err) {
+		return RefreshJob{}, ErrConflict
+	}
+	if err != nil {
+		return RefreshJob{}, err
+	}
+	id, _ := res.LastInsertId()
+	return RefreshJob{ID: id, AccountGUID: accountGUID, RequestedBy: userID, State: RefreshRunning, CreatedAt: now}, nil
+}
+
+// FinishRefreshJob records a refresh's outcome.
+func (db *DB) FinishRefreshJob(ctx context.Context, id int64, state, message string) error {
+	_, err := db.write.ExecContext(ctx, `UPDATE refresh_jobs SET state = ?, message = ?, finished_at = ? WHERE id = ? AND state = 'running'`,
+		state, message, formatTime(db.now()), id)
+	return err
+}
+
+// FailInterruptedRefreshJobs ends jobs left running by a stopped process.
+func (db *DB) FailInterruptedRefreshJobs(ctx context.Context, message string) error {
+	_, err := db.write.ExecContext(ctx, `UPDATE refresh_jobs SET state = 'failed', message = ?, finished_at = ? WHERE state = 'running'`,
+		message, formatTime(db.now()))
+	return err
+}
+
+// LatestRefreshJob returns a connection's most recent refresh, ErrNotFound when none.
+func (db *DB) LatestRefreshJob(ctx context.Context, accountGUID string) (RefreshJob, error) {
+	var j RefreshJob
+	var created string
+	var finished sql.NullString
+	var by sql.NullInt64
+	err := db.read.QueryRowContext(ctx, `SELECT id, account_guid, requested_by, state, message, created_at, finished_at
+		FROM refresh_jobs WHERE account_guid = ? ORDER BY id DESC LIMIT 1`, accountGUID).
+		Scan(&j.ID, &j.AccountGUID, &by, &j.State, &j.Message, &created, &finished)
+	if err != nil {
+		return RefreshJob{}, notFound(err)
+	}
+	j.RequestedBy = by.Int64
+	j.CreatedAt, j.FinishedAt = parseTime(created), scanNullTime(finished)
+	return j, nil
+}
