@@ -2,53 +2,224 @@ package main
 
 import (
 	"context"
+		"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strconv"
 	"time"
 
+	"portal/platform"
+	simplaid "portal/sim/plaid"
+	simplatform "portal/sim/platform"
+	"portal/sim/platform/plaidgo"
 	"portal/store"
 )
 
 type demoLogin struct{ Email, Password, Note string }
 
 var demoLogins = []demoLogin{
-	{"alice@example.com", "demo-alice", "customer: connections in four states"},
+	{"alice@example.com", "demo-alice", "customer: connections in four states, one expired"},
 	{"bob@example.com", "demo-bob", "customer: a connected and a failed connection"},
-	{"admin@example.com", "demo-admin", "admin: bank-connections tab"},
+	{"admin@example.com", "demo-admin", "admin: the bank-connections tab"},
 }
 
-// seedDemo creates the demo users and connections once.
-func seedDemo(ctx context.Context, db *store.DB) ([]demoLogin, error) {
-	n, err := db.CountUsers(ctx)
-	if err != nil || n > 0 {
-		return demoLogins, err
+// demoEnv is the offline world of the demo: the Plaid stand-in and the
+// platform simulator, each on its own loopback listener so every call the
+// portal makes is real HTTP.
+type demoEnv struct {
+	plaid       *simplaid.Server // nil when real Plaid sandbox keys are set
+	plaidURL    string           // where Link's script and frame come from
+	platform    *simplatform.Server
+	platformURL string
+	servers     []*http.Server
+}
+
+func (d *demoEnv) Close() {
+	for _, s := range d.servers {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		s.Shutdown(ctx)
+		cancel()
 	}
-	alice, bob := "a11ce000000000000000000000000001", "b0b00000000000000000000000000002"
-	for i, l := range demoLogins {
-		cust := []string{alice, bob, ""}[i]
-		role := store.RoleCustomer
-		if cust == "" {
-			role = store.RoleAdmin
-		}
-		u, err := newUser(l.Email, l.Password, role, cust)
+	if d.platform != nil {
+		d.platform.Close()
+	}
+	if d.plaid != nil {
+		d.plaid.Close()
+	}
+}
+
+// neighbourAddr returns the address delta ports above addr (so the simulators
+// keep their URLs across restarts), or port 0 when addr's port is 0.
+func neighbourAddr(addr string, delta int) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "127.0.0.1:0"
+	}
+	p, _ := strconv.Atoi(port)
+	if p == 0 || host != "127.0.0.1" && host != "localhost" {
+		return "127.0.0.1:0"
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(p+delta))
+}
+
+func listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil && addr != "127.0.0.1:0" {
+		return net.Listen("tcp", "127.0.0.1:0")
+	}
+	return ln, err
+}
+
+func (d *demoEnv) serve(ln net.Listener, h http.Handler, log *slog.Logger) {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 120 * time.Second,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	d.servers = append(d.servers, srv)
+	go srv.Serve(ln)
+}
+
+// startDemo starts the Plaid stand-in (unless real Plaid keys are given) and
+// the platform simulator.
+func startDemo(ctx context.Context, cfg config, log *slog.Logger, redirectURI string) (*demoEnv, error) {
+	d := &demoEnv{}
+	plaidCfg := plaidgo.Config{ClientID: cfg.PlaidClientID, Secret: cfg.PlaidSecret, BaseURL: "https://sandbox.plaid.com", Logger: log}
+	if cfg.PlaidClientID == "" {
+		ln, err := listen(neighbourAddr(cfg.Addr, 2))
 		if err != nil {
 			return nil, err
 		}
-		if _, err := db.CreateUser(ctx, u); err != nil {
+		d.plaid, err = simplaid.New(simplaid.Config{Logger: log.With("component", "plaid-standin"), StatePath: filepath.Join(cfg.DataDir, "plaid-standin.json")})
+		if err != nil {
 			return nil, err
 		}
+		d.plaidURL = "http://" + ln.Addr().String()
+		d.serve(ln, d.plaid.Handler(), log)
+		plaidCfg.ClientID, plaidCfg.Secret, plaidCfg.BaseURL = d.plaid.ClientID(), d.plaid.Secret(), d.plaidURL
+	} else {
+		d.plaidURL = "https://cdn.plaid.com"
 	}
-	now := time.Now().UTC()
-	acct := func(guid, cust, inst, name, mask, state, failure string) store.Account {
-		return store.Account{GUID: guid, BankGUID: "ba0c0000000000000000000000000000", CustomerGUID: cust, Name: name, Asset: "USD",
-			AccountKind: "plaid", Environment: "sandbox", InstitutionName: inst, AccountName: name, AccountMask: mask,
-			State: state, FailureCode: failure, CreatedAt: now, UpdatedAt: now}
+	adapter, err := plaidgo.New(plaidCfg)
+	if err != nil {
+		d.Close()
+		return nil, err
 	}
-	_, err = db.UpsertAccounts(ctx, []store.Account{
-		acct("a0000000000000000000000000000001", alice, "First Platypus Bank", "Plaid Checking", "0000", "completed", ""),
-		acct("a0000000000000000000000000000002", alice, "Tattersall Federal Credit Union", "Plaid Saving", "1111", "refresh_required", ""),
-		acct("a0000000000000000000000000000003", alice, "Houndstooth Bank", "Plaid Checking", "2222", "unverified", ""),
-		acct("a0000000000000000000000000000004", alice, "Platypus OAuth Bank", "Plaid Checking", "3333", "storing", ""),
-		acct("b0000000000000000000000000000001", bob, "First Platypus Bank", "Plaid Checking", "4444", "completed", ""),
-		acct("b0000000000000000000000000000002", bob, "First Platypus Bank", "Plaid Checking", "4444", "failed", "duplicate"),
-	}, "seed")
-	return demoLogins, err
+	ln, err := listen(neighbourAddr(cfg.Addr, 1))
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	d.platformURL = "http://" + ln.Addr().String()
+	d.platform, err = simplatform.New(ctx, simplatform.Config{
+		DataDir: filepath.Join(cfg.DataDir, "platformsim"), Plaid: adapter, RedirectURIs: []string{redirectURI},
+		WebhookURL: d.platformURL + "/plaid/webhook", Logger: log.With("component", "platform-sim"),
+	})
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	d.serve(ln, d.platform.Handler(), log)
+	return d, nil
+}
+
+// demoConnection is one seeded connection.
+type demoConnection struct {
+	institution string
+	state       string // the state it is left in
+	failure     string
+}
+
+// seedDemo creates the demo customers and their connections once, through the
+// platform's API and the Plaid stand-in, as a real bank's data would arise.
+func seedDemo(ctx context.Context, db *store.DB, d *demoEnv, bank *platform.Client, log *slog.Logger) error {
+	n, err := db.CountUsers(ctx)
+	if err != nil || n > 0 {
+		return err
+	}
+	people := []struct {
+		login       demoLogin
+		first, last string
+		conns       []demoConnection
+	}{
+		{demoLogins[0], "Alice", "Archer", []demoConnection{
+			{"ins_109508", store.StateCompleted, ""},
+			{"ins_109509", store.StateRefreshRequired, ""},
+			{"ins_109512", store.StateUnverified, ""},
+			{"ins_109511", store.StateStoring, ""},
+		}},
+		{demoLogins[1], "Bob", "Baker", []demoConnection{
+			{"ins_109508", store.StateCompleted, ""},
+			{"ins_109508", store.StateFailed, "duplicate"}, // the same account linked twice
+		}},
+	}
+	sandbox := simplatform.Sandbox{BaseURL: d.platformURL}
+	for _, p := range people {
+		cust, err := bank.CreateCustomer(ctx, platform.CreateCustomerRequest{Type: platform.CustomerTypeIndividual, FirstName: p.first, LastName: p.last, EmailAddress: p.login.Email})
+		if err != nil {
+			return fmt.Errorf("create customer: %w", err)
+		}
+		for _, c := range p.conns {
+			if d.plaid == nil {
+				break // with Plaid's real sandbox, customers link their own accounts
+			}
+			if err := seedConnection(ctx, bank, sandbox, d.plaid, cust.GUID, c); err != nil {
+				return err
+			}
+		}
+		u, err := newUser(p.login.Email, p.login.Password, store.RoleCustomer, cust.GUID)
+		if err != nil {
+			return err
+		}
+		if _, err := db.CreateUser(ctx, u); err != nil {
+			return err
+		}
+	}
+	// The organization's own connections: one working, one expired.
+	for _, c := range []demoConnection{{"ins_109508", store.StateCompleted, ""}, {"ins_109510", store.StateRefreshRequired, ""}} {
+		if d.plaid == nil {
+			break
+		}
+		if err := seedConnection(ctx, bank, sandbox, d.plaid, "", c); err != nil {
+			return err
+		}
+	}
+	u, err := newUser(demoLogins[2].Email, demoLogins[2].Password, store.RoleAdmin, "")
+	if err != nil {
+		return err
+	}
+	_, err = db.CreateUser(ctx, u)
+	log.Info("demo data seeded")
+	return err
+}
+
+func seedConnection(ctx context.Context, bank *platform.Client, sandbox simplatform.Sandbox, plaid *simplaid.Server, customerGUID string, c demoConnection) error {
+	link, err := plaid.SandboxLink(c.institution)
+	if err != nil {
+		return fmt.Errorf("sandbox link %s: %w", c.institution, err)
+	}
+	a, err := bank.CreateExternalBankAccount(ctx, platform.CreateAccountRequest{
+		Name: link.AccountName, AccountKind: platform.AccountKindPlaid, Asset: "USD", CustomerGUID: customerGUID,
+		PlaidPublicToken: link.PublicToken, PlaidAccountID: link.AccountID,
+	})
+	if err != nil {
+		return fmt.Errorf("create account: %w", err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for a.State == platform.StateStoring && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+		if a, err = bank.GetExternalBankAccount(ctx, a.GUID, platform.GetAccountOptions{}); err != nil {
+			return err
+		}
+	}
+	if a.State == c.state {
+		return nil
+	}
+	switch c.state {
+	case store.StateRefreshRequired:
+		// The real path: the platform forces the state and resets the Item's login at Plaid.
+		_, err = bank.PatchExternalBankAccount(ctx, a.GUID, platform.PatchAccountRequest{State: platform.StateRefreshRequired})
+	default:
+		err = sandbox.PinState(ctx, a.GUID, c.state, c.failure)
+	}
+	return err
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,8 +47,10 @@ func portalBinary(t *testing.T) string {
 
 // portal is a running demo.
 type portal struct {
-	URL     string
-	DataDir string
+	URL         string // as the browser reaches it
+	PlatformURL string // the platform simulator (sandbox controls)
+	PlaidURL    string // the Plaid stand-in
+	DataDir     string
 	cmd     *exec.Cmd
 	stderr  *strings.Builder
 }
@@ -62,7 +65,10 @@ func startPortal(t *testing.T, env ...string) *portal {
 
 func (p *portal) start(t *testing.T, env ...string) {
 	t.Helper()
-	cmd := exec.Command(portalBinary(t), "-addr", "127.0.0.1:0", "-data", p.DataDir, "-log-level", "debug")
+	// The browser reaches the portal as localhost while the Plaid stand-in
+	// stays on 127.0.0.1: Link's frame is then on another site, as Plaid's CDN is.
+	port := freePort(t)
+	cmd := exec.Command(portalBinary(t), "-addr", "127.0.0.1:"+port, "-base-url", "http://localhost:"+port, "-data", p.DataDir, "-log-level", "debug")
 	cmd.Env = append(os.Environ(), env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -74,20 +80,40 @@ func (p *portal) start(t *testing.T, env ...string) {
 	}
 	p.cmd = cmd
 	t.Cleanup(func() { p.stop() })
-	found := make(chan string, 1)
+	found := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			if _, url, ok := strings.Cut(sc.Text(), "demo is running: "); ok {
-				found <- strings.TrimSpace(url)
+			line := sc.Text()
+			if _, v, ok := strings.Cut(line, "demo is running: "); ok {
+				p.URL = strings.TrimSpace(v)
+			}
+			if _, v, ok := strings.Cut(line, "Platform simulator: "); ok {
+				p.PlatformURL, _, _ = strings.Cut(v, " ")
+			}
+			if _, v, ok := strings.Cut(line, "Plaid: "); ok {
+				p.PlaidURL = strings.TrimSpace(v)
+				close(found)
 			}
 		}
 	}()
 	select {
-	case p.URL = <-found:
-	case <-time.After(60 * time.Second):
+	case <-found:
+	case <-time.After(90 * time.Second):
 		t.Fatalf("portal did not start; stderr:\n%s", p.stderr.String())
 	}
+}
+
+// freePort finds a loopback port that is free now.
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	return port
 }
 
 func (p *portal) stop() {

@@ -12,9 +12,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
+	"portal/connections"
 	"portal/handlers"
+	"portal/platform"
 	"portal/static"
 	"portal/store"
 	"portal/web"
@@ -38,23 +41,53 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-
-	var logins []demoLogin
-	if cfg.demo() {
-		logins, err = seedDemo(ctx, db)
-		if err != nil {
-			return fmt.Errorf("demo seed: %w", err)
-		}
-	}
-
-	sessions := web.NewSessions(db, hashKey, blockKey, cfg.secureCookies())
-	h := handlers.New(log, db, sessions, nil, assets, handlers.Options{})
-	e := web.New(web.Config{Log: log, Store: db, Assets: assets, Handler: h, Sessions: sessions, SecureCookies: cfg.secureCookies()})
-
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
 	}
+	if cfg.BaseURL == "http://"+cfg.Addr {
+		cfg.BaseURL = "http://" + ln.Addr().String() // port 0 resolved
+	}
+	redirectURI := cfg.BaseURL + "/link/oauth-return"
+
+	platformCfg := platform.Config{BaseURL: cfg.PlatformURL, TokenURL: cfg.PlatformTokenURL, ClientID: cfg.PlatformClientID,
+		ClientSecret: cfg.PlatformClientSecret, Logger: log.With("component", "platform-client"), AttemptTimeout: 20 * time.Second}
+	bankGUID := cfg.PlatformBankGUID
+	plaidOrigin, plaidScript := "https://cdn.plaid.com", "https://cdn.plaid.com/link/v2/stable/link-initialize.js"
+	plaidConnect := []string{"https://sandbox.plaid.com", "https://production.plaid.com"}
+	if cfg.demo() {
+		env, err := startDemo(ctx, cfg, log, redirectURI)
+		if err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+		defer env.Close()
+		platformCfg.BaseURL, platformCfg.TokenURL = env.platformURL, env.platformURL+"/oauth/token"
+		platformCfg.ClientID, platformCfg.ClientSecret = env.platform.ClientID(), env.platform.ClientSecret()
+		bankGUID = env.platform.BankGUID()
+		if env.plaid != nil {
+			plaidOrigin, plaidScript, plaidConnect = env.plaidURL, env.plaidURL+"/link/v2/stable/link-initialize.js", nil
+		}
+		bank := platform.New(platformCfg)
+		if err := seedDemo(ctx, db, env, bank, log); err != nil {
+			return fmt.Errorf("demo seed: %w", err)
+		}
+	}
+	bank := platform.New(platformCfg)
+	conns := connections.New(log.With("component", "connections"), db, bank, connections.Config{
+		BankGUID: bankGUID, SyncInterval: cfg.SyncInterval, RedirectURI: redirectURI, Sandbox: cfg.demo(),
+	})
+	if cfg.demo() {
+		// The demo's first page shows data at once.
+		syncCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		conns.Sync(syncCtx)
+		cancel()
+	}
+
+	sessions := web.NewSessions(db, hashKey, blockKey, cfg.secureCookies())
+	h := handlers.New(log, db, sessions, conns, conns, assets, handlers.Options{LinkEnabled: true, Scripts: []string{assets.URL("link.js"), plaidScript}})
+	e := web.New(web.Config{Log: log, Store: db, Assets: assets, Handler: h, Sessions: sessions, SecureCookies: cfg.secureCookies(),
+		PlaidOrigin: plaidOrigin, PlaidConnect: plaidConnect})
+
 	srv := &http.Server{
 		Handler:           e,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -63,25 +96,33 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	url := "http://" + ln.Addr().String()
-	log.Info("portal listening", "url", url, "mode", map[bool]string{true: "demo", false: "live"}[cfg.demo()])
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	var work sync.WaitGroup
+	work.Add(1)
+	go func() { defer work.Done(); conns.Run(workCtx) }()
+
+	log.Info("portal listening", "url", cfg.BaseURL, "mode", map[bool]string{true: "demo", false: "live"}[cfg.demo()])
 	if cfg.demo() && !cfg.Quiet {
-		printBanner(stdout, url, logins)
+		printBanner(stdout, cfg.BaseURL, demoLogins, platformCfg.BaseURL, plaidOrigin)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
-	case err := <-errc:
-		return err
+	case err = <-errc:
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
+	if serr := srv.Shutdown(shutdownCtx); serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
 	}
-	return nil
+	stopWork()
+	work.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
 }
 
 // sessionKeys returns the cookie signing and encryption keys: from
@@ -114,10 +155,11 @@ func sessionKeys(cfg config) (hashKey, blockKey []byte, err error) {
 	return raw[:32], raw[32:], nil
 }
 
-func printBanner(w io.Writer, url string, logins []demoLogin) {
+func printBanner(w io.Writer, url string, logins []demoLogin, platformURL, plaidURL string) {
 	fmt.Fprintf(w, "\nBank-connections portal demo is running: %s\n\nDemo logins:\n", url)
 	for _, l := range logins {
 		fmt.Fprintf(w, "  %-20s %-12s %s\n", l.Email, l.Password, l.Note)
 	}
-	fmt.Fprintln(w, "\nIn Plaid Link use user_good / pass_good (password mfa_device asks for code 1234). Stop with Ctrl-C.")
+	fmt.Fprintln(w, "\nIn Plaid Link use user_good / pass_good (password mfa_device asks for code 1234; error_INVALID_CREDENTIALS fails).")
+	fmt.Fprintf(w, "Platform simulator: %s (sandbox controls under /sandbox/)\nPlaid: %s\nStop with Ctrl-C.\n", platformURL, plaidURL)
 }

@@ -1,7 +1,7 @@
 // Package simplaid is an offline stand-in for Plaid: the subset of the Plaid
 // API the platform simulator calls through plaid-go, signed webhooks, and a
 // Link simulator (script + iframe UI) with the real web SDK's interface.
-// State lives in memory; nothing persists across restarts.
+// State lives in memory; with Config.StatePath the Items also persist across restarts.
 package simplaid
 
 import (
@@ -31,6 +31,8 @@ type Config struct {
 	RefreshDelay time.Duration
 	// HTTPClient delivers webhooks; a client with a 10 s timeout when nil.
 	HTTPClient *http.Client
+	// StatePath, when set, keeps the Items in this JSON file across restarts.
+	StatePath string
 }
 
 // Server is the stand-in. All its state is guarded by mu.
@@ -58,6 +60,10 @@ type Server struct {
 	deliveries sync.WaitGroup
 	closeCtx   context.Context
 	closeFn    context.CancelFunc
+
+	statePath   string
+	saved       string        // the last snapshot written
+	persistDone chan struct{} // closed when the persist loop has saved for the last time
 }
 
 // New builds a stand-in with fresh API keys and a fresh webhook signing key.
@@ -92,6 +98,13 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("simplaid: signing key: %w", err)
 	}
 	s.closeCtx, s.closeFn = context.WithCancel(context.Background())
+	if cfg.StatePath != "" {
+		s.statePath, s.persistDone = cfg.StatePath, make(chan struct{})
+		if err := s.load(cfg.StatePath); err != nil {
+			return nil, fmt.Errorf("simplaid: load state: %w", err)
+		}
+		go s.persistLoop()
+	}
 	return s, nil
 }
 
@@ -105,6 +118,9 @@ func (s *Server) Secret() string { return s.secret }
 func (s *Server) Close() {
 	s.closeFn()
 	s.deliveries.Wait()
+	if s.persistDone != nil {
+		<-s.persistDone
+	}
 }
 
 // Handler serves the Plaid API subset, the Link simulator's script and its

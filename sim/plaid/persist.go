@@ -1,0 +1,150 @@
+package simplaid
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// The stand-in can keep its Items in a JSON file (Config.StatePath), so a demo
+// that restarts still knows the Items the platform simulator holds access
+// tokens for. Link tokens, public tokens and Link sessions are short-lived and
+// are not kept.
+
+type savedAccount struct {
+	ID            string `json:"id"`
+	TemplateIndex int    `json:"template_index"`
+}
+
+type savedItem struct {
+	ID            string          `json:"id"`
+	AccessToken   string          `json:"access_token"`
+	InstitutionID string          `json:"institution_id"`
+	Accounts      []savedAccount  `json:"accounts"`
+	Shared        map[string]bool `json:"shared"`
+	Webhook       string          `json:"webhook"`
+	Products      []string        `json:"products"`
+	LoginRequired bool            `json:"login_required"`
+	Removed       bool            `json:"removed"`
+}
+
+// snapshot serializes the Items. Callers hold s.mu.
+func (s *Server) snapshot() ([]byte, error) {
+	items := make([]savedItem, 0, len(s.items))
+	for _, it := range s.items {
+		si := savedItem{ID: it.id, AccessToken: it.accessToken, InstitutionID: it.inst.ID, Shared: it.shared, Webhook: it.webhook,
+			Products: it.products, LoginRequired: it.loginRequired, Removed: it.removed}
+		for _, a := range it.accounts {
+			idx := -1
+			for i, t := range it.inst.Accounts {
+				if t.Name == a.Name && t.Mask == a.Mask {
+					idx = i
+				}
+			}
+			si.Accounts = append(si.Accounts, savedAccount{ID: a.ID, TemplateIndex: idx})
+		}
+		items = append(items, si)
+	}
+	return json.Marshal(items)
+}
+
+func (s *Server) load(path string) error {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var items []savedItem
+	if err := json.Unmarshal(b, &items); err != nil {
+		return fmt.Errorf("%s: %w", filepath.Base(path), err)
+	}
+	for _, si := range items {
+		inst := institutionByID(si.InstitutionID)
+		if inst == nil {
+			continue
+		}
+		it := &item{id: si.ID, accessToken: si.AccessToken, inst: inst, shared: si.Shared, webhook: si.Webhook,
+			products: si.Products, loginRequired: si.LoginRequired, removed: si.Removed}
+		if it.shared == nil {
+			it.shared = map[string]bool{}
+		}
+		for _, sa := range si.Accounts {
+			if sa.TemplateIndex < 0 || sa.TemplateIndex >= len(inst.Accounts) {
+				continue
+			}
+			it.accounts = append(it.accounts, &account{accountTemplate: inst.Accounts[sa.TemplateIndex], ID: sa.ID})
+		}
+		s.items[it.id] = it
+		s.accessTokens[it.accessToken] = it.id
+	}
+	s.saved = string(b)
+	return nil
+}
+
+// save writes the Items when they changed since the last save.
+func (s *Server) save() error {
+	s.mu.Lock()
+	b, err := s.snapshot()
+	s.mu.Unlock()
+	if err != nil || string(b) == s.saved {
+		return err
+	}
+	tmp := s.statePath + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, s.statePath); err != nil {
+		return err
+	}
+	s.saved = string(b)
+	return nil
+}
+
+// persistLoop saves changes every second until Close.
+func (s *Server) persistLoop() {
+	defer close(s.persistDone)
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.closeCtx.Done():
+			if err := s.save(); err != nil {
+				s.log.Error("save stand-in state", "err", err)
+			}
+			return
+		case <-t.C:
+			if err := s.save(); err != nil {
+				s.log.Error("save stand-in state", "err", err)
+			}
+		}
+	}
+}
+
+// SandboxLinked is what SandboxLink made: a public token sharing one account.
+type SandboxLinked struct {
+	PublicToken string
+	AccountID   string
+	AccountName string
+	AccountMask string
+}
+
+// SandboxLink creates an Item at an institution sharing only its first
+// account, as a finished Link session would, and returns a public token for
+// it (the demo seeds connections with it, as Plaid's /sandbox/public_token/create does).
+func (s *Server) SandboxLink(institutionID string) (SandboxLinked, error) {
+	inst := institutionByID(institutionID)
+	if inst == nil {
+		return SandboxLinked{}, fmt.Errorf("simplaid: unknown institution %q", institutionID)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	it := s.newItem(inst, "", []string{"transactions"})
+	a := it.accounts[0]
+	it.shared[a.ID] = true
+	return SandboxLinked{PublicToken: s.newPublicToken(it), AccountID: a.ID, AccountName: a.Name, AccountMask: a.Mask}, nil
+}
