@@ -51,8 +51,8 @@ type portal struct {
 	PlatformURL string // the platform simulator (sandbox controls)
 	PlaidURL    string // the Plaid stand-in
 	DataDir     string
-	cmd     *exec.Cmd
-	stderr  *strings.Builder
+	cmd         *exec.Cmd
+	stderr      *strings.Builder
 }
 
 // startPortal runs the demo binary on a free port with a fresh data dir.
