@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -69,8 +70,16 @@ func (s *Server) withFaults(next http.Handler) http.Handler {
 			return
 		}
 		ctx := r.Context()
+		// Consume the body first: only then does net/http watch the
+		// connection and end ctx when the client gives up.
+		if ft.Timeout || ft.Status != 0 {
+			_, _ = io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, 1<<20))
+		}
 		if ft.Timeout {
-			<-ctx.Done()
+			select {
+			case <-ctx.Done():
+			case <-s.ctx.Done():
+			}
 			return
 		}
 		if ft.LatencyMS > 0 {
