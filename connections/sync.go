@@ -127,6 +127,11 @@ func (s *Service) notifyRefreshRequired(ctx context.Context, a store.Account) er
 		CustomerGUID: a.CustomerGUID, AccountGUID: a.GUID, Kind: "refresh_required",
 		Message: fmt.Sprintf("Your connection to %s needs attention: reconnect it to keep using the account.", displayInstitution(a)),
 	})
+	if err != nil {
+		return err
+	}
+	subject, body := refreshRequiredEmail(a)
+	_, err = s.emailCustomer(ctx, a.CustomerGUID, a.GUID, subject, body)
 	return err
 }
 

@@ -255,3 +255,28 @@ func (db *DB) LatestRefreshJob(ctx context.Context, accountGUID string) (Refresh
 	j.CreatedAt, j.FinishedAt = parseTime(created), scanNullTime(finished)
 	return j, nil
 }
+
+// CustomerEmails maps customer guids to their users' email addresses (for a page of rows).
+func (db *DB) CustomerEmails(ctx context.Context, guids []string) (map[string]string, error) {
+	out := map[string]string{}
+	if len(guids) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(guids))
+	for i, g := range guids {
+		args[i] = g
+	}
+	rows, err := db.read.QueryContext(ctx, `SELECT customer_guid, email FROM users WHERE customer_guid IN (`+placeholders(len(guids))+`)`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var g, e string
+		if err := rows.Scan(&g, &e); err != nil {
+			return nil, err
+		}
+		out[g] = e
+	}
+	return out, rows.Err()
+}
