@@ -108,6 +108,12 @@ func (s *Service) Sync(ctx context.Context) error {
 // notify raises a banner for each customer connection that moved into refresh_required.
 func (s *Service) notify(ctx context.Context, changes []store.Transition) error {
 	for _, c := range changes {
+		if c.From == store.StateRefreshRequired && c.CustomerGUID != "" {
+			// Fixed: the "reconnect" banner has done its job.
+			if err := s.db.DismissAccountNotifications(ctx, c.AccountGUID, "refresh_required"); err != nil {
+				return err
+			}
+		}
 		if c.To != store.StateRefreshRequired || c.CustomerGUID == "" {
 			continue
 		}

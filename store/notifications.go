@@ -95,3 +95,11 @@ func (db *DB) Job(ctx context.Context, name string) (JobStatus, error) {
 	j.LastOKAt, j.LastTryAt = scanNullTime(ok), scanNullTime(try)
 	return j, nil
 }
+
+// DismissAccountNotifications hides a connection's banners of one kind, e.g.
+// "reconnect" banners once the connection works again.
+func (db *DB) DismissAccountNotifications(ctx context.Context, accountGUID, kind string) error {
+	_, err := db.write.ExecContext(ctx, `UPDATE notifications SET dismissed_at = ? WHERE account_guid = ? AND kind = ? AND dismissed_at IS NULL`,
+		formatTime(db.now()), accountGUID, kind)
+	return err
+}

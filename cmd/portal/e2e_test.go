@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 )
 
@@ -232,4 +233,62 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 		return
 	}
 	os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644)
+}
+
+var (
+	seenFramesMu sync.Mutex
+	seenFrames   = map[target.ID]bool{}
+)
+
+// linkFrame attaches to the next Link iframe (cross-site, so Chromium runs it
+// as its own target) and returns a context for actions inside it.
+func linkFrame(t *testing.T, ctx context.Context, plaidURL string) context.Context {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		infos, err := chromedp.Targets(ctx)
+		if err != nil {
+			t.Fatalf("targets: %v", err)
+		}
+		for _, info := range infos {
+			seenFramesMu.Lock()
+			fresh := info.Type == "iframe" && strings.HasPrefix(info.URL, plaidURL+"/link/frame") && !seenFrames[info.TargetID]
+			if fresh {
+				seenFrames[info.TargetID] = true
+			}
+			seenFramesMu.Unlock()
+			if fresh {
+				fctx, cancel := chromedp.NewContext(ctx, chromedp.WithTargetID(info.TargetID), chromedp.WithDetachOnCancel())
+				t.Cleanup(cancel)
+				// The first Run attaches for the context's life: no timeout on it.
+				if _, err := chromedp.Run(fctx, chromedp.Evaluate[bool](`true`)); err != nil {
+					t.Fatalf("attach to the Link iframe: %v", err)
+				}
+				return fctx
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no Link iframe from %s within 20s", plaidURL)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// inFrame runs steps inside the Link frame.
+func inFrame(t *testing.T, f context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	within(t, f, 20*time.Second, "Link: "+what, steps...)
+}
+
+func clickIn(sel chromedp.CSS) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(chromedp.WaitVisible(sel), chromedp.WaitEnabled(sel), chromedp.Click(sel))
+}
+
+func plaidLogin(t *testing.T, f context.Context, user, password string) {
+	t.Helper()
+	inFrame(t, f, "log in as "+user,
+		chromedp.WaitVisible(tid("plaid-username")),
+		chromedp.SendKeys(tid("plaid-username"), user),
+		chromedp.SendKeys(tid("plaid-password"), password),
+		clickIn(tid("plaid-submit")))
 }

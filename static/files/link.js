@@ -80,9 +80,13 @@
   }
   function forget() { try { sessionStorage.removeItem(STORE_KEY); } catch (e) { } }
 
-  function finish(msg) {
+  function idle() {
     busy = false;
     document.querySelectorAll("[data-link-mode]").forEach(function (b) { b.disabled = false; });
+  }
+
+  function finish(msg) {
+    idle();
     if (msg) show("link-error", msg); else hideAll();
   }
 
@@ -122,7 +126,7 @@
         show("link-progress");
         api("POST", "/link/sessions/" + session.id + "/complete", { public_token: publicToken, metadata: metadata }).then(function (res) {
           forget();
-          busy = false;
+          idle();
           if (res.next) { location.assign(res.next); return; }
           if (res.status === "finishing") {
             show("link-done", "Almost done: we are finishing with the bank platform. This page updates by itself.");
@@ -162,7 +166,7 @@
 
   // refreshList re-renders the connection list from the server while something
   // is in motion (pending, finishing, disconnecting), so no reload by hand is needed.
-  var refreshUntil = 0, refreshTimer = null;
+  var refreshUntil = 0, refreshTimer = null, pollStop = Date.now() + 10 * 60 * 1000;
   function inMotion() {
     return !!document.querySelector('[data-testid="account-row"][data-state="storing"], [data-testid="account-row"][data-state="deleting"], [data-testid="finishing"]');
   }
@@ -178,7 +182,7 @@
         var fresh = doc.querySelector("[data-live]");
         var cur = document.querySelector("[data-live]");
         if (fresh && cur) cur.replaceWith(document.importNode(fresh, true));
-        if (inMotion() || Date.now() < refreshUntil) refreshList(false);
+        if ((inMotion() && Date.now() < pollStop) || Date.now() < refreshUntil) refreshList(false);
       }).catch(function () { if (Date.now() < refreshUntil) refreshList(false); });
     }, force ? 300 : 2000);
   }
