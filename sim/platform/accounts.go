@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"time"
@@ -138,6 +139,9 @@ func (s *Server) setState(ctx context.Context, guid, to string, failureCode any,
 		return false, err
 	}
 	n, err := res.RowsAffected()
+	if n > 0 {
+		s.lists.changed()
+	}
 	return n > 0, err
 }
 
@@ -173,23 +177,36 @@ func (s *Server) handleListAccounts(w http.ResponseWriter, r *http.Request, sub 
 		}
 	}
 	ctx := r.Context()
-	var total int
-	err = s.db.QueryRowContext(ctx, `SELECT count(*) FROM external_bank_accounts WHERE `+wh.sql(), wh.args...).Scan(&total)
-	if err != nil {
-		s.fail(w, r, err)
-		return
+	key := fmt.Sprint(wh.sql(), wh.args)
+	version := s.lists.snapshot()
+	total, ok := s.lists.total(key)
+	if !ok {
+		err = s.db.QueryRowContext(ctx, `SELECT count(*) FROM external_bank_accounts WHERE `+wh.sql(), wh.args...).Scan(&total)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
 	}
 	objects := []accountJSON{}
+	var lastSeq int64
 	if offset := pg.page * pg.perPage; offset < total {
-		rows, err := s.db.QueryContext(ctx, `SELECT `+accountColumns+` FROM external_bank_accounts WHERE `+wh.sql()+
-			` ORDER BY seq DESC LIMIT ? OFFSET ?`, append(wh.args, pg.perPage, offset)...)
+		query := `SELECT seq, ` + accountColumns + ` FROM external_bank_accounts WHERE ` + wh.sql()
+		args := slices.Clone(wh.args)
+		if seq, ok := s.lists.bound(key, pg.perPage, pg.page-1); ok && pg.page > 0 {
+			query += ` AND seq < ? ORDER BY seq DESC LIMIT ?`
+			args = append(args, seq, pg.perPage)
+		} else {
+			query += ` ORDER BY seq DESC LIMIT ? OFFSET ?`
+			args = append(args, pg.perPage, offset)
+		}
+		rows, err := s.db.QueryContext(ctx, query, args...)
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
 		defer rows.Close()
 		for rows.Next() {
-			a, err := scanAccount(rows)
+			a, err := scanAccount(seqScanner{rows, &lastSeq})
 			if err != nil {
 				s.fail(w, r, err)
 				return
@@ -201,6 +218,7 @@ func (s *Server) handleListAccounts(w http.ResponseWriter, r *http.Request, sub 
 			return
 		}
 	}
+	s.lists.remember(version, key, total, pg.perPage, pg.page, lastSeq, len(objects) == pg.perPage)
 	writeJSON(w, http.StatusOK, listJSON[accountJSON]{Total: total, Page: pg.page, PerPage: pg.perPage, Objects: objects})
 }
 
@@ -318,6 +336,7 @@ func (s *Server) handleCreateAccount(w http.ResponseWriter, r *http.Request, sub
 		}
 		return insertAccount(ctx, tx, a, time.Now())
 	})
+	s.lists.changed()
 	if err != nil {
 		s.fail(w, r, err)
 		return

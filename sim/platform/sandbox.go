@@ -156,6 +156,7 @@ func (s *Server) handlePinState(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	s.lists.changed()
 	if n, _ := res.RowsAffected(); n == 0 {
 		writeError(w, http.StatusNotFound, codeNotFound, "External bank account not found")
 		return
@@ -240,5 +241,6 @@ func (s *Server) seedAccounts(ctx context.Context, req SeedRequest) ([]string, e
 		}
 		return nil
 	})
+	s.lists.changed()
 	return guids, err
 }

@@ -61,6 +61,7 @@ type Server struct {
 	signKey   []byte
 	redirects map[string]bool
 	faults    *faultSet
+	lists     listCache
 
 	ctx    context.Context // ends at Close; background work runs under it
 	cancel context.CancelFunc
@@ -341,6 +342,15 @@ type apiTime time.Time
 
 func (t apiTime) MarshalJSON() ([]byte, error) {
 	return []byte(`"` + time.Time(t).UTC().Format("2006-01-02T15:04:05.000Z") + `"`), nil
+}
+
+func (t *apiTime) UnmarshalJSON(b []byte) error {
+	var v time.Time
+	if err := v.UnmarshalJSON(b); err != nil {
+		return err
+	}
+	*t = apiTime(v)
+	return nil
 }
 
 func timePtr(ms sql.NullInt64) *apiTime {

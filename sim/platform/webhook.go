@@ -45,6 +45,7 @@ func (s *Server) handlePlaidWebhook(w http.ResponseWriter, r *http.Request) {
 		_, err := s.db.ExecContext(ctx, `UPDATE external_bank_accounts SET state = ?, updated_at = ?
 			WHERE plaid_item_id = ? AND state IN (?, ?) AND pinned = 0`,
 			stateRefreshRequired, millis(time.Now()), hook.ItemID, stateCompleted, stateUnverified)
+		s.lists.changed()
 		if err != nil {
 			s.fail(w, r, err)
 			return
