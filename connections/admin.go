@@ -610,7 +610,9 @@ type LinkReview struct {
 	NoSelection bool            // Link reported no account list: nothing is deactivated
 	Unselected  []store.Account // live connections to deactivate
 	Deactivated []store.AuditEntry
-	Confirmed   bool // the admin already answered
+	// DeactivatedAccounts are the connections named by Deactivated, by guid.
+	DeactivatedAccounts map[string]store.Account
+	Confirmed           bool // the admin already answered
 }
 
 func (a *Admin) reviewSession(ctx context.Context, admin store.User, id string) (store.LinkSession, store.Completion, error) {
@@ -656,9 +658,13 @@ func (a *Admin) LinkReview(ctx context.Context, admin store.User, id string) (Li
 	if err != nil {
 		return r, err
 	}
+	r.DeactivatedAccounts = map[string]store.Account{}
 	for _, e := range answered {
 		if e.Action == "deactivate" {
 			r.Deactivated = append(r.Deactivated, e)
+			if acct, err := a.s.db.Account(ctx, e.AccountGUID); err == nil {
+				r.DeactivatedAccounts[e.AccountGUID] = acct
+			}
 		}
 	}
 	r.Confirmed = len(answered) > 0

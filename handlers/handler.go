@@ -61,6 +61,7 @@ type Handler struct {
 	sessions Sessions
 	syncer   Syncer
 	links    Links
+	admin    Admin // set by SetAdmin
 	assets   *static.Assets
 	opts     Options
 	// A person gets 5 tries a minute per email; one address gets more, since

@@ -84,6 +84,16 @@ func Routes() []Route {
 		{http.MethodGet, "/link/oauth-return", "user", func(h *handlers.Handler) echo.HandlerFunc { return h.OAuthReturn }},
 		{http.MethodGet, "/admin", "admin", func(h *handlers.Handler) echo.HandlerFunc { return h.AdminHome }},
 		// Admin bank-connections tab routes go below this line.
+		{http.MethodGet, "/admin/connections", "admin", func(h *handlers.Handler) echo.HandlerFunc { return h.AdminConnections }},
+		{http.MethodGet, "/admin/connections/:guid", "admin", func(h *handlers.Handler) echo.HandlerFunc { return h.AdminConnection }},
+		{http.MethodGet, "/admin/connections/:guid/confirm/:action", "admin", func(h *handlers.Handler) echo.HandlerFunc { return h.AdminConfirm }},
+		{http.MethodPost, "/admin/connections/:guid/remind", "admin", func(h *handlers.Handler) echo.HandlerFunc { return h.AdminRemind }},
+		{http.MethodPost, "/admin/connections/:guid/disconnect", "admin", func(h *handlers.Handler) echo.HandlerFunc { return h.AdminDisconnect }},
+		{http.MethodPost, "/admin/connections/:guid/refresh", "admin", func(h *handlers.Handler) echo.HandlerFunc { return h.AdminRefresh }},
+		{http.MethodPost, "/admin/connections/:guid/force-refresh-required", "admin", func(h *handlers.Handler) echo.HandlerFunc { return h.AdminForceRefreshRequired }},
+		{http.MethodGet, "/admin/link/:id/review", "admin", func(h *handlers.Handler) echo.HandlerFunc { return h.AdminLinkReview }},
+		{http.MethodPost, "/admin/link/:id/review", "admin", func(h *handlers.Handler) echo.HandlerFunc { return h.AdminLinkReviewConfirm }},
+		{http.MethodGet, "/admin/notifications", "admin", func(h *handlers.Handler) echo.HandlerFunc { return h.AdminNotifications }},
 	}
 }
 

@@ -1,0 +1,239 @@
+package views
+
+import (
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// AdminFilter is the admin tab's filter as shown in the form.
+type AdminFilter struct {
+	State       string
+	Institution string
+	Customer    string
+	BankLevel   bool
+}
+
+// Query encodes the filter (and an optional cursor) as a query string.
+func (f AdminFilter) Query(cursor string) string {
+	q := url.Values{}
+	if f.State != "" {
+		q.Set("state", f.State)
+	}
+	if f.Institution != "" {
+		q.Set("institution", f.Institution)
+	}
+	if f.Customer != "" {
+		q.Set("customer", f.Customer)
+	}
+	if f.BankLevel {
+		q.Set("bank", "1")
+	}
+	if cursor != "" {
+		q.Set("after", cursor)
+	}
+	if len(q) == 0 {
+		return ""
+	}
+	return "?" + q.Encode()
+}
+
+// WithState is the filter with another state.
+func (f AdminFilter) WithState(s string) AdminFilter { f.State = s; return f }
+
+// StateCount is one state's count at the top of the tab.
+type StateCount struct {
+	State string
+	N     int
+}
+
+// Option is a choice in a select.
+type Option struct{ Value, Label string }
+
+// AdminRow is one connection on the admin tab.
+type AdminRow struct {
+	GUID          string
+	Institution   string
+	InstitutionID string
+	Name          string
+	Mask          string
+	State         string
+	CustomerGUID  string
+	CustomerEmail string
+	ChangedAt     time.Time
+}
+
+// BankLevel tells whether the row is one of the organization's own connections.
+func (r AdminRow) BankLevel() bool { return r.CustomerGUID == "" }
+
+// AdminConnectionsView is /admin/connections.
+type AdminConnectionsView struct {
+	Counts       []StateCount
+	Filter       AdminFilter
+	Institutions []Option
+	Rows         []AdminRow
+	Next         string // cursor of the next page
+	Paged        bool   // this is not the first page
+	Note         string
+	LinkEnabled  bool
+}
+
+// TimelineEntry is one line of a connection's timeline.
+type TimelineEntry struct {
+	At     time.Time
+	Kind   string
+	Title  string
+	Detail string
+	Result string
+}
+
+// RefreshStatus is the last on-demand refresh of a connection.
+type RefreshStatus struct {
+	Running    bool
+	Succeeded  bool
+	Message    string
+	StartedAt  time.Time
+	FinishedAt *time.Time
+}
+
+// Flash is the outcome of the action just taken.
+type Flash struct {
+	OK      bool
+	Title   string
+	Message string
+}
+
+// AdminConnectionView is /admin/connections/{guid}.
+type AdminConnectionView struct {
+	Row              AdminRow
+	AccountKind      string
+	Asset            string
+	FailureCode      string
+	CreatedAt        time.Time
+	BalanceAvailable *int64
+	BalanceCurrent   *int64
+	BalanceUpdatedAt *time.Time
+	Timeline         []TimelineEntry
+	Refresh          *RefreshStatus
+	Flash            *Flash
+	Sandbox          bool
+	LinkEnabled      bool
+}
+
+// Obsolete tells whether the connection was disconnected: it can only be linked anew.
+func (v AdminConnectionView) Obsolete() bool { return v.Row.State == "deleted" || v.Row.State == "deleting" }
+
+// CanRemind tells whether a reminder makes sense.
+func (v AdminConnectionView) CanRemind() bool { return v.Row.State == "refresh_required" && !v.Row.BankLevel() }
+
+// CanRefresh tells whether an on-demand refresh can be asked for.
+func (v AdminConnectionView) CanRefresh() bool {
+	return (v.Row.State == "completed" || v.Row.State == "unverified" || v.Row.State == "refresh_required") && (v.Refresh == nil || !v.Refresh.Running)
+}
+
+// CanExpire tells whether the sandbox expiry applies.
+func (v AdminConnectionView) CanExpire() bool {
+	return v.Sandbox && (v.Row.State == "completed" || v.Row.State == "unverified")
+}
+
+// AdminAction is one confirmable action.
+type AdminAction struct {
+	Slug    string // URL segment: remind, disconnect, refresh, force-refresh-required
+	TestID  string
+	Label   string
+	Explain string
+	Danger  bool
+}
+
+// AdminConfirmView asks to confirm an action.
+type AdminConfirmView struct {
+	Row    AdminRow
+	Action AdminAction
+}
+
+// EmailRow is one message of the outbox.
+type EmailRow struct {
+	ID        int64
+	To        string
+	Subject   string
+	Body      string
+	State     string
+	Attempts  int
+	LastError string
+	CreatedAt time.Time
+	SentAt    *time.Time
+	Account   string
+}
+
+// AdminNotificationsView is /admin/notifications.
+type AdminNotificationsView struct {
+	State       string
+	Emails      []EmailRow
+	SMTPEnabled bool
+}
+
+// ReviewAccount is an account on the Link review page.
+type ReviewAccount struct {
+	GUID   string
+	Label  string
+	State  string
+	Result string
+	Detail string
+}
+
+// AdminLinkReviewView is /admin/link/{id}/review.
+type AdminLinkReviewView struct {
+	SessionID   string
+	Status      string // finishing, failed, ready
+	Message     string
+	Updated     *ReviewAccount
+	Selected    []string
+	NoSelection bool
+	Unselected  []ReviewAccount
+	Deactivated []ReviewAccount
+	Confirmed   bool
+}
+
+func itoaInt(n int) string { return strconv.Itoa(n) }
+
+func resultClass(r string) string {
+	switch r {
+	case "ok":
+		return "completed"
+	case "failed", "refused":
+		return "failed"
+	default:
+		return "storing"
+	}
+}
+
+func outboxClass(s string) string {
+	switch s {
+	case "sent":
+		return "completed"
+	case "failed":
+		return "failed"
+	default:
+		return "storing"
+	}
+}
+
+func outboxURL(state string) string {
+	if state == "" {
+		return "/admin/notifications"
+	}
+	return "/admin/notifications?state=" + state
+}
+
+func outboxLabel(state string) string {
+	switch state {
+	case "":
+		return "All"
+	case "queued":
+		return "Queued"
+	case "sent":
+		return "Sent"
+	default:
+		return "Failed"
+	}
+}
