@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -26,6 +27,10 @@ type config struct {
 	PlaidClientID, PlaidSecret, PlaidEnv string
 
 	SessionKey string // hex, optional: otherwise generated once into the data dir
+
+	// SMTP sends the outbox; without SMTP_HOST emails stay in the outbox.
+	SMTPHost, SMTPUsername, SMTPPassword, SMTPFrom string
+	SMTPPort                                       int
 }
 
 func (c config) demo() bool { return c.PlatformURL == "" }
@@ -88,6 +93,18 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 		return c, errors.New("PLAID_ENV: only sandbox is supported for the demo")
 	}
 	c.SessionKey = getenv("PORTAL_SESSION_KEY")
+	c.SMTPHost, c.SMTPUsername, c.SMTPPassword, c.SMTPFrom = getenv("SMTP_HOST"), getenv("SMTP_USERNAME"), getenv("SMTP_PASSWORD"), getenv("SMTP_FROM")
+	c.SMTPPort = 587
+	if v := getenv("SMTP_PORT"); v != "" {
+		p, err := strconv.Atoi(v)
+		if err != nil || p < 1 || p > 65535 {
+			return c, errors.New("SMTP_PORT: give a port number, like 587")
+		}
+		c.SMTPPort = p
+	}
+	if c.SMTPHost != "" && !strings.Contains(c.SMTPFrom, "@") {
+		return c, errors.New("SMTP_FROM: give the sender address (e.g. portal@bank.example) when SMTP_HOST is set")
+	}
 	return c, nil
 }
 

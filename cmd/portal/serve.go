@@ -85,6 +85,15 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 
 	sessions := web.NewSessions(db, hashKey, blockKey, cfg.secureCookies())
 	h := handlers.New(log, db, sessions, conns, conns, assets, handlers.Options{LinkEnabled: true, Scripts: []string{assets.URL("link.js"), plaidScript}})
+	// The on-demand refresh may take minutes: its own client, not retried.
+	slowCfg := platformCfg
+	slowCfg.AttemptTimeout, slowCfg.MaxRetries, slowCfg.HTTPClient = 0, -1, &http.Client{Timeout: 3 * time.Minute}
+	smtpCfg := connections.SMTPConfig{Host: cfg.SMTPHost, Port: cfg.SMTPPort, Username: cfg.SMTPUsername, Password: cfg.SMTPPassword, From: cfg.SMTPFrom}
+	admin := connections.NewAdmin(conns, platform.New(slowCfg), connections.AdminConfig{SMTPEnabled: smtpCfg.Enabled()})
+	if err := admin.Recover(ctx); err != nil {
+		return err
+	}
+	h.SetAdmin(admin)
 	e := web.New(web.Config{Log: log, Store: db, Assets: assets, Handler: h, Sessions: sessions, SecureCookies: cfg.secureCookies(),
 		PlaidOrigin: plaidOrigin, PlaidConnect: plaidConnect})
 
@@ -100,6 +109,11 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 	var work sync.WaitGroup
 	work.Add(1)
 	go func() { defer work.Done(); conns.Run(workCtx) }()
+	work.Add(1)
+	go func() {
+		defer work.Done()
+		connections.NewMailer(log.With("component", "mailer"), db, smtpCfg).Run(workCtx)
+	}()
 
 	log.Info("portal listening", "url", cfg.BaseURL, "mode", map[bool]string{true: "demo", false: "live"}[cfg.demo()])
 	if cfg.demo() && !cfg.Quiet {
