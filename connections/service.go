@@ -55,6 +55,9 @@ func New(log *slog.Logger, db *store.DB, bank *platform.Client, cfg Config) *Ser
 		customers: map[string]*platform.Client{}, wake: make(chan struct{}, 1)}
 }
 
+// SetClock replaces the service's clock (tests: public token expiry).
+func (s *Service) SetClock(now func() time.Time) { s.now = now }
+
 // customerScopes are what a customer's own token may do.
 var customerScopes = []string{
 	platform.ScopeExternalBankAccountsRead, platform.ScopeExternalBankAccountsWrite, platform.ScopeExternalBankAccountsExecute,

@@ -1,0 +1,233 @@
+package connections_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"portal/connections"
+	"portal/platform"
+	simplaid "portal/sim/plaid"
+	simplatform "portal/sim/platform"
+	"portal/sim/platform/plaidgo"
+	"portal/store"
+)
+
+// env is the real world of the connections domain: the platform simulator and
+// the Plaid stand-in over HTTP, a real SQLite file, real plaid-go.
+type env struct {
+	t       *testing.T
+	db      *store.DB
+	svc     *connections.Service
+	bank    *platform.Client
+	plaid   *simplaid.Server
+	sandbox simplatform.Sandbox
+	alice   store.User
+	bob     store.User
+	admin   store.User
+	lossy   *lossyTransport
+}
+
+// lossyTransport delivers requests but can lose the answer to the next one
+// that matches, as a network cut after the platform acted would.
+type lossyTransport struct {
+	base  http.RoundTripper
+	mu    sync.Mutex
+	loseN int    // answers still to lose
+	match string // "METHOD /path-prefix"
+	sent  map[string]int
+}
+
+func (l *lossyTransport) loseNext(method, prefix string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.loseN, l.match = 1, method+" "+prefix
+}
+
+func (l *lossyTransport) count(method, prefix string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.sent[method+" "+prefix]
+}
+
+func (l *lossyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	res, err := l.base.RoundTrip(r)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.sent == nil {
+		l.sent = map[string]int{}
+	}
+	key := r.Method + " " + r.URL.Path
+	l.sent[key]++
+	if l.loseN > 0 && strings.HasPrefix(key, l.match) {
+		l.loseN--
+		if err == nil {
+			res.Body.Close()
+		}
+		return nil, errors.New("connection reset after the request was sent")
+	}
+	return res, err
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	plaid, err := simplaid.New(simplaid.Config{RefreshDelay: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plaidSrv := httptest.NewServer(plaid.Handler())
+	t.Cleanup(func() { plaidSrv.Close(); plaid.Close() })
+	adapter, err := plaidgo.New(plaidgo.Config{ClientID: plaid.ClientID(), Secret: plaid.Secret(), BaseURL: plaidSrv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	platSrv := httptest.NewUnstartedServer(nil)
+	platURL := "http://" + platSrv.Listener.Addr().String()
+	sim, err := simplatform.New(ctx, simplatform.Config{DataDir: t.TempDir(), Plaid: adapter, StoringDelay: 50 * time.Millisecond,
+		RedirectURIs: []string{"http://portal.test/link/oauth-return"}, WebhookURL: platURL + "/plaid/webhook"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	platSrv.Config.Handler = sim.Handler()
+	platSrv.Start()
+	t.Cleanup(func() { platSrv.Close(); sim.Close() })
+
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "portal.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	lossy := &lossyTransport{base: http.DefaultTransport}
+	bank := platform.New(platform.Config{BaseURL: platURL, TokenURL: platURL + "/oauth/token", ClientID: sim.ClientID(),
+		ClientSecret: sim.ClientSecret(), RetryBase: 10 * time.Millisecond, AttemptTimeout: 2 * time.Second,
+		HTTPClient: &http.Client{Transport: lossy, Timeout: 30 * time.Second}})
+	e := &env{t: t, db: db, bank: bank, plaid: plaid, sandbox: simplatform.Sandbox{BaseURL: platURL}, lossy: lossy}
+	e.svc = connections.New(log, db, bank, connections.Config{BankGUID: sim.BankGUID(), SyncInterval: time.Hour,
+		RedirectURI: "http://portal.test/link/oauth-return", Sandbox: true})
+	e.alice = e.user("alice@example.com", store.RoleCustomer, e.customer("Alice"))
+	e.bob = e.user("bob@example.com", store.RoleCustomer, e.customer("Bob"))
+	e.admin = e.user("admin@example.com", store.RoleAdmin, "")
+	return e
+}
+
+func (e *env) customer(first string) string {
+	e.t.Helper()
+	c, err := e.bank.CreateCustomer(context.Background(), platform.CreateCustomerRequest{Type: platform.CustomerTypeIndividual, FirstName: first, LastName: "Test"})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return c.GUID
+}
+
+func (e *env) user(email, role, customer string) store.User {
+	e.t.Helper()
+	h, _ := bcrypt.GenerateFromPassword([]byte("password"), bcrypt.MinCost)
+	u, err := e.db.CreateUser(context.Background(), store.User{Email: email, PasswordHash: string(h), Role: role, CustomerGUID: customer})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return u
+}
+
+// linked creates a connection through Plaid and the platform, as a finished
+// Link session would, waits until the platform stored it, and syncs.
+func (e *env) linked(customerGUID, institution string) platform.ExternalBankAccount {
+	e.t.Helper()
+	ctx := context.Background()
+	l, err := e.plaid.SandboxLink(institution)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	a, err := e.bank.CreateExternalBankAccount(ctx, platform.CreateAccountRequest{Name: l.AccountName, AccountKind: platform.AccountKindPlaid,
+		Asset: "USD", CustomerGUID: customerGUID, PlaidPublicToken: l.PublicToken, PlaidAccountID: l.AccountID})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.eventually("account stored", func() bool {
+		a, err = e.bank.GetExternalBankAccount(ctx, a.GUID, platform.GetAccountOptions{})
+		return err == nil && a.State != platform.StateStoring
+	})
+	e.sync()
+	return a
+}
+
+func (e *env) sync() {
+	e.t.Helper()
+	if err := e.svc.Sync(context.Background()); err != nil {
+		e.t.Fatalf("sync: %v", err)
+	}
+}
+
+func (e *env) expire(guid string) {
+	e.t.Helper()
+	if _, err := e.bank.PatchExternalBankAccount(context.Background(), guid, platform.PatchAccountRequest{State: platform.StateRefreshRequired}); err != nil {
+		e.t.Fatal(err)
+	}
+	e.sync()
+}
+
+func (e *env) local(guid string) store.Account {
+	e.t.Helper()
+	a, err := e.db.Account(context.Background(), guid)
+	if err != nil {
+		e.t.Fatalf("local account %s: %v", guid, err)
+	}
+	return a
+}
+
+func (e *env) fault(f ...simplatform.Fault) {
+	e.t.Helper()
+	if err := e.sandbox.SetFaults(context.Background(), f); err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { e.sandbox.ClearFaults(context.Background()) })
+}
+
+func (e *env) clearFaults() {
+	e.t.Helper()
+	if err := e.sandbox.ClearFaults(context.Background()); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// eventually polls cond until it holds or 15 s pass.
+func (e *env) eventually(what string, cond func() bool) {
+	e.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("%s: not within 15s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// readySession starts Link and waits for its token.
+func (e *env) readySession(u store.User, mode, guid string) store.LinkSession {
+	e.t.Helper()
+	ctx := context.Background()
+	ls, err := e.svc.StartLink(ctx, u, mode, guid)
+	if err != nil {
+		e.t.Fatalf("start link: %v", err)
+	}
+	e.eventually("link token", func() bool {
+		ls, err = e.svc.LinkSession(ctx, u, ls.ID)
+		return err == nil && ls.State != store.LinkPending
+	})
+	if ls.State != store.LinkReady || ls.LinkToken == "" {
+		e.t.Fatalf("link session: got state %s (%s), want ready with a token", ls.State, ls.Message)
+	}
+	return ls
+}
