@@ -1,0 +1,507 @@
+package connections_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"portal/connections"
+	"portal/platform"
+	simplatform "portal/sim/platform"
+	"portal/store"
+)
+
+// fakePlaid is the simulator's Plaid as func fields: public token "public-X"
+// gives Item "item-X" sharing account "acct-X" at the institution in inst.
+type fakePlaid struct {
+	inst    string
+	names   map[string][2]string // id -> name, mask; default "Plaid Checking" and a mask from the id
+	refresh func(ctx context.Context, accessToken string) error
+	removed atomic.Int32
+}
+
+var _ simplatform.Plaid = (*fakePlaid)(nil)
+
+func (f *fakePlaid) CreateLinkToken(context.Context, simplatform.LinkTokenRequest) (simplatform.LinkToken, error) {
+	return simplatform.LinkToken{Token: "link-sandbox-test", Expiration: time.Now().Add(time.Hour)}, nil
+}
+func (f *fakePlaid) ExchangePublicToken(_ context.Context, pt string) (simplatform.ItemAccess, error) {
+	id := strings.TrimPrefix(pt, "public-")
+	return simplatform.ItemAccess{AccessToken: "access-" + id, ItemID: "item-" + id}, nil
+}
+func (f *fakePlaid) Accounts(_ context.Context, at string) (simplatform.Item, []simplatform.Account, error) {
+	id := strings.TrimPrefix(at, "access-")
+	name, mask := "Plaid Checking", fmt.Sprintf("%04d", crc32.ChecksumIEEE([]byte(id))%10000)
+	if nm, ok := f.names[id]; ok {
+		name, mask = nm[0], nm[1]
+	}
+	return simplatform.Item{ItemID: "item-" + id, InstitutionID: f.inst},
+		[]simplatform.Account{{AccountID: "acct-" + id, Name: name, Mask: mask, Type: "depository", Subtype: "checking"}}, nil
+}
+func (f *fakePlaid) RefreshTransactions(ctx context.Context, at string) error {
+	if f.refresh != nil {
+		return f.refresh(ctx, at)
+	}
+	return nil
+}
+func (f *fakePlaid) Balances(_ context.Context, at string) (map[string]simplatform.Balance, error) {
+	id := strings.TrimPrefix(at, "access-")
+	a, c := int64(12_345), int64(13_000)
+	return map[string]simplatform.Balance{"acct-" + id: {Available: &a, Current: &c}}, nil
+}
+func (f *fakePlaid) ResetLogin(context.Context, string) error { return nil }
+func (f *fakePlaid) RemoveItem(context.Context, string) error  { f.removed.Add(1); return nil }
+func (f *fakePlaid) VerifyWebhook(context.Context, string, []byte) (simplatform.Webhook, error) {
+	return simplatform.Webhook{}, nil
+}
+
+type world struct {
+	t       *testing.T
+	db      *store.DB
+	svc     *connections.Service
+	admin   *connections.Admin
+	bank    *platform.Client
+	sandbox simplatform.Sandbox
+	plaid   *fakePlaid
+	boss    store.User
+	alice   store.User
+}
+
+func newWorld(t *testing.T, sandbox bool, refreshTimeout time.Duration) *world {
+	t.Helper()
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	fp := &fakePlaid{inst: "ins_109508"}
+	sim, err := simplatform.New(ctx, simplatform.Config{DataDir: t.TempDir(), Plaid: fp, StoringDelay: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(sim.Handler())
+	t.Cleanup(func() { ts.Close(); sim.Close() })
+	pcfg := platform.Config{BaseURL: ts.URL, TokenURL: ts.URL + "/oauth/token", ClientID: sim.ClientID(), ClientSecret: sim.ClientSecret(),
+		Logger: log, RetryBase: 5 * time.Millisecond}
+	bank := platform.New(pcfg)
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "portal.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	svc := connections.New(log, db, bank, connections.Config{BankGUID: sim.BankGUID(), Sandbox: sandbox})
+	slow := pcfg
+	slow.MaxRetries = -1
+	adm := connections.NewAdmin(svc, platform.New(slow), connections.AdminConfig{RefreshTimeout: refreshTimeout})
+	t.Cleanup(adm.Wait)
+	w := &world{t: t, db: db, svc: svc, admin: adm, bank: bank, sandbox: simplatform.Sandbox{BaseURL: ts.URL}, plaid: fp}
+	cust, err := bank.CreateCustomer(ctx, platform.CreateCustomerRequest{Type: platform.CustomerTypeIndividual, FirstName: "Alice", LastName: "Archer", EmailAddress: "alice@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.alice, err = db.CreateUser(ctx, store.User{Email: "alice@example.com", PasswordHash: "x", Role: store.RoleCustomer, CustomerGUID: cust.GUID}); err != nil {
+		t.Fatal(err)
+	}
+	if w.boss, err = db.CreateUser(ctx, store.User{Email: "admin@example.com", PasswordHash: "x", Role: store.RoleAdmin}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.CreateUser(ctx, store.User{Email: "ops@example.com", PasswordHash: "x", Role: store.RoleAdmin}); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// link creates a Plaid-backed connection through the platform and waits until it is completed locally.
+func (w *world) link(customerGUID, id string) string {
+	w.t.Helper()
+	ctx := context.Background()
+	a, err := w.bank.CreateExternalBankAccount(ctx, platform.CreateAccountRequest{Name: "Plaid Checking", AccountKind: platform.AccountKindPlaid,
+		Asset: "USD", CustomerGUID: customerGUID, PlaidPublicToken: "public-" + id, PlaidAccountID: "acct-" + id})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.waitState(a.GUID, store.StateCompleted)
+	return a.GUID
+}
+
+// waitState syncs until the local copy of guid is in state.
+func (w *world) waitState(guid, state string) store.Account {
+	w.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if err := w.svc.Sync(context.Background()); err != nil {
+			w.t.Fatal(err)
+		}
+		a, err := w.db.Account(context.Background(), guid)
+		if err == nil && a.State == state {
+			return a
+		}
+		if time.Now().After(deadline) {
+			w.t.Fatalf("%s: got state %q (%v), want %s", guid, a.State, err, state)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (w *world) audit(id int64) store.AuditEntry {
+	w.t.Helper()
+	e, err := w.db.Audit(context.Background(), id)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return e
+}
+
+func (w *world) emails(state string) []store.Email {
+	w.t.Helper()
+	m, err := w.db.Emails(context.Background(), state, 100)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return m
+}
+
+// finishedRefresh waits for the connection's refresh job to end.
+func (w *world) finishedRefresh(guid string) store.RefreshJob {
+	w.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		j, err := w.db.LatestRefreshJob(context.Background(), guid)
+		if err == nil && j.State != store.RefreshRunning {
+			return j
+		}
+		if time.Now().After(deadline) {
+			w.t.Fatalf("refresh of %s still running: %+v %v", guid, j, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestRemindOnlyExpiredCustomerConnections(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t, true, time.Minute)
+	guid := w.link(w.alice.CustomerGUID, "a1")
+	if _, err := w.admin.Remind(ctx, w.boss, guid); !isRefusal(err, http.StatusConflict) {
+		t.Fatalf("remind a connected account: got %v, want a 409 refusal", err)
+	}
+	if err := w.sandbox.PinState(ctx, guid, "refresh_required", ""); err != nil {
+		t.Fatal(err)
+	}
+	w.waitState(guid, store.StateRefreshRequired)
+	before := len(w.emails(store.EmailQueued))
+	id, err := w.admin.Remind(ctx, w.boss, guid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := w.audit(id); e.Action != "remind" || e.Result != store.AuditOK || e.ActorEmail != "admin@example.com" || !strings.Contains(e.Detail, "alice@example.com") {
+		t.Fatalf("audit: got %+v", e)
+	}
+	notes, _ := w.db.ActiveNotifications(ctx, w.alice.CustomerGUID)
+	found := false
+	for _, n := range notes {
+		found = found || n.Kind == "reminder"
+	}
+	if !found {
+		t.Fatalf("no reminder banner for alice: %+v", notes)
+	}
+	mails := w.emails(store.EmailQueued)
+	if len(mails) != before+1 || mails[0].To != "alice@example.com" || !strings.HasPrefix(mails[0].Subject, "Reminder") {
+		t.Fatalf("outbox: got %+v", mails)
+	}
+	d, err := w.admin.Connection(ctx, guid, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]bool{}
+	for _, e := range d.Timeline {
+		kinds[e.Kind] = true
+	}
+	for _, k := range []string{"state", "action", "notification", "email"} {
+		if !kinds[k] {
+			t.Errorf("timeline has no %s entry: %+v", k, d.Timeline)
+		}
+	}
+	if d.Flash == nil || d.Flash.ID != id {
+		t.Fatalf("flash: got %+v, want audit %d", d.Flash, id)
+	}
+}
+
+func isRefusal(err error, status int) bool {
+	var ce *connections.Error
+	return errors.As(err, &ce) && ce.Status == status
+}
+
+func TestDisconnectMakesTheConnectionObsolete(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t, true, time.Minute)
+	guid := w.link(w.alice.CustomerGUID, "a1")
+	id, err := w.admin.Disconnect(ctx, w.boss, guid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := w.audit(id); e.Result != store.AuditOK || !strings.Contains(e.Detail, "obsolete") {
+		t.Fatalf("audit: got %+v", e)
+	}
+	w.admin.Wait()
+	a, _ := w.db.Account(ctx, guid)
+	if a.State != store.StateDeleted {
+		t.Fatalf("state after disconnect: got %s, want deleted", a.State)
+	}
+	if w.plaid.removed.Load() != 1 {
+		t.Fatalf("Plaid items removed: got %d, want 1", w.plaid.removed.Load())
+	}
+	if _, err := w.admin.Disconnect(ctx, w.boss, guid); !isRefusal(err, http.StatusConflict) {
+		t.Fatalf("second disconnect: got %v, want 409", err)
+	}
+	// An obsolete connection cannot be reconnected, only linked anew.
+	if _, err := w.svc.StartLink(ctx, w.alice, connections.ModeUpdate, guid); !isRefusal(err, http.StatusConflict) {
+		t.Fatalf("reconnect an obsolete connection: got %v, want 409", err)
+	}
+}
+
+func TestDisconnectRefusedEmailsEveryAdmin(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t, true, time.Minute)
+	guid := w.link("", "org1")
+	if err := w.sandbox.SetFaults(ctx, []simplatform.Fault{{Method: http.MethodDelete, PathPrefix: "/api/external_bank_accounts", Status: 500}}); err != nil {
+		t.Fatal(err)
+	}
+	id, err := w.admin.Disconnect(ctx, w.boss, guid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := w.audit(id)
+	if e.Result != store.AuditFailed || !strings.Contains(e.Detail, "500") || !strings.Contains(e.Detail, "2 admin") {
+		t.Fatalf("audit: got %+v", e)
+	}
+	var to []string
+	for _, m := range w.emails(store.EmailQueued) {
+		if strings.HasPrefix(m.Subject, "Disconnect failed") {
+			to = append(to, m.To)
+			if !strings.Contains(m.Body, "500") || !strings.Contains(m.Body, guid) || !strings.Contains(m.Body, "Plaid Support") {
+				t.Errorf("email body lacks the details: %q", m.Body)
+			}
+		}
+	}
+	if strings.Join(to, ",") != "ops@example.com,admin@example.com" {
+		t.Fatalf("admins emailed: got %v", to)
+	}
+	if a, _ := w.db.Account(ctx, guid); a.State != store.StateCompleted {
+		t.Fatalf("state after a refused disconnect: got %s, want completed", a.State)
+	}
+}
+
+func TestOnDemandRefreshOutcomes(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t, true, 400*time.Millisecond)
+
+	t.Run("balances", func(t *testing.T) {
+		guid := w.link(w.alice.CustomerGUID, "ok")
+		if _, err := w.admin.StartRefresh(ctx, w.boss, guid); err != nil {
+			t.Fatal(err)
+		}
+		j := w.finishedRefresh(guid)
+		if j.State != store.RefreshSucceeded || !strings.Contains(j.Message, "$123.45") {
+			t.Fatalf("job: got %+v", j)
+		}
+		a, _ := w.db.Account(ctx, guid)
+		if a.BalanceAvailable == nil || *a.BalanceAvailable != 12_345 {
+			t.Fatalf("local balance: got %v", a.BalanceAvailable)
+		}
+	})
+	t.Run("refresh required", func(t *testing.T) {
+		guid := w.link(w.alice.CustomerGUID, "expired")
+		w.plaid.refresh = func(_ context.Context, at string) error {
+			if at == "access-expired" {
+				return &simplatform.PlaidError{Type: "ITEM_ERROR", Code: "ITEM_LOGIN_REQUIRED"}
+			}
+			return nil
+		}
+		defer func() { w.plaid.refresh = nil }()
+		if _, err := w.admin.StartRefresh(ctx, w.boss, guid); err != nil {
+			t.Fatal(err)
+		}
+		j := w.finishedRefresh(guid)
+		if j.State != store.RefreshFailed || !strings.Contains(j.Message, "expired") || !strings.Contains(j.Message, "notified") {
+			t.Fatalf("job: got %+v", j)
+		}
+		if a, _ := w.db.Account(ctx, guid); a.State != store.StateRefreshRequired {
+			t.Fatalf("local state: got %s, want refresh_required", a.State)
+		}
+		notes, _ := w.db.ActiveNotifications(ctx, w.alice.CustomerGUID)
+		if len(notes) == 0 {
+			t.Fatal("alice was not notified")
+		}
+	})
+	t.Run("products not supported", func(t *testing.T) {
+		guid := w.link(w.alice.CustomerGUID, "capone")
+		w.plaid.refresh = func(context.Context, string) error {
+			return &simplatform.PlaidError{Type: "INVALID_REQUEST", Code: "PRODUCTS_NOT_SUPPORTED"}
+		}
+		defer func() { w.plaid.refresh = nil }()
+		w.admin.StartRefresh(ctx, w.boss, guid)
+		if j := w.finishedRefresh(guid); j.State != store.RefreshFailed || !strings.Contains(j.Message, "PRODUCTS_NOT_SUPPORTED") {
+			t.Fatalf("job: got %+v", j)
+		}
+	})
+	t.Run("timeout", func(t *testing.T) {
+		guid := w.link(w.alice.CustomerGUID, "slow")
+		w.plaid.refresh = func(ctx context.Context, _ string) error {
+			<-ctx.Done()
+			return ctx.Err()
+		}
+		defer func() { w.plaid.refresh = nil }()
+		if _, err := w.admin.StartRefresh(ctx, w.boss, guid); err != nil {
+			t.Fatal(err)
+		}
+		// While it runs, a second refresh is refused.
+		if _, err := w.admin.StartRefresh(ctx, w.boss, guid); !isRefusal(err, http.StatusConflict) {
+			t.Fatalf("second refresh while running: got %v, want 409", err)
+		}
+		if j := w.finishedRefresh(guid); j.State != store.RefreshFailed || !strings.Contains(j.Message, "did not answer within") {
+			t.Fatalf("job: got %+v", j)
+		}
+		audits, _ := w.db.AuditForAccount(ctx, guid)
+		if len(audits) != 2 || audits[0].Result != store.AuditStarted || audits[1].Result != store.AuditFailed {
+			t.Fatalf("audits: got %+v", audits)
+		}
+	})
+}
+
+func TestForceRefreshRequiredIsSandboxOnly(t *testing.T) {
+	ctx := context.Background()
+	live := newWorld(t, false, time.Minute)
+	guid := live.link(live.alice.CustomerGUID, "l1")
+	if _, err := live.admin.ForceRefreshRequired(ctx, live.boss, guid); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("live mode: got %v, want ErrNotFound", err)
+	}
+	if a, _ := live.db.Account(ctx, guid); a.State != store.StateCompleted {
+		t.Fatalf("live mode changed the state to %s", a.State)
+	}
+
+	w := newWorld(t, true, time.Minute)
+	guid = w.link(w.alice.CustomerGUID, "s1")
+	id, err := w.admin.ForceRefreshRequired(ctx, w.boss, guid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := w.audit(id); e.Result != store.AuditOK || !strings.Contains(e.Detail, "notified") {
+		t.Fatalf("audit: got %+v", e)
+	}
+	remote, err := w.bank.GetExternalBankAccount(ctx, guid, platform.GetAccountOptions{})
+	if err != nil || remote.State != platform.StateRefreshRequired {
+		t.Fatalf("platform state: got %s, %v", remote.State, err)
+	}
+	notes, _ := w.db.ActiveNotifications(ctx, w.alice.CustomerGUID)
+	mails := w.emails(store.EmailQueued)
+	if len(notes) != 1 || len(mails) != 1 || mails[0].To != "alice@example.com" {
+		t.Fatalf("customer notification: banners %+v, emails %+v", notes, mails)
+	}
+}
+
+func TestAdminListFilters(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t, true, time.Minute)
+	a1 := w.link(w.alice.CustomerGUID, "a1")
+	org := w.link("", "org1")
+	for _, tc := range []struct {
+		name string
+		q    connections.AdminQuery
+		want []string
+		note bool
+	}{
+		{"all", connections.AdminQuery{}, []string{org, a1}, false},
+		{"bank-level", connections.AdminQuery{BankLevel: true}, []string{org}, false},
+		{"customer email", connections.AdminQuery{Customer: "ALICE@example.com"}, []string{a1}, false},
+		{"customer guid", connections.AdminQuery{Customer: w.alice.CustomerGUID}, []string{a1}, false},
+		{"unknown email", connections.AdminQuery{Customer: "nobody@example.com"}, nil, true},
+		{"institution", connections.AdminQuery{Institution: "ins_109509"}, nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l, err := w.admin.Connections(ctx, tc.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, r := range l.Rows {
+				got = append(got, r.GUID)
+			}
+			if strings.Join(got, ",") != strings.Join(tc.want, ",") || (l.Note != "") != tc.note {
+				t.Fatalf("got %v (note %q), want %v", got, l.Note, tc.want)
+			}
+		})
+	}
+	for _, bad := range []connections.AdminQuery{{Cursor: "nope"}, {State: "gone"}, {Customer: "alice"}, {Institution: "x' OR 1=1"}} {
+		if _, err := w.admin.Connections(ctx, bad); !isRefusal(err, http.StatusBadRequest) {
+			t.Errorf("%+v: got %v, want a 400 refusal", bad, err)
+		}
+	}
+}
+
+func TestLinkReviewDeactivatesUnselected(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t, true, time.Minute)
+	w.plaid.names = map[string][2]string{"org1": {"Plaid Checking", "1111"}, "org2": {"Plaid Saving", "2222"}, "org3": {"Plaid CD", "3333"}}
+	target := w.link("", "org1")
+	kept := w.link("", "org2")
+	dropped := w.link("", "org3")
+	if err := w.sandbox.PinState(ctx, target, "refresh_required", ""); err != nil {
+		t.Fatal(err)
+	}
+	w.waitState(target, store.StateRefreshRequired)
+	ls, err := w.svc.StartLink(ctx, w.boss, connections.ModeUpdate, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s, _ := w.svc.LinkSession(ctx, w.boss, ls.ID)
+		if s.State == store.LinkReady {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("link session: %+v", s)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	res, err := w.svc.Complete(ctx, w.boss, ls.ID, connections.Success{InstitutionID: "ins_109508",
+		Accounts: []connections.SuccessAccount{{ID: "x1", Name: "Plaid Checking", Mask: "1111"}, {ID: "x2", Name: "Plaid Saving", Mask: "2222"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Next != "/admin/link/"+ls.ID+"/review" {
+		t.Fatalf("next: got %q", res.Next)
+	}
+	r, err := w.admin.LinkReview(ctx, w.boss, ls.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != "ready" || !r.HasUpdated || r.Updated.GUID != target || len(r.Unselected) != 1 || r.Unselected[0].GUID != dropped {
+		t.Fatalf("review: got status %s updated %s unselected %+v", r.Status, r.Updated.GUID, r.Unselected)
+	}
+	if err := w.admin.DeactivateUnselected(ctx, w.boss, ls.ID); err != nil {
+		t.Fatal(err)
+	}
+	w.admin.Wait()
+	r, _ = w.admin.LinkReview(ctx, w.boss, ls.ID)
+	if !r.Confirmed || len(r.Deactivated) != 1 || r.Deactivated[0].AccountGUID != dropped || len(r.Unselected) != 0 {
+		t.Fatalf("after confirming: got %+v", r)
+	}
+	for g, want := range map[string]string{target: store.StateCompleted, kept: store.StateCompleted, dropped: store.StateDeleted} {
+		if a, _ := w.db.Account(ctx, g); a.State != want {
+			t.Errorf("%s: got %s, want %s", g, a.State, want)
+		}
+	}
+	// Another admin cannot read this admin's review.
+	other, _ := w.db.UserByEmail(ctx, "ops@example.com")
+	if _, err := w.admin.LinkReview(ctx, other, ls.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("another admin's review: got %v, want ErrNotFound", err)
+	}
+}
