@@ -130,7 +130,7 @@ func TestLinkNewAccountOnce(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	ls := e.readySession(e.alice, connections.ModeCreate, "")
-	l, err := e.plaid.SandboxLink("ins_109511")
+	l, err := e.plaid.SandboxLink("ins_109511", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func TestLinkNewAccountOnce(t *testing.T) {
 
 	// The same account again is a duplicate: refused, with the existing one named.
 	ls2 := e.readySession(e.alice, connections.ModeCreate, "")
-	l2, _ := e.plaid.SandboxLink("ins_109511")
+	l2, _ := e.plaid.SandboxLink("ins_109511", "")
 	_, err = e.svc.Complete(ctx, e.alice, ls2.ID, connections.Success{PublicToken: l2.PublicToken, InstitutionID: "ins_109511",
 		Accounts: []connections.SuccessAccount{{ID: l2.AccountID, Name: l2.AccountName, Mask: l2.AccountMask}}})
 	var ce *connections.Error
@@ -193,7 +193,7 @@ func TestLostAnswerIsNotPostedTwice(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	ls := e.readySession(e.alice, connections.ModeCreate, "")
-	l, _ := e.plaid.SandboxLink("ins_109509")
+	l, _ := e.plaid.SandboxLink("ins_109509", "")
 	e.lossy.loseNext("POST", "/api/external_bank_accounts")
 	res, err := e.svc.Complete(ctx, e.alice, ls.ID, connections.Success{PublicToken: l.PublicToken, InstitutionID: "ins_109509",
 		Accounts: []connections.SuccessAccount{{ID: l.AccountID, Name: l.AccountName, Mask: l.AccountMask}}})
@@ -218,7 +218,7 @@ func TestExpiredPublicTokenAsksToLinkAgain(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	ls := e.readySession(e.alice, connections.ModeCreate, "")
-	l, _ := e.plaid.SandboxLink("ins_109512")
+	l, _ := e.plaid.SandboxLink("ins_109512", "")
 	e.fault(simplatform.Fault{Method: "POST", PathPrefix: "/api/external_bank_accounts", Status: 500})
 	res, err := e.svc.Complete(ctx, e.alice, ls.ID, connections.Success{PublicToken: l.PublicToken, InstitutionID: "ins_109512",
 		Accounts: []connections.SuccessAccount{{ID: l.AccountID, Name: l.AccountName, Mask: l.AccountMask}}})

@@ -146,7 +146,7 @@ func (e *env) user(email, role, customer string) store.User {
 func (e *env) linked(customerGUID, institution string) platform.ExternalBankAccount {
 	e.t.Helper()
 	ctx := context.Background()
-	l, err := e.plaid.SandboxLink(institution)
+	l, err := e.plaid.SandboxLink(institution, "")
 	if err != nil {
 		e.t.Fatal(err)
 	}

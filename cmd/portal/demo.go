@@ -193,7 +193,7 @@ func seedDemo(ctx context.Context, db *store.DB, d *demoEnv, bank *platform.Clie
 }
 
 func seedConnection(ctx context.Context, bank *platform.Client, sandbox simplatform.Sandbox, plaid *simplaid.Server, customerGUID string, c demoConnection) error {
-	link, err := plaid.SandboxLink(c.institution)
+	link, err := plaid.SandboxLink(c.institution, sandbox.BaseURL+"/plaid/webhook")
 	if err != nil {
 		return fmt.Errorf("sandbox link %s: %w", c.institution, err)
 	}

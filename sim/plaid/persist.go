@@ -135,15 +135,16 @@ type SandboxLinked struct {
 
 // SandboxLink creates an Item at an institution sharing only its first
 // account, as a finished Link session would, and returns a public token for
-// it (the demo seeds connections with it, as Plaid's /sandbox/public_token/create does).
-func (s *Server) SandboxLink(institutionID string) (SandboxLinked, error) {
+// it (the demo seeds connections with it, as Plaid's /sandbox/public_token/create
+// does). Item webhooks go to webhook when it is set.
+func (s *Server) SandboxLink(institutionID, webhook string) (SandboxLinked, error) {
 	inst := institutionByID(institutionID)
 	if inst == nil {
 		return SandboxLinked{}, fmt.Errorf("simplaid: unknown institution %q", institutionID)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	it := s.newItem(inst, "", []string{"transactions"})
+	it := s.newItem(inst, webhook, []string{"transactions"})
 	a := it.accounts[0]
 	it.shared[a.ID] = true
 	return SandboxLinked{PublicToken: s.newPublicToken(it), AccountID: a.ID, AccountName: a.Name, AccountMask: a.Mask}, nil

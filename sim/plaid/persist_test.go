@@ -11,7 +11,7 @@ func TestItemsSurviveARestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	linked, err := s1.SandboxLink("ins_109508")
+	linked, err := s1.SandboxLink("ins_109508", "")
 	if err != nil {
 		t.Fatal(err)
 	}
