@@ -60,7 +60,7 @@ func (f *fakePlaid) Balances(_ context.Context, at string) (map[string]simplatfo
 	return map[string]simplatform.Balance{"acct-" + id: {Available: &a, Current: &c}}, nil
 }
 func (f *fakePlaid) ResetLogin(context.Context, string) error { return nil }
-func (f *fakePlaid) RemoveItem(context.Context, string) error  { f.removed.Add(1); return nil }
+func (f *fakePlaid) RemoveItem(context.Context, string) error { f.removed.Add(1); return nil }
 func (f *fakePlaid) VerifyWebhook(context.Context, string, []byte) (simplatform.Webhook, error) {
 	return simplatform.Webhook{}, nil
 }
