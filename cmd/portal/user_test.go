@@ -1,0 +1,66 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"portal/store"
+)
+
+func TestUserCreateReadsThePasswordFromStdinOrEnv(t *testing.T) {
+	dir := t.TempDir()
+	env := func(vals map[string]string) func(string) string { return func(k string) string { return vals[k] } }
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"user", "create", "-data", dir, "-email", "ops@bank.example", "-role", "admin"},
+		env(nil), strings.NewReader("a long password\n"), &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = run(context.Background(), []string{"user", "create", "-data", dir, "-email", "c@bank.example", "-role", "customer", "-customer-guid", strings.Repeat("c", 32)},
+		env(map[string]string{"PORTAL_USER_PASSWORD": "from the environment"}), strings.NewReader(""), &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(context.Background(), filepath.Join(dir, "portal.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for email, pw := range map[string]string{"ops@bank.example": "a long password", "c@bank.example": "from the environment"} {
+		u, err := db.UserByEmail(context.Background(), email)
+		if err != nil {
+			t.Fatalf("%s: %v", email, err)
+		}
+		if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(pw)) != nil {
+			t.Errorf("%s: the stored hash does not match the password given", email)
+		}
+		if strings.Contains(u.PasswordHash, pw) {
+			t.Errorf("%s: the password is stored in clear", email)
+		}
+	}
+	cases := []struct {
+		name string
+		args []string
+		pw   string
+		want string
+	}{
+		{"duplicate", []string{"-email", "ops@bank.example", "-role", "admin"}, "another long one", "already exists"},
+		{"short password", []string{"-email", "x@bank.example", "-role", "admin"}, "short", "at least 8"},
+		{"customer without guid", []string{"-email", "y@bank.example", "-role", "customer"}, "a long password", "customer-guid"},
+		{"no password flag exists", []string{"-email", "z@bank.example", "-role", "admin", "-password", "secret123"}, "a long password", "not defined"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"user", "create", "-data", dir}, tc.args...)
+			err := run(context.Background(), args, env(nil), strings.NewReader(tc.pw+"\n"), &out)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error with %q", err, tc.want)
+			}
+		})
+	}
+}
