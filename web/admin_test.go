@@ -1,0 +1,210 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"portal/connections"
+	"portal/handlers"
+	"portal/platform"
+	"portal/static"
+	"portal/store"
+	"portal/web"
+)
+
+// newAdminApp is newApp with the admin side wired to a platform that is not
+// there: every page renders from SQLite, and only actions that need the
+// platform would fail.
+func newAdminApp(t *testing.T, sandbox bool) *app {
+	t.Helper()
+	a := newApp(t)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	bank := platform.New(platform.Config{BaseURL: "http://127.0.0.1:1", TokenURL: "http://127.0.0.1:1/oauth/token", ClientID: "x", ClientSecret: "y", MaxRetries: -1})
+	svc := connections.New(log, a.db, bank, connections.Config{BankGUID: "bank", Sandbox: sandbox})
+	assets, err := static.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sessions := web.NewSessions(a.db, make([]byte, 32), make([]byte, 32), false)
+	h := handlers.New(log, a.db, sessions, nil, nil, assets, handlers.Options{})
+	h.SetAdmin(connections.NewAdmin(svc, nil, connections.AdminConfig{}))
+	a.srv.Config.Handler = web.New(web.Config{Log: log, Store: a.db, Assets: assets, Handler: h, Sessions: sessions})
+	return a
+}
+
+// concrete fills a route's parameters with plausible values.
+func concrete(path string) string {
+	r := strings.NewReplacer(":guid", aliceAcct, ":action", "remind", ":id", strings.Repeat("c", 32))
+	return r.Replace(path)
+}
+
+func TestEveryAdminRouteRefusesCustomersAndAnonymous(t *testing.T) {
+	a := newAdminApp(t, true)
+	anon, alice := a.client(), a.client()
+	alice.login("alice@example.com", "demo-alice")
+	n := 0
+	for _, r := range web.Routes() {
+		if r.Access != "admin" {
+			if strings.HasPrefix(r.Path, "/admin") {
+				t.Errorf("%s %s is under /admin but its access is %q", r.Method, r.Path, r.Access)
+			}
+			continue
+		}
+		n++
+		path := concrete(r.Path)
+		t.Run(r.Method+" "+r.Path, func(t *testing.T) {
+			var got resp
+			if r.Method == http.MethodGet {
+				got = anon.get(path)
+				if got.status != http.StatusSeeOther || got.header.Get("Location") != "/login" {
+					t.Fatalf("anonymous: got %d %q, want 303 /login", got.status, got.header.Get("Location"))
+				}
+				got = alice.get(path)
+			} else {
+				got = anon.post(path, nil)
+				if got.status != http.StatusUnauthorized && got.status != http.StatusForbidden {
+					t.Fatalf("anonymous: got %d, want 401 or 403", got.status)
+				}
+				got = alice.post(path, nil)
+			}
+			if got.status != http.StatusForbidden {
+				t.Fatalf("customer: got %d, want 403", got.status)
+			}
+			if strings.Contains(got.body, aliceAcct) && r.Method == http.MethodGet {
+				t.Fatal("the refusal shows connection data")
+			}
+		})
+	}
+	if n < 10 {
+		t.Fatalf("admin routes: got %d, want every admin route of the tab", n)
+	}
+	// Nothing a customer tried changed anything.
+	if audits, _ := a.db.AuditForAccount(context.Background(), aliceAcct); len(audits) != 0 {
+		t.Fatalf("refused requests were audited as actions: %+v", audits)
+	}
+}
+
+var rowRE = regexp.MustCompile(`data-testid="admin-connection-row" data-guid="([0-9a-f]{32})" data-state="([a-z_]+)"`)
+var nextRE = regexp.MustCompile(`href="(/admin/connections\?[^"]*)" data-testid="next-page"`)
+
+func TestAdminListPagesAndFilters(t *testing.T) {
+	a := newAdminApp(t, true)
+	ctx := context.Background()
+	base := time.Now().UTC()
+	var accts []store.Account
+	for i := 0; i < 120; i++ {
+		cust := ""
+		if i%2 == 0 {
+			cust = bobGUID
+		}
+		accts = append(accts, store.Account{GUID: fmt.Sprintf("%032x", 0xabc000+i), BankGUID: "bank",
+			CustomerGUID: cust, Name: "Plaid Checking", Asset: "USD", AccountKind: "plaid", Environment: "sandbox", InstitutionID: "ins_109508",
+			State: "completed", CreatedAt: base, UpdatedAt: base})
+	}
+	if _, err := a.db.UpsertAccounts(ctx, accts, "seed"); err != nil {
+		t.Fatal(err)
+	}
+	admin := a.client()
+	admin.login("admin@example.com", "demo-admin")
+	seen := map[string]bool{}
+	path := "/admin/connections"
+	pages := 0
+	for path != "" {
+		r := admin.get(path)
+		if r.status != http.StatusOK {
+			t.Fatalf("GET %s: got %d", path, r.status)
+		}
+		for _, m := range rowRE.FindAllStringSubmatch(r.body, -1) {
+			if seen[m[1]] {
+				t.Fatalf("row %s on two pages", m[1])
+			}
+			seen[m[1]] = true
+		}
+		pages++
+		path = ""
+		if m := nextRE.FindStringSubmatch(r.body); m != nil {
+			path = strings.ReplaceAll(m[1], "&amp;", "&")
+		}
+	}
+	if len(seen) != 122 || pages != 3 {
+		t.Fatalf("got %d rows on %d pages, want 122 on 3", len(seen), pages)
+	}
+	r := admin.get("/admin/connections?customer=alice@example.com")
+	if got := rowRE.FindAllStringSubmatch(r.body, -1); len(got) != 1 || got[0][1] != aliceAcct {
+		t.Fatalf("customer filter: got %v", got)
+	}
+	r = admin.get("/admin/connections?state=refresh_required")
+	if got := rowRE.FindAllStringSubmatch(r.body, -1); len(got) != 1 || got[0][2] != "refresh_required" {
+		t.Fatalf("state filter: got %v", got)
+	}
+	if !strings.Contains(r.body, `data-testid="state-count" data-state="completed"`) {
+		t.Fatal("no state counts")
+	}
+	r = admin.get("/admin/connections?bank=1&state=completed")
+	if got := rowRE.FindAllStringSubmatch(r.body, -1); len(got) != 50 {
+		t.Fatalf("bank-level filter: got %d rows", len(got))
+	}
+	r = admin.get("/admin/connections?after=" + url.QueryEscape("not-a-cursor"))
+	if r.status != http.StatusBadRequest || !strings.Contains(r.body, "page link is not valid") {
+		t.Fatalf("bad cursor: got %d", r.status)
+	}
+}
+
+func TestAdminRemindThroughTheStack(t *testing.T) {
+	a := newAdminApp(t, false)
+	admin := a.client()
+	admin.login("admin@example.com", "demo-admin")
+	r := admin.get("/admin/connections/" + aliceAcct)
+	if r.status != http.StatusOK || !strings.Contains(r.body, `data-testid="action-remind"`) {
+		t.Fatalf("detail: got %d, no remind action", r.status)
+	}
+	if strings.Contains(r.body, "action-force-refresh-required") {
+		t.Fatal("live mode shows the sandbox-only expiry")
+	}
+	if r := admin.get("/admin/connections/" + aliceAcct + "/confirm/force-refresh-required"); r.status != http.StatusNotFound {
+		t.Fatalf("sandbox confirm in live mode: got %d, want 404", r.status)
+	}
+	if r := admin.post("/admin/connections/"+aliceAcct+"/force-refresh-required", nil); r.status != http.StatusNotFound {
+		t.Fatalf("sandbox action in live mode: got %d, want 404", r.status)
+	}
+	r = admin.get("/admin/connections/" + aliceAcct + "/confirm/remind")
+	if r.status != http.StatusOK || !strings.Contains(r.body, `data-testid="confirm"`) {
+		t.Fatalf("confirm page: got %d", r.status)
+	}
+	if r := admin.do(http.MethodPost, "/admin/connections/"+aliceAcct+"/remind", url.Values{}, nil); r.status != http.StatusForbidden {
+		t.Fatalf("remind without CSRF token: got %d, want 403", r.status)
+	}
+	r = admin.post("/admin/connections/"+aliceAcct+"/remind", nil)
+	loc := r.header.Get("Location")
+	if r.status != http.StatusSeeOther || !strings.HasPrefix(loc, "/admin/connections/"+aliceAcct+"?done=") {
+		t.Fatalf("remind: got %d %q", r.status, loc)
+	}
+	r = admin.get(loc)
+	if !strings.Contains(r.body, `data-testid="flash"`) || !strings.Contains(r.body, "alice@example.com") {
+		t.Fatalf("no outcome after the redirect:\n%s", r.body)
+	}
+	if strings.Count(r.body, `data-testid="timeline-entry"`) < 3 {
+		t.Fatal("the reminder is not on the timeline")
+	}
+	// alice sees the banner.
+	alice := a.client()
+	alice.login("alice@example.com", "demo-alice")
+	if r := alice.get("/accounts"); !strings.Contains(r.body, `data-kind="reminder"`) {
+		t.Fatal("alice has no reminder banner")
+	}
+	if r := admin.get("/admin/notifications?state=queued"); !strings.Contains(r.body, `data-testid="outbox-email"`) || !strings.Contains(r.body, "alice@example.com") {
+		t.Fatal("the reminder email is not in the outbox page")
+	}
+	// Bob's connection is connected: no reminder, and a forced POST is refused.
+	if r := admin.post("/admin/connections/"+bobAcct+"/remind", nil); r.status != http.StatusConflict {
+		t.Fatalf("remind a connected account: got %d, want 409", r.status)
+	}
+}
