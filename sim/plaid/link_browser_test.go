@@ -294,6 +294,11 @@ func TestLinkSimulator(t *testing.T) {
 
 		// The top window lands on the redirect_uri with an oauth_state_id.
 		b.run(t, "wait for the OAuth return", pollLocation(pageURL+"/oauth-return?oauth_state_id="))
+		// The return page's script is deferred: wait until it has run.
+		b.run(t, "wait for the return page's script", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := chromedp.Poll[bool](`typeof window.__resume === "function"`)(ctx, tg)
+			return err
+		}))
 		eval[bool](t, b, `window.__resume(`+jsString(other)+`), true`)
 		wantError(t, find(b.waitCallback(t, "exit"), "exit"), "INCORRECT_LINK_TOKEN")
 
