@@ -297,3 +297,23 @@ func TestExitMessages(t *testing.T) {
 		t.Fatalf("stored callbacks: got %+v", events)
 	}
 }
+
+func TestPageViewsSyncStaleDataInTheBackground(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	a := e.linked(e.alice.CustomerGUID, "ins_109508") // syncs once
+	if _, err := e.bank.PatchExternalBankAccount(ctx, a.GUID, platform.PatchAccountRequest{State: platform.StateRefreshRequired}); err != nil {
+		t.Fatal(err)
+	}
+	// Fresh data: a page view does not call the platform.
+	if e.svc.SyncIfStale(ctx) {
+		t.Fatal("a page view with fresh data started a sync")
+	}
+	// Stale data (the interval has passed): the page view starts a sync and returns at once.
+	later := time.Now().Add(2 * time.Hour)
+	e.svc.SetClock(func() time.Time { return later })
+	if !e.svc.SyncIfStale(ctx) {
+		t.Fatal("a page view with stale data did not start a sync")
+	}
+	e.eventually("a background sync", func() bool { return e.local(a.GUID).State == store.StateRefreshRequired })
+}

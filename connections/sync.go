@@ -148,25 +148,25 @@ func displayInstitution(a store.Account) string {
 	return "your bank"
 }
 
-// SyncIfStale starts a background sync when the last successful one is older
-// than the freshness bound. It never waits on the platform.
-func (s *Service) SyncIfStale(ctx context.Context) {
+// SyncIfStale starts a background sync when the last attempt is older than
+// the freshness bound, and reports whether it did. It never waits on the platform.
+func (s *Service) SyncIfStale(ctx context.Context) bool {
 	job, err := s.db.Job(ctx, SyncJob)
 	if err != nil {
-		return
+		return false
 	}
 	if job.LastTryAt != nil && s.now().Sub(*job.LastTryAt) < s.cfg.StaleAfter {
-		return
+		return false
 	}
-	s.syncInBackground()
+	return s.syncInBackground()
 }
 
 // syncInBackground starts one sync unless one is already running.
-func (s *Service) syncInBackground() {
+func (s *Service) syncInBackground() bool {
 	s.mu.Lock()
 	if s.syncRunning != nil {
 		s.mu.Unlock()
-		return
+		return false
 	}
 	done := make(chan struct{})
 	s.syncRunning = done
@@ -182,6 +182,7 @@ func (s *Service) syncInBackground() {
 		defer cancel()
 		s.Sync(ctx)
 	}()
+	return true
 }
 
 func (s *Service) runSync(ctx context.Context) {

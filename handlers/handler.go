@@ -43,7 +43,7 @@ type Sessions interface {
 type Syncer interface {
 	// SyncIfStale starts a background sync when the local data is older than
 	// the freshness bound; it never blocks on the platform.
-	SyncIfStale(ctx context.Context)
+	SyncIfStale(ctx context.Context) bool
 }
 
 // Options are the handlers' settings.

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"portal/web"
+)
+
+func TestConfig(t *testing.T) {
+	env := func(vals map[string]string) func(string) string { return func(k string) string { return vals[k] } }
+	live := map[string]string{"PLATFORM_URL": "https://api.example", "PLATFORM_TOKEN_URL": "https://id.example/oauth/token",
+		"PLATFORM_CLIENT_ID": "id", "PLATFORM_CLIENT_SECRET": "secret", "PLATFORM_BANK_GUID": strings.Repeat("b", 32)}
+
+	c, err := parseConfig(nil, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.demo() || c.Addr != "127.0.0.1:8080" || c.DataDir != "./data" || c.SyncInterval != 30*time.Second || c.secureCookies() {
+		t.Fatalf("defaults: got %+v", c)
+	}
+	c, err = parseConfig([]string{"-addr", "127.0.0.1:9000"}, env(map[string]string{"PORTAL_ADDR": "127.0.0.1:7000", "PORTAL_DATA_DIR": "/srv/portal"}))
+	if err != nil || c.Addr != "127.0.0.1:9000" || c.DataDir != "/srv/portal" {
+		t.Fatalf("flags over env: got %+v, %v", c, err)
+	}
+	c, err = parseConfig(nil, env(live))
+	if err != nil || c.demo() {
+		t.Fatalf("live mode: got demo=%v, %v", c.demo(), err)
+	}
+	c, err = parseConfig(nil, env(map[string]string{"PORTAL_BASE_URL": "https://portal.example/"}))
+	if err != nil || !c.secureCookies() || c.BaseURL != "https://portal.example" {
+		t.Fatalf("https base URL: got %+v, %v", c, err)
+	}
+
+	partial := map[string]string{"PLATFORM_URL": "https://api.example"}
+	for name, tc := range map[string]struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		"partial live config": {nil, partial, "live mode needs all of"},
+		"bad interval":        {[]string{"-sync-interval", "5ms"}, nil, "sync-interval"},
+		"bad base URL":        {nil, map[string]string{"PORTAL_BASE_URL": "portal.example"}, "PORTAL_BASE_URL"},
+		"half Plaid keys":     {nil, map[string]string{"PLAID_CLIENT_ID": "x"}, "PLAID_SECRET"},
+		"Plaid production":    {nil, map[string]string{"PLAID_CLIENT_ID": "x", "PLAID_SECRET": "y", "PLAID_ENV": "production"}, "sandbox"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := parseConfig(tc.args, env(tc.env)); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error naming %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestLivePlaidPolicyAllowsOnlyPlaidsCDN(t *testing.T) {
+	csp := web.ContentSecurityPolicy("https://cdn.plaid.com", []string{"https://sandbox.plaid.com"})
+	for _, want := range []string{"script-src 'self' https://cdn.plaid.com;", "frame-src https://cdn.plaid.com;", "connect-src 'self' https://cdn.plaid.com https://sandbox.plaid.com;"} {
+		if !strings.Contains(csp, want) {
+			t.Errorf("CSP %q lacks %q", csp, want)
+		}
+	}
+}
+
+func TestGracefulShutdown(t *testing.T) {
+	p := startPortal(t)
+	cmd := p.cmd
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGINT: %v\n%s", err, p.stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the portal did not stop within 20s of SIGINT")
+	}
+	p.cmd = nil
+	if !strings.Contains(p.stderr.String(), "shutting down") {
+		t.Fatal("no shutdown log line")
+	}
+}
