@@ -236,6 +236,34 @@ func TestBrowserLinkFlows(t *testing.T) {
 		}
 	})
 
+	t.Run("platform down when a link token is asked for", func(t *testing.T) {
+		sb := simplatform.Sandbox{BaseURL: p.PlatformURL}
+		if err := sb.SetFaults(context.Background(), []simplatform.Fault{{Method: "POST", PathPrefix: "/api/workflows", Status: 500}}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { sb.ClearFaults(context.Background()) })
+		within(t, ctx, 10*time.Second, "click Link a bank account", chromedp.Navigate(p.URL+"/accounts"), chromedp.WaitEnabled(tid("link-account")), chromedp.Click(tid("link-account")))
+		waitFor(t, ctx, 20*time.Second, "a clear message and the button back", `(function(){
+			var e = document.querySelector('[data-testid="link-error"]'), b = document.querySelector('[data-testid="link-account"]');
+			var p = document.querySelector('[data-testid="link-progress"]');
+			return !!e && !e.classList.contains('hidden') && e.textContent.indexOf('try again') >= 0 && !b.disabled && p.classList.contains('hidden');})()`)
+		screenshot(t, ctx, "link-platform-down")
+		if err := sb.ClearFaults(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		// Retry works, and leaving Link without an error changes nothing and says nothing.
+		before := allGUIDs(t, ctx)
+		within(t, ctx, 10*time.Second, "retry", chromedp.Click(tid("link-account")))
+		f := linkFrame(t, ctx, p.PlaidURL)
+		inFrame(t, f, "close Link", clickIn(tid("plaid-close")))
+		waitFor(t, ctx, 15*time.Second, "Link closed quietly", `(function(){
+			var b = document.querySelector('[data-testid="link-account"]');
+			return !b.disabled && document.querySelector('[data-testid="link-error"]').classList.contains('hidden');})()`)
+		if after := allGUIDs(t, ctx); len(after) != len(before) {
+			t.Fatal("closing Link changed the connections")
+		}
+	})
+
 	t.Run("every Link callback is stored", func(t *testing.T) {
 		db, err := sql.Open("sqlite", "file:"+filepath.Join(p.DataDir, "portal.db")+"?mode=ro&_pragma=busy_timeout(5000)")
 		if err != nil {
