@@ -1,0 +1,803 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"portal/connections"
+	"portal/handlers"
+	"portal/platform"
+	simplaid "portal/sim/plaid"
+	simplatform "portal/sim/platform"
+	"portal/sim/platform/plaidgo"
+	"portal/static"
+	"portal/store"
+	"portal/web"
+)
+
+// The security suite runs the whole stack (web, handlers, connections, the
+// real store) against the platform simulator and the Plaid stand-in, so every
+// status below is what a person would really get.
+
+// countingTransport counts the requests the portal sends to the platform.
+type countingTransport struct {
+	base http.RoundTripper
+	n    atomic.Int64
+}
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return c.base.RoundTrip(r)
+}
+
+// owner is what a role's own path parameters resolve to.
+type owner struct {
+	account, linkSession, note string
+}
+
+type world struct {
+	*app
+	svc      *connections.Service
+	calls    *countingTransport
+	sandbox  simplatform.Sandbox
+	users    map[string]store.User
+	pass     map[string]string
+	owners   map[string]owner
+	spare    map[string][]string // more refresh_required accounts per owner, for actions that change one
+	spareMu  sync.Mutex
+	bankGUID string
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	plaid, err := simplaid.New(simplaid.Config{RefreshDelay: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plaidSrv := httptest.NewServer(plaid.Handler())
+	t.Cleanup(func() { plaidSrv.Close(); plaid.Close() })
+	adapter, err := plaidgo.New(plaidgo.Config{ClientID: plaid.ClientID(), Secret: plaid.Secret(), BaseURL: plaidSrv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	platSrv := httptest.NewUnstartedServer(nil)
+	platURL := "http://" + platSrv.Listener.Addr().String()
+	sim, err := simplatform.New(ctx, simplatform.Config{DataDir: t.TempDir(), Plaid: adapter, StoringDelay: 50 * time.Millisecond,
+		RedirectURIs: []string{"http://portal.test/link/oauth-return"}, WebhookURL: platURL + "/plaid/webhook"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	platSrv.Config.Handler = sim.Handler()
+	platSrv.Start()
+	t.Cleanup(func() { platSrv.Close(); sim.Close() })
+
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "portal.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	calls := &countingTransport{base: http.DefaultTransport}
+	bank := platform.New(platform.Config{BaseURL: platURL, TokenURL: platURL + "/oauth/token", ClientID: sim.ClientID(),
+		ClientSecret: sim.ClientSecret(), RetryBase: 10 * time.Millisecond, HTTPClient: &http.Client{Transport: calls, Timeout: 30 * time.Second}})
+	svc := connections.New(log, db, bank, connections.Config{BankGUID: sim.BankGUID(), SyncInterval: time.Hour,
+		RedirectURI: "http://portal.test/link/oauth-return", Sandbox: true})
+	w := &world{svc: svc, calls: calls, sandbox: simplatform.Sandbox{BaseURL: platURL}, bankGUID: sim.BankGUID(),
+		users: map[string]store.User{}, pass: map[string]string{}, owners: map[string]owner{}, spare: map[string][]string{}}
+
+	for _, u := range []struct{ role, email, pass, kind, institution string }{
+		{"alice", "alice@example.com", "demo-alice", store.RoleCustomer, "ins_109508"},
+		{"bob", "bob@example.com", "demo-bob", store.RoleCustomer, "ins_109509"},
+		{"admin", "admin@example.com", "demo-admin", store.RoleAdmin, "ins_109510"},
+	} {
+		cust := ""
+		if u.kind == store.RoleCustomer {
+			c, err := bank.CreateCustomer(ctx, platform.CreateCustomerRequest{Type: platform.CustomerTypeIndividual, FirstName: u.role, LastName: "Test"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cust = c.GUID
+		}
+		h, _ := bcrypt.GenerateFromPassword([]byte(u.pass), bcrypt.MinCost)
+		usr, err := db.CreateUser(ctx, store.User{Email: u.email, PasswordHash: string(h), Role: u.kind, CustomerGUID: cust})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.users[u.role], w.pass[u.role] = usr, u.pass
+		// Expired connections: the admin's are the organization's own. The
+		// first is linked through Plaid (Link can update it); the spares are seeded.
+		var custPtr *string
+		if cust != "" {
+			custPtr = &cust
+		}
+		w.owners[u.role] = owner{account: linkExpired(t, plaid, bank, cust, u.institution)}
+		guids, err := w.sandbox.SeedAccounts(ctx, simplatform.SeedRequest{CustomerGUID: custPtr, Count: 20, State: "refresh_required", InstitutionID: "ins_128026"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.spare[u.role] = guids
+	}
+	if err := svc.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, role := range []string{"alice", "bob", "admin"} {
+		o := w.owners[role]
+		u := w.users[role]
+		ls, err := svc.StartLink(ctx, u, connections.ModeUpdate, o.account)
+		if err != nil {
+			t.Fatalf("start link for %s: %v", role, err)
+		}
+		deadline := time.Now().Add(15 * time.Second)
+		for ls.State != store.LinkReady {
+			if ls.State != store.LinkPending {
+				t.Fatalf("link session of %s: got %s (%s), want ready", role, ls.State, ls.Message)
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("link session of %s: no token within 15s", role)
+			}
+			time.Sleep(20 * time.Millisecond)
+			if ls, err = svc.LinkSession(ctx, u, ls.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		o.linkSession = ls.ID
+		if u.CustomerGUID != "" {
+			id, err := db.AddNotification(ctx, store.Notification{CustomerGUID: u.CustomerGUID, AccountGUID: o.account, Kind: "refresh_required", Message: "Reconnect " + role})
+			if err != nil {
+				t.Fatal(err)
+			}
+			o.note = fmt.Sprint(id)
+		} else {
+			o.note = "1" // admins have no banners; any id
+		}
+		w.owners[role] = o
+	}
+
+	assets, err := static.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sessions := web.NewSessions(db, make([]byte, 32), make([]byte, 32), false)
+	h := handlers.New(log, db, sessions, svc, svc, assets, handlers.Options{LinkEnabled: true})
+	h.SetAdmin(connections.NewAdmin(svc, nil, connections.AdminConfig{}))
+	e := web.New(web.Config{Log: log, Store: db, Assets: assets, Handler: h, Sessions: sessions, PlaidOrigin: plaidSrv.URL})
+	srv := httptest.NewServer(e)
+	t.Cleanup(srv.Close)
+	w.app = &app{t: t, srv: srv, db: db}
+	return w
+}
+
+// sandboxLinker is the Plaid stand-in's shortcut for a finished Link session.
+type sandboxLinker interface {
+	SandboxLink(institutionID, webhook string) (simplaid.SandboxLinked, error)
+}
+
+// linkExpired links an account through the Plaid stand-in and the platform,
+// waits until it is stored, and expires its login.
+func linkExpired(t *testing.T, plaid *simplaid.Server, bank *platform.Client, customerGUID, institutionID string) string {
+	t.Helper()
+	ctx := context.Background()
+	l, err := any(plaid).(sandboxLinker).SandboxLink(institutionID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := bank.CreateExternalBankAccount(ctx, platform.CreateAccountRequest{Name: l.AccountName, AccountKind: platform.AccountKindPlaid,
+		Asset: "USD", CustomerGUID: customerGUID, PlaidPublicToken: l.PublicToken, PlaidAccountID: l.AccountID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for a.State == platform.StateStoring {
+		if time.Now().After(deadline) {
+			t.Fatal("account still storing after 15s")
+		}
+		time.Sleep(20 * time.Millisecond)
+		if a, err = bank.GetExternalBankAccount(ctx, a.GUID, platform.GetAccountOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if a.State != platform.StateCompleted {
+		t.Fatalf("linked account: got state %s (%v), want completed", a.State, a.FailureCode)
+	}
+	if _, err := bank.PatchExternalBankAccount(ctx, a.GUID, platform.PatchAccountRequest{State: platform.StateRefreshRequired}); err != nil {
+		t.Fatal(err)
+	}
+	return a.GUID
+}
+
+// spareAccount hands out a fresh expired connection of an owner, so an action
+// that changes a connection does not change what the next case sees.
+func (w *world) spareAccount(t *testing.T, role string) string {
+	t.Helper()
+	w.spareMu.Lock()
+	defer w.spareMu.Unlock()
+	if len(w.spare[role]) == 0 {
+		t.Fatalf("no spare connection left for %s", role)
+	}
+	g := w.spare[role][0]
+	w.spare[role] = w.spare[role][1:]
+	return g
+}
+
+// as returns a client signed in as role ("anonymous" stays signed out).
+func (w *world) as(t *testing.T, role string) *client {
+	t.Helper()
+	c := w.client()
+	c.t = t
+	if role != "anonymous" {
+		if r := c.login(w.users[role].Email, w.pass[role]); r.status != http.StatusSeeOther {
+			t.Fatalf("sign in as %s: got %d", role, r.status)
+		}
+	}
+	return c
+}
+
+// routeKey names a route of the table.
+func routeKey(r web.Route) string { return r.Method + " " + r.Path }
+
+// The cases of the matrix: each role with its own parameters, and three who
+// reach for someone else's (alice for bob's, bob for alice's, the admin for a
+// customer's).
+var matrixCases = []struct{ name, role, params string }{
+	{"anonymous", "anonymous", "alice"},
+	{"alice", "alice", "alice"},
+	{"bob", "bob", "bob"},
+	{"admin", "admin", "admin"},
+	{"alice→bob", "alice", "bob"},
+	{"bob→alice", "bob", "alice"},
+	{"admin→alice", "admin", "alice"},
+}
+
+// expected is every route's status per case. A route missing here fails the
+// test: whoever adds a route decides who may use it.
+var expected = map[string]map[string]int{
+	"GET /healthz":  {"anonymous": 200, "alice": 200, "bob": 200, "admin": 200},
+	"GET /":         {"anonymous": 303, "alice": 303, "bob": 303, "admin": 303},
+	"GET /login":    {"anonymous": 200, "alice": 303, "bob": 303, "admin": 303},
+	"POST /login":   {"anonymous": 303, "alice": 303, "bob": 303, "admin": 303},
+	"POST /logout":  {"anonymous": 401, "alice": 303, "bob": 303, "admin": 303},
+	"GET /accounts": {"anonymous": 303, "alice": 200, "bob": 200, "admin": 404},
+	"GET /accounts/:guid": {"anonymous": 303, "alice": 200, "bob": 200, "admin": 404,
+		"alice→bob": 404, "bob→alice": 404, "admin→alice": 404},
+	"POST /notifications/:id/dismiss": {"anonymous": 401, "alice": 303, "bob": 303, "admin": 404,
+		"alice→bob": 404, "bob→alice": 404, "admin→alice": 404},
+	"POST /link/sessions": {"anonymous": 401, "alice": 201, "bob": 201, "admin": 201,
+		"alice→bob": 404, "bob→alice": 404, "admin→alice": 404},
+	"GET /link/sessions/:id": {"anonymous": 401, "alice": 200, "bob": 200, "admin": 200,
+		"alice→bob": 404, "bob→alice": 404, "admin→alice": 404},
+	"POST /link/sessions/:id/callbacks": {"anonymous": 401, "alice": 200, "bob": 200, "admin": 200,
+		"alice→bob": 404, "bob→alice": 404, "admin→alice": 404},
+	"POST /link/sessions/:id/complete": {"anonymous": 401, "alice": 200, "bob": 200, "admin": 200,
+		"alice→bob": 404, "bob→alice": 404, "admin→alice": 404},
+	"GET /link/oauth-return": {"anonymous": 303, "alice": 200, "bob": 200, "admin": 200},
+	"GET /admin":             {"anonymous": 303, "alice": 403, "bob": 403, "admin": 303},
+	"GET /admin/connections": {"anonymous": 303, "alice": 403, "bob": 403, "admin": 200},
+	"GET /admin/connections/:guid": {"anonymous": 303, "alice": 403, "bob": 403, "admin": 200,
+		"alice→bob": 403, "bob→alice": 403, "admin→alice": 200},
+	"GET /admin/connections/:guid/confirm/:action": {"anonymous": 303, "alice": 403, "bob": 403, "admin": 200,
+		"alice→bob": 403, "bob→alice": 403, "admin→alice": 200},
+	"POST /admin/connections/:guid/remind": {"anonymous": 401, "alice": 403, "bob": 403, "admin": 409,
+		"alice→bob": 403, "bob→alice": 403, "admin→alice": 303},
+	"POST /admin/connections/:guid/disconnect": {"anonymous": 401, "alice": 403, "bob": 403, "admin": 303,
+		"alice→bob": 403, "bob→alice": 403, "admin→alice": 303},
+	"POST /admin/connections/:guid/refresh": {"anonymous": 401, "alice": 403, "bob": 403, "admin": 303,
+		"alice→bob": 403, "bob→alice": 403, "admin→alice": 303},
+	"POST /admin/connections/:guid/force-refresh-required": {"anonymous": 401, "alice": 403, "bob": 403, "admin": 303,
+		"alice→bob": 403, "bob→alice": 403, "admin→alice": 303},
+	"GET /admin/link/:id/review": {"anonymous": 303, "alice": 403, "bob": 403, "admin": 200,
+		"alice→bob": 403, "bob→alice": 403, "admin→alice": 404},
+	"POST /admin/link/:id/review": {"anonymous": 401, "alice": 403, "bob": 403, "admin": 303,
+		"alice→bob": 403, "bob→alice": 403, "admin→alice": 404},
+	"GET /admin/notifications": {"anonymous": 303, "alice": 403, "bob": 403, "admin": 200},
+}
+
+// changesAccount lists the routes that change the connection they name: each
+// case gets a connection of its own.
+var changesAccount = map[string]bool{
+	"POST /admin/connections/:guid/remind":                 true,
+	"POST /admin/connections/:guid/disconnect":             true,
+	"POST /admin/connections/:guid/force-refresh-required": true,
+	"POST /admin/connections/:guid/refresh":                true,
+}
+
+// request builds a valid request for a route with an owner's parameters.
+func (w *world) request(t *testing.T, r web.Route, paramsOf string) (path string, ct string, body string) {
+	t.Helper()
+	o := w.owners[paramsOf]
+	account := o.account
+	if changesAccount[routeKey(r)] {
+		account = w.spareAccount(t, paramsOf)
+	}
+	var segs []string
+	for _, seg := range strings.Split(r.Path, "/") {
+		switch {
+		case seg == ":guid":
+			seg = account
+		case seg == ":id" && strings.HasPrefix(r.Path, "/notifications/"):
+			seg = o.note
+		case seg == ":id":
+			seg = o.linkSession
+		case seg == ":action":
+			seg = "remind"
+		case strings.HasPrefix(seg, ":"):
+			t.Fatalf("%s: no value for parameter %s: teach the security matrix how to build it", routeKey(r), seg)
+		}
+		segs = append(segs, seg)
+	}
+	path = strings.Join(segs, "/")
+	switch routeKey(r) {
+	case "POST /login":
+		role := paramsOf
+		return path, "form", url.Values{"email": {w.users[role].Email}, "password": {w.pass[role]}}.Encode()
+	case "POST /link/sessions":
+		return path, "json", fmt.Sprintf(`{"mode":"update","account_guid":%q}`, w.spareAccount(t, paramsOf))
+	case "GET /link/sessions/:id":
+		return path, "json", ""
+	case "POST /link/sessions/:id/callbacks":
+		return path, "json", `{"kind":"event","name":"OPEN","metadata":{"view_name":"CONSENT"}}`
+	case "POST /link/sessions/:id/complete":
+		return path, "json", `{"public_token":"","metadata":{"accounts":[]}}`
+	}
+	return path, "form", ""
+}
+
+// send makes the request as a browser page (forms) or the Link glue (JSON) would.
+func (c *client) send(method, path, ct, body string, hdr map[string]string) resp {
+	c.t.Helper()
+	h := map[string]string{}
+	if method != http.MethodGet {
+		h["X-CSRF-Token"] = c.token()
+	}
+	if ct == "json" {
+		h["Accept"] = "application/json"
+	}
+	var rd io.Reader
+	if method != http.MethodGet {
+		rd = strings.NewReader(body)
+		if ct == "json" {
+			h["Content-Type"], h["Accept"] = "application/json", "application/json"
+		} else {
+			h["Content-Type"] = "application/x-www-form-urlencoded"
+		}
+	}
+	for k, v := range hdr {
+		h[k] = v
+	}
+	req, _ := http.NewRequest(method, c.base+path, rd)
+	for k, v := range h {
+		req.Header.Set(k, v)
+	}
+	res, err := c.http.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return resp{status: res.StatusCode, body: string(b), header: res.Header}
+}
+
+func hasParams(r web.Route) bool { return strings.Contains(r.Path, ":") }
+
+// TestAuthorizationMatrix checks every route of the table for every role, and
+// each parametrised route also for a user reaching for someone else's data.
+func TestAuthorizationMatrix(t *testing.T) {
+	w := newWorld(t)
+	routes := web.Routes()
+	seen := map[string]bool{}
+	checked := 0
+	for _, r := range routes {
+		key := routeKey(r)
+		seen[key] = true
+		want, ok := expected[key]
+		if !ok {
+			t.Errorf("route %s is not in the authorization matrix: add its expected status per role to expected in web/security_test.go", key)
+			continue
+		}
+		for _, tc := range matrixCases {
+			if !hasParams(r) && tc.role != tc.params && tc.role != "anonymous" {
+				continue
+			}
+			status, ok := want[tc.name]
+			if !ok {
+				t.Errorf("%s: no expected status for %s", key, tc.name)
+				continue
+			}
+			t.Run(key+"/"+tc.name, func(t *testing.T) {
+				c := w.as(t, tc.role)
+				path, ct, body := w.request(t, r, tc.params)
+				got := c.send(r.Method, path, ct, body, nil)
+				if got.status != status {
+					t.Errorf("%s %s as %s: got %d, want %d; body %.300q", r.Method, path, tc.name, got.status, status, got.body)
+				}
+				checkHeaders(t, got)
+				if got.status == http.StatusNotFound || got.status == http.StatusForbidden {
+					other := w.owners[tc.params]
+					if tc.role != tc.params && strings.Contains(got.body, other.account) {
+						t.Errorf("the refusal names the other owner's connection")
+					}
+				}
+			})
+			checked++
+		}
+	}
+	for key := range expected {
+		if !seen[key] {
+			t.Errorf("the matrix lists %s, which is not in web.Routes(): remove it", key)
+		}
+	}
+	// Everything else under /admin is refused before revealing whether it exists.
+	for role, want := range map[string]int{"anonymous": 303, "alice": 403, "bob": 403, "admin": 404} {
+		if got := w.as(t, role).get("/admin/no-such-page"); got.status != want {
+			t.Errorf("/admin/no-such-page as %s: got %d, want %d", role, got.status, want)
+		}
+	}
+	t.Logf("authorization matrix: %d routes, %d route×role requests", len(routes), checked)
+}
+
+// checkHeaders asserts the security headers every response carries.
+func checkHeaders(t *testing.T, r resp) {
+	t.Helper()
+	csp := r.header.Get("Content-Security-Policy")
+	for _, want := range []string{"default-src 'self'", "script-src 'self'", "object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'", "form-action 'self'"} {
+		if !strings.Contains(csp, want) {
+			t.Errorf("CSP %q lacks %s", csp, want)
+		}
+	}
+	for _, bad := range []string{"unsafe-inline", "unsafe-eval", "*"} {
+		if strings.Contains(csp, bad) {
+			t.Errorf("CSP %q allows %s", csp, bad)
+		}
+	}
+	for h, want := range map[string]string{"X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin", "X-Frame-Options": "DENY"} {
+		if got := r.header.Get(h); got != want {
+			t.Errorf("%s: got %q, want %q", h, got, want)
+		}
+	}
+}
+
+// stateChanging lists the routes that are not GET.
+func stateChanging() []web.Route {
+	var out []web.Route
+	for _, r := range web.Routes() {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// paramsFor is whose parameters a role uses: its own (alice's for anonymous).
+func paramsFor(role string) string {
+	if role == "anonymous" {
+		return "alice"
+	}
+	return role
+}
+
+var (
+	regexpStatic = regexp.MustCompile(`(?:src|href)="(/static/[^"]+)"`)
+	scriptTag    = regexp.MustCompile(`<script(\s[^>]*)?>`)
+)
+
+// hasInlineScript tells whether a page has a script element without src.
+func hasInlineScript(body string) bool {
+	for _, m := range scriptTag.FindAllString(body, -1) {
+		if !strings.Contains(m, "src=") {
+			return true
+		}
+	}
+	return false
+}
+
+// roleFor picks who may use a route, so a refusal is about CSRF only.
+func roleFor(r web.Route) string {
+	switch r.Access {
+	case "admin":
+		return "admin"
+	case "public":
+		return "anonymous"
+	}
+	return "alice"
+}
+
+// TestCSRFOnEveryStateChangingRoute sends each non-GET route as its rightful
+// user, but without the token, with a wrong one, and from another site.
+func TestCSRFOnEveryStateChangingRoute(t *testing.T) {
+	w := newWorld(t)
+	routes := stateChanging()
+	if len(routes) < 10 {
+		t.Fatalf("only %d state-changing routes found", len(routes))
+	}
+	for _, r := range routes {
+		t.Run(routeKey(r), func(t *testing.T) {
+			role := roleFor(r)
+			c := w.as(t, role)
+			tok := c.token()
+			path, ct, body := w.request(t, r, paramsFor(role))
+			before := w.calls.n.Load()
+			for name, hdr := range map[string]map[string]string{
+				"no token":         {"X-CSRF-Token": ""},
+				"wrong token":      {"X-CSRF-Token": strings.Repeat("0", len(tok))},
+				"cross-site":       {"Sec-Fetch-Site": "cross-site"},
+				"same-site":        {"Sec-Fetch-Site": "same-site"},
+				"token from query": {"X-CSRF-Token": "", "X-Query": ""},
+			} {
+				p := path
+				if _, ok := hdr["X-Query"]; ok {
+					p += "?_csrf=" + strings.Repeat("1", len(tok))
+				}
+				got := c.send(r.Method, p, ct, body, hdr)
+				if got.status != http.StatusForbidden {
+					t.Errorf("%s %s (%s): got %d, want 403", r.Method, p, name, got.status)
+				}
+			}
+			if n := w.calls.n.Load() - before; n != 0 {
+				t.Errorf("refused requests made %d platform calls", n)
+			}
+			// Nothing changed: still signed in (a refused logout did not log out).
+			if role != "anonymous" {
+				if r := c.get("/"); r.status != http.StatusSeeOther || r.header.Get("Location") == "/login" {
+					t.Errorf("after the refused requests: GET / got %d %q, want still signed in", r.status, r.header.Get("Location"))
+				}
+			}
+		})
+	}
+}
+
+// TestOversizedBodiesAndMalformedIDs: every non-GET route refuses a body over
+// the limit with 413, and every route with a parameter answers a malformed one
+// with 400 or 404 without calling the platform.
+func TestOversizedBodiesAndMalformedIDs(t *testing.T) {
+	w := newWorld(t)
+	for _, r := range stateChanging() {
+		role := roleFor(r)
+		c := w.as(t, role)
+		path, ct, _ := w.request(t, r, paramsFor(role))
+		big := `{"kind":"event","name":"` + strings.Repeat("x", 100_000) + `"}`
+		if ct == "form" {
+			big = "email=a%40example.com&password=" + strings.Repeat("x", 100_000)
+		}
+		before := w.calls.n.Load()
+		if got := c.send(r.Method, path, ct, big, nil); got.status != http.StatusRequestEntityTooLarge {
+			t.Errorf("%s %s with a 100 kB body: got %d, want 413", r.Method, path, got.status)
+		}
+		if n := w.calls.n.Load() - before; n != 0 {
+			t.Errorf("%s with an oversized body made %d platform calls", routeKey(r), n)
+		}
+	}
+	bad := []string{"x", "A11CE000000000000000000000000001", strings.Repeat("a", 33), strings.Repeat("a", 31), "..%2f..%2fetc%2fpasswd",
+		"%27%20OR%201%3D1%20--", "%00", "-1", "0", "99999999999999999999999", "%3Cscript%3E", strings.Repeat("f", 4000)}
+	tried := 0
+	for _, r := range web.Routes() {
+		if !hasParams(r) {
+			continue
+		}
+		role := roleFor(r)
+		c := w.as(t, role)
+		_, ct, body := w.request(t, r, paramsFor(role))
+		for _, b := range bad {
+			var segs []string
+			for _, seg := range strings.Split(r.Path, "/") {
+				if strings.HasPrefix(seg, ":") {
+					seg = b
+				}
+				segs = append(segs, seg)
+			}
+			path := strings.Join(segs, "/")
+			before := w.calls.n.Load()
+			got := c.send(r.Method, path, ct, body, nil)
+			tried++
+			if got.status != http.StatusNotFound && got.status != http.StatusBadRequest {
+				t.Errorf("%s %s: got %d, want 400 or 404", r.Method, path, got.status)
+			}
+			if n := w.calls.n.Load() - before; n != 0 {
+				t.Errorf("%s %s made %d platform calls", r.Method, path, n)
+			}
+			if strings.Contains(got.body, "<script>") || strings.Contains(got.body, "sql") {
+				t.Errorf("%s %s: the refusal echoes the input or internals: %.200q", r.Method, path, got.body)
+			}
+		}
+	}
+	t.Logf("malformed parameters tried: %d", tried)
+}
+
+func sessionCookieOf(r resp, name string) string {
+	for _, v := range r.header.Values("Set-Cookie") {
+		if strings.HasPrefix(v, name+"=") {
+			return v
+		}
+	}
+	return ""
+}
+
+// TestSessionLifecycle: a fresh id on every login (a planted cookie is
+// revoked, not adopted), revocation on logout and on a password change.
+func TestSessionLifecycle(t *testing.T) {
+	a := newApp(t)
+	ctx := context.Background()
+	u, _ := url.Parse(a.srv.URL)
+
+	// An attacker's own valid session planted in alice's browser is replaced on her login.
+	attacker := a.client()
+	attacker.login("bob@example.com", "demo-bob")
+	planted := attacker.cookie("portal_session")
+	victim := a.client()
+	victim.token()
+	victim.http.Jar.SetCookies(u, []*http.Cookie{{Name: "portal_session", Value: planted}})
+	if r := victim.login("alice@example.com", "demo-alice"); r.status != http.StatusSeeOther {
+		t.Fatalf("login: got %d", r.status)
+	}
+	if got := victim.cookie("portal_session"); got == planted || got == "" {
+		t.Fatal("login kept the planted session cookie")
+	}
+	if r := attacker.get("/accounts"); r.status != http.StatusSeeOther {
+		t.Fatalf("the planted session after the victim's login: got %d, want 303 (revoked)", r.status)
+	}
+	if r := victim.get("/accounts"); r.status != http.StatusOK || !strings.Contains(r.body, aliceAcct) || strings.Contains(r.body, bobAcct) {
+		t.Fatalf("victim's page: got %d, want alice's own connections", r.status)
+	}
+
+	// A password change ends every session of that user, on every device.
+	phone, laptop, other := a.client(), a.client(), a.client()
+	phone.login("alice@example.com", "demo-alice")
+	laptop.login("alice@example.com", "demo-alice")
+	other.login("bob@example.com", "demo-bob")
+	alice, err := a.db.UserByEmail(ctx, "alice@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash, _ := bcrypt.GenerateFromPassword([]byte("new-alice-pass"), bcrypt.MinCost)
+	if err := a.db.SetPassword(ctx, alice.ID, string(hash)); err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]*client{"phone": phone, "laptop": laptop, "victim": victim} {
+		if r := c.get("/accounts"); r.status != http.StatusSeeOther || r.header.Get("Location") != "/login" {
+			t.Errorf("alice's %s after the password change: got %d, want 303 /login", name, r.status)
+		}
+	}
+	if r := other.get("/accounts"); r.status != http.StatusOK {
+		t.Errorf("bob after alice's password change: got %d, want 200", r.status)
+	}
+	if r := a.client().login("alice@example.com", "demo-alice"); r.status != http.StatusUnauthorized {
+		t.Errorf("old password: got %d, want 401", r.status)
+	}
+	if r := a.client().login("alice@example.com", "new-alice-pass"); r.status != http.StatusSeeOther {
+		t.Errorf("new password: got %d, want 303", r.status)
+	}
+
+	// Logout expires the cookie and revokes it server-side.
+	c := a.client()
+	c.login("bob@example.com", "demo-bob")
+	saved := c.cookie("portal_session")
+	r := c.post("/logout", nil)
+	set := sessionCookieOf(r, "portal_session")
+	if r.status != http.StatusSeeOther || !strings.Contains(set, "Max-Age=0") && !strings.Contains(set, "Max-Age=-1") && !strings.Contains(set, "Expires=Thu, 01 Jan 1970") {
+		t.Errorf("logout: got %d and cookie %q, want 303 and an expired cookie", r.status, set)
+	}
+	replay := a.client()
+	replay.http.Jar.SetCookies(u, []*http.Cookie{{Name: "portal_session", Value: saved}})
+	if r := replay.get("/accounts"); r.status != http.StatusSeeOther {
+		t.Errorf("cookie replayed after logout: got %d, want 303", r.status)
+	}
+
+	// A forged or tampered cookie is just "signed out".
+	forged := a.client()
+	forged.http.Jar.SetCookies(u, []*http.Cookie{{Name: "portal_session", Value: saved[:len(saved)-4] + "AAAA"}})
+	if r := forged.get("/accounts"); r.status != http.StatusSeeOther {
+		t.Errorf("tampered cookie: got %d, want 303", r.status)
+	}
+}
+
+// TestCookieFlagsOverTLS: behind TLS both cookies are Secure; the session is
+// HttpOnly and SameSite=Lax, the CSRF cookie HttpOnly and SameSite=Strict.
+func TestCookieFlagsOverTLS(t *testing.T) {
+	a := newApp(t)
+	assets, _ := static.Load()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	sessions := web.NewSessions(a.db, make([]byte, 32), make([]byte, 32), true)
+	h := handlers.New(log, a.db, sessions, nil, nil, assets, handlers.Options{})
+	e := web.New(web.Config{Log: log, Store: a.db, Assets: assets, Handler: h, Sessions: sessions, SecureCookies: true})
+
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/login", nil))
+	csrfSet := ""
+	var token string
+	for _, ck := range rec.Result().Cookies() {
+		if ck.Name == "portal_csrf" {
+			csrfSet, token = ck.String(), ck.Value
+		}
+	}
+	for _, want := range []string{"HttpOnly", "Secure", "SameSite=Strict", "Path=/"} {
+		if !strings.Contains(csrfSet, want) {
+			t.Errorf("CSRF cookie %q lacks %s", csrfSet, want)
+		}
+	}
+	if got := rec.Header().Get("Strict-Transport-Security"); !strings.Contains(got, "max-age=") {
+		t.Errorf("HSTS over TLS: got %q", got)
+	}
+	form := url.Values{"_csrf": {token}, "email": {"alice@example.com"}, "password": {"demo-alice"}}
+	req := httptest.NewRequest(http.MethodPost, "/login", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(&http.Cookie{Name: "portal_csrf", Value: token})
+	rec = httptest.NewRecorder()
+	e.ServeHTTP(rec, req)
+	if rec.Code != http.StatusSeeOther {
+		t.Fatalf("login over TLS: got %d", rec.Code)
+	}
+	sessSet := ""
+	for _, v := range rec.Header().Values("Set-Cookie") {
+		if strings.HasPrefix(v, "portal_session=") {
+			sessSet = v
+		}
+	}
+	for _, want := range []string{"HttpOnly", "Secure", "SameSite=Lax", "Path=/", "Max-Age="} {
+		if !strings.Contains(sessSet, want) {
+			t.Errorf("session cookie %q lacks %s", sessSet, want)
+		}
+	}
+	if strings.Contains(sessSet, "alice") || strings.Contains(sessSet, "demo-alice") {
+		t.Error("the session cookie carries readable user data")
+	}
+}
+
+// TestIPThrottle: one address spraying passwords over many emails is slowed
+// down too, without locking out the emails themselves from elsewhere.
+func TestIPThrottle(t *testing.T) {
+	a := newApp(t)
+	c := a.client()
+	for i := 0; i < 30; i++ {
+		if r := c.login(fmt.Sprintf("user%d@example.com", i), "guess"); r.status != http.StatusUnauthorized {
+			t.Fatalf("failed login #%d: got %d, want 401", i+1, r.status)
+		}
+	}
+	if r := c.login("alice@example.com", "demo-alice"); r.status != http.StatusTooManyRequests {
+		t.Fatalf("after 30 failures from one address: got %d, want 429", r.status)
+	}
+}
+
+// TestHeadersOnEveryKindOfResponse: pages, errors, JSON and static files all
+// carry the security headers, and no page has inline script or style.
+func TestHeadersOnEveryKindOfResponse(t *testing.T) {
+	a := newApp(t)
+	c := a.client()
+	c.login("alice@example.com", "demo-alice")
+	body := c.get("/accounts").body
+	paths := []string{"/login", "/accounts", "/accounts/" + aliceAcct, "/no/such/page", "/admin", "/healthz"}
+	for _, m := range regexpStatic.FindAllStringSubmatch(body, -1) {
+		paths = append(paths, m[1])
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		r := c.get(p)
+		checkHeaders(t, r)
+		if strings.HasPrefix(r.header.Get("Content-Type"), "text/html") {
+			if hasInlineScript(r.body) || strings.Contains(r.body, " style=") || strings.Contains(r.body, " onclick=") || strings.Contains(r.body, "javascript:") {
+				t.Errorf("%s has inline script or style", p)
+			}
+			if r.header.Get("Cache-Control") != "no-store" && r.status == http.StatusOK {
+				t.Errorf("%s: Cache-Control %q, want no-store for a signed-in page", p, r.header.Get("Cache-Control"))
+			}
+		}
+	}
+	r := c.send(http.MethodPost, "/link/sessions", "json", `{"mode":"bogus"}`, nil)
+	checkHeaders(t, r)
+	if r.status != http.StatusBadRequest || !strings.HasPrefix(r.header.Get("Content-Type"), "application/json") {
+		t.Errorf("JSON refusal: got %d %s", r.status, r.header.Get("Content-Type"))
+	}
+}
