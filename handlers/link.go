@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -103,11 +104,16 @@ type linkCallbackJSON struct {
 	} `json:"metadata"`
 }
 
+// clip bounds s to n bytes without splitting a UTF-8 sequence, so what is
+// stored and logged stays valid text.
 func clip(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
+	if len(s) <= n {
+		return s
 	}
-	return s
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // decodeCallback validates a callback body; anything malformed is refused whole.
