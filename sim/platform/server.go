@@ -185,6 +185,12 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/workflows", s.authed(scopeWorkflowsRead, s.handleListWorkflows))
 	mux.HandleFunc("GET /api/workflows/{guid}", s.authed(scopeWorkflowsRead, s.handleGetWorkflow))
 
+	mux.HandleFunc("POST /api/quotes", s.authed(scopeQuotesExecute, s.handleCreateQuote))
+	mux.HandleFunc("GET /api/quotes/{guid}", s.authed(scopeQuotesRead, s.handleGetQuote))
+	mux.HandleFunc("POST /api/transfers", s.authed(scopeTransfersExecute, s.handleCreateTransfer))
+	mux.HandleFunc("GET /api/transfers", s.authed(scopeTransfersRead, s.handleListTransfers))
+	mux.HandleFunc("GET /api/transfers/{guid}", s.authed(scopeTransfersRead, s.handleGetTransfer))
+
 	mux.HandleFunc("POST /plaid/webhook", s.handlePlaidWebhook)
 
 	mux.HandleFunc("POST /sandbox/external_bank_accounts/{guid}/state", s.loopbackOnly(s.handlePinState))

@@ -1,0 +1,156 @@
+package simplatform
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"net/http"
+	"time"
+)
+
+// Funding quotes: what a deposit or withdrawal will move, and what it costs.
+const (
+	productFunding = "funding"
+	sideDeposit    = "deposit"
+	sideWithdrawal = "withdrawal"
+
+	quoteLifetime = 5 * time.Minute
+	// maxAmount bounds an amount in cents (a billion dollars), far below int64's limit.
+	maxAmount = 100_000_000_000
+)
+
+// quoteJSON is the contract's quote object.
+type quoteJSON struct {
+	GUID          string  `json:"guid"`
+	ProductType   string  `json:"product_type"`
+	CustomerGUID  string  `json:"customer_guid"`
+	Side          string  `json:"side"`
+	Asset         string  `json:"asset"`
+	ReceiveAmount int64   `json:"receive_amount"`
+	DeliverAmount int64   `json:"deliver_amount"`
+	Fee           int64   `json:"fee"`
+	IssuedAt      apiTime `json:"issued_at"`
+	ExpiresAt     apiTime `json:"expires_at"`
+}
+
+const quoteColumns = `guid, product_type, customer_guid, side, asset, receive_amount, deliver_amount, fee, issued_at, expires_at`
+
+func scanQuote(row interface{ Scan(...any) error }) (quoteJSON, error) {
+	var q quoteJSON
+	var issued, expires int64
+	err := row.Scan(&q.GUID, &q.ProductType, &q.CustomerGUID, &q.Side, &q.Asset, &q.ReceiveAmount, &q.DeliverAmount, &q.Fee, &issued, &expires)
+	q.IssuedAt, q.ExpiresAt = apiTime(fromMillis(issued)), apiTime(fromMillis(expires))
+	return q, err
+}
+
+// quote loads a quote the subject may see; 404 otherwise.
+func (s *Server) quote(ctx context.Context, sub subject, guid string) (quoteJSON, error) {
+	notFound := errorf(http.StatusNotFound, codeNotFound, "Quote not found")
+	if !validGUID(guid) {
+		return quoteJSON{}, notFound
+	}
+	q, err := scanQuote(s.db.QueryRowContext(ctx, `SELECT `+quoteColumns+` FROM quotes WHERE guid = ? AND bank_guid = ?`, guid, sub.BankGUID))
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && sub.isCustomer() && q.CustomerGUID != sub.CustomerGUID) {
+		return quoteJSON{}, notFound
+	}
+	return q, err
+}
+
+type createQuoteRequest struct {
+	ProductType   string  `json:"product_type"`
+	CustomerGUID  *string `json:"customer_guid"`
+	Asset         string  `json:"asset"`
+	Side          string  `json:"side"`
+	ReceiveAmount *int64  `json:"receive_amount"`
+	DeliverAmount *int64  `json:"deliver_amount"`
+}
+
+func (req createQuoteRequest) validate() error {
+	switch {
+	case req.ProductType == "":
+		return errorf(http.StatusBadRequest, codeMissingParameter, "product_type is required")
+	case req.ProductType != productFunding:
+		return errorf(http.StatusUnprocessableEntity, codeInvalidValue, "product_type %s is not supported", req.ProductType)
+	case req.Asset == "":
+		return errorf(http.StatusBadRequest, codeMissingParameter, "asset is required")
+	case req.Asset != "USD":
+		return errorf(http.StatusUnprocessableEntity, codeInvalidValue, "Funding is only available in USD")
+	case req.Side == "":
+		return errorf(http.StatusBadRequest, codeMissingParameter, "side is required")
+	case req.Side != sideDeposit && req.Side != sideWithdrawal:
+		return errorf(http.StatusBadRequest, codeInvalidValue, "side must be deposit or withdrawal")
+	case (req.ReceiveAmount == nil) == (req.DeliverAmount == nil):
+		return errorf(http.StatusBadRequest, codeInvalidParameter, "Give exactly one of receive_amount and deliver_amount")
+	case req.CustomerGUID != nil && !validGUID(*req.CustomerGUID):
+		return errorf(http.StatusBadRequest, codeInvalidValue, "customer_guid is not a guid")
+	}
+	amount := req.ReceiveAmount
+	if amount == nil {
+		amount = req.DeliverAmount
+	}
+	if *amount <= 0 || *amount > maxAmount {
+		return errorf(http.StatusBadRequest, codeInvalidValue, "The amount must be a positive number of cents, at most %d", int64(maxAmount))
+	}
+	return nil
+}
+
+// handleCreateQuote prices a funding deposit or withdrawal. Funding carries
+// no fee in the simulator, so what is delivered is what is received.
+func (s *Server) handleCreateQuote(w http.ResponseWriter, r *http.Request, sub subject) {
+	var req createQuoteRequest
+	if err := decodeBody(w, r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := req.validate(); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	owner, err := s.owner(ctx, sub, req.CustomerGUID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if owner == nil {
+		writeError(w, http.StatusBadRequest, codeMissingParameter, "customer_guid is required for a funding quote")
+		return
+	}
+	amount := req.ReceiveAmount
+	if amount == nil {
+		amount = req.DeliverAmount
+	}
+	now := time.Now()
+	guid := newGUID()
+	_, err = s.db.ExecContext(ctx, `INSERT INTO quotes
+		(guid, bank_guid, customer_guid, product_type, side, asset, receive_amount, deliver_amount, fee, issued_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)`,
+		guid, sub.BankGUID, *owner, req.ProductType, req.Side, req.Asset, *amount, *amount, millis(now), millis(now.Add(quoteLifetime)))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	q, err := s.quote(ctx, sub, guid)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, q)
+}
+
+func (s *Server) handleGetQuote(w http.ResponseWriter, r *http.Request, sub subject) {
+	q, err := s.quote(r.Context(), sub, r.PathValue("guid"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, q)
+}
+
+// Scopes of money movement (allScopes lists them for bank tokens).
+const (
+	scopeQuotesRead       = "quotes:read"
+	scopeQuotesExecute    = "quotes:execute"
+	scopeTransfersRead    = "transfers:read"
+	scopeTransfersExecute = "transfers:execute"
+)
