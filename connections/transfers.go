@@ -94,7 +94,9 @@ var amountPattern = regexp.MustCompile(`^([+-]?)([0-9]*)(?:\.([0-9]*))?$`)
 // ParseAmount reads an amount of dollars as the customer typed it ("25",
 // "25.00", "$1,250.5") into cents. Refusals are *Error with a message to show.
 func ParseAmount(s string, limit int64) (int64, error) {
-	bad := func(msg string) (int64, error) { return 0, refuse(http.StatusUnprocessableEntity, "invalid_amount", msg) }
+	bad := func(msg string) (int64, error) {
+		return 0, refuse(http.StatusUnprocessableEntity, "invalid_amount", msg)
+	}
 	s = strings.TrimSpace(s)
 	s = strings.Replace(s, "$", "", 1)
 	s = strings.ReplaceAll(s, ",", "")
