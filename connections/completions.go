@@ -22,8 +22,12 @@ func retryDelay(attempts int) time.Duration {
 // outcome is written down: done, failed for good, or queued for a retry.
 func (s *Service) attempt(ctx context.Context, c store.Completion) {
 	bg := context.WithoutCancel(ctx)
-	if c.Mode == ModeCreate && c.ExpiresAt != nil && s.now().After(*c.ExpiresAt) {
-		s.giveUp(bg, c, "the bank's authorization expired before the platform could use it.")
+	const expiredText = "the bank's authorization expired before the platform could use it."
+	// An expired public token cannot be used again; but if an earlier POST
+	// may have reached the platform, the account may exist: look before giving up.
+	expired := c.Mode == ModeCreate && c.ExpiresAt != nil && s.now().After(*c.ExpiresAt)
+	if expired && !c.OutcomeUnknown {
+		s.giveUp(bg, c, expiredText)
 		return
 	}
 	// Claim first: a crash during the call leaves the completion due again
@@ -43,6 +47,10 @@ func (s *Service) attempt(ctx context.Context, c store.Completion) {
 		found := false
 		if c.OutcomeUnknown {
 			acct, found, err = s.findCreated(ctx, client, c)
+		}
+		if err == nil && !found && expired {
+			s.giveUp(bg, c, expiredText)
+			return
 		}
 		if err == nil && !found {
 			acct, err = client.CreateExternalBankAccount(ctx, platform.CreateAccountRequest{
