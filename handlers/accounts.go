@@ -66,6 +66,9 @@ func (h *Handler) Accounts(c echo.Context) error {
 	for _, n := range notes {
 		v.Banners = append(v.Banners, views.Banner{ID: n.ID, Message: n.Message, Kind: n.Kind})
 	}
+	if v.Transfers, err = h.transferRows(ctx, u, accounts); err != nil {
+		return err
+	}
 	return Render(c, http.StatusOK, views.AccountsPage(h.Layout(c, "Your bank connections", "accounts"), v))
 }
 
@@ -94,6 +97,9 @@ func (h *Handler) Account(c echo.Context) error {
 		if q.AccountGUID == a.GUID {
 			v.Row.Finishing = true
 		}
+	}
+	if v.Transfer, err = h.transferPanel(ctx, u, a, views.TransferForm{}); err != nil {
+		return err
 	}
 	return Render(c, http.StatusOK, views.AccountPage(h.Layout(c, v.Row.Institution, "accounts"), v))
 }

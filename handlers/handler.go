@@ -67,6 +67,8 @@ type Handler struct {
 	// A person gets 5 tries a minute per email; one address gets more, since
 	// many customers may share it behind a proxy.
 	emailThrottle, ipThrottle *throttle
+
+	transfers Transfers // set by SetTransfers
 }
 
 // New builds the handlers.

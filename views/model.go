@@ -93,6 +93,7 @@ type AccountsView struct {
 	LastUpdated *time.Time // last successful sync; nil when never synced
 	SyncError   bool       // the last sync attempt failed: the data may be old
 	LinkEnabled bool
+	Transfers   []TransferRow // the customer's recent transfers
 }
 
 // AccountView is the /accounts/{guid} page.
@@ -105,6 +106,7 @@ type AccountView struct {
 	BalanceCurrent   *int64
 	BalanceUpdatedAt *time.Time
 	LinkEnabled      bool
+	Transfer         TransferPanelView // deposit/withdraw form or why not, and recent transfers
 }
 
 // LoginView is the login form.

@@ -127,7 +127,7 @@ func newWorld(t *testing.T) *world {
 			custPtr = &cust
 		}
 		w.owners[u.role] = owner{account: linkExpired(t, plaid, bank, cust, u.institution)}
-		guids, err := w.sandbox.SeedAccounts(ctx, simplatform.SeedRequest{CustomerGUID: custPtr, Count: 20, State: "refresh_required", InstitutionID: "ins_128026"})
+		guids, err := w.sandbox.SeedAccounts(ctx, simplatform.SeedRequest{CustomerGUID: custPtr, Count: 40, State: "refresh_required", InstitutionID: "ins_128026"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -176,6 +176,7 @@ func newWorld(t *testing.T) *world {
 	sessions := web.NewSessions(db, make([]byte, 32), make([]byte, 32), false)
 	h := handlers.New(log, db, sessions, svc, svc, assets, handlers.Options{LinkEnabled: true})
 	h.SetAdmin(connections.NewAdmin(svc, nil, connections.AdminConfig{}))
+	h.SetTransfers(connections.NewTransfers(svc, connections.TransferConfig{}))
 	e := web.New(web.Config{Log: log, Store: db, Assets: assets, Handler: h, Sessions: sessions, PlaidOrigin: plaidSrv.URL})
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
@@ -286,6 +287,14 @@ var expected = map[string]map[string]int{
 	"POST /link/sessions/:id/complete": {"anonymous": 401, "alice": 200, "bob": 200, "admin": 200,
 		"alice→bob": 404, "bob→alice": 404, "admin→alice": 404},
 	"GET /link/oauth-return": {"anonymous": 303, "alice": 200, "bob": 200, "admin": 200},
+	// Money movement: the owners' connections are expired, so a quote or a
+	// confirm is refused (409) before the platform is asked.
+	"POST /accounts/:guid/transfers": {"anonymous": 401, "alice": 409, "bob": 409, "admin": 404,
+		"alice→bob": 404, "bob→alice": 404, "admin→alice": 404},
+	"GET /transfers/:key": {"anonymous": 303, "alice": 200, "bob": 200, "admin": 404,
+		"alice→bob": 404, "bob→alice": 404, "admin→alice": 404},
+	"POST /transfers/:key/confirm": {"anonymous": 401, "alice": 409, "bob": 409, "admin": 404,
+		"alice→bob": 404, "bob→alice": 404, "admin→alice": 404},
 	"GET /admin":             {"anonymous": 303, "alice": 403, "bob": 403, "admin": 303},
 	"GET /admin/connections": {"anonymous": 303, "alice": 403, "bob": 403, "admin": 200},
 	"GET /admin/connections/:guid": {"anonymous": 303, "alice": 403, "bob": 403, "admin": 200,
@@ -314,6 +323,7 @@ var changesAccount = map[string]bool{
 	"POST /admin/connections/:guid/disconnect":             true,
 	"POST /admin/connections/:guid/force-refresh-required": true,
 	"POST /admin/connections/:guid/refresh":                true,
+	"POST /accounts/:guid/transfers":                       true, // an expired one, whatever Link did to the first
 }
 
 // request builds a valid request for a route with an owner's parameters.
@@ -335,6 +345,8 @@ func (w *world) request(t *testing.T, r web.Route, paramsOf string) (path string
 			seg = o.linkSession
 		case seg == ":action":
 			seg = "remind"
+		case seg == ":key":
+			seg = w.quotedTransfer(t, paramsOf)
 		case strings.HasPrefix(seg, ":"):
 			t.Fatalf("%s: no value for parameter %s: teach the security matrix how to build it", routeKey(r), seg)
 		}

@@ -82,6 +82,10 @@ func Routes() []Route {
 		{http.MethodPost, "/link/sessions/:id/callbacks", "user", func(h *handlers.Handler) echo.HandlerFunc { return h.LinkCallback }},
 		{http.MethodPost, "/link/sessions/:id/complete", "user", func(h *handlers.Handler) echo.HandlerFunc { return h.CompleteLink }},
 		{http.MethodGet, "/link/oauth-return", "user", func(h *handlers.Handler) echo.HandlerFunc { return h.OAuthReturn }},
+		// Money movement routes.
+		{http.MethodPost, "/accounts/:guid/transfers", "customer", func(h *handlers.Handler) echo.HandlerFunc { return h.QuoteTransfer }},
+		{http.MethodGet, "/transfers/:key", "customer", func(h *handlers.Handler) echo.HandlerFunc { return h.TransferQuote }},
+		{http.MethodPost, "/transfers/:key/confirm", "customer", func(h *handlers.Handler) echo.HandlerFunc { return h.ConfirmTransfer }},
 		{http.MethodGet, "/admin", "admin", func(h *handlers.Handler) echo.HandlerFunc { return h.AdminHome }},
 		// Admin bank-connections tab routes go below this line.
 		{http.MethodGet, "/admin/connections", "admin", func(h *handlers.Handler) echo.HandlerFunc { return h.AdminConnections }},

@@ -94,6 +94,12 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 		return err
 	}
 	h.SetAdmin(admin)
+	transferLimit, err := connections.ParseTransferLimit(os.Getenv("PORTAL_TRANSFER_LIMIT"))
+	if err != nil {
+		return fmt.Errorf("PORTAL_TRANSFER_LIMIT: %w", err)
+	}
+	transfers := connections.NewTransfers(conns, connections.TransferConfig{Limit: transferLimit})
+	h.SetTransfers(transfers)
 	e := web.New(web.Config{Log: log, Store: db, Assets: assets, Handler: h, Sessions: sessions, SecureCookies: cfg.secureCookies(),
 		PlaidOrigin: plaidOrigin, PlaidConnect: plaidConnect})
 
@@ -109,6 +115,8 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 	var work sync.WaitGroup
 	work.Add(1)
 	go func() { defer work.Done(); conns.Run(workCtx) }()
+	work.Add(1)
+	go func() { defer work.Done(); transfers.Run(workCtx) }()
 	work.Add(1)
 	go func() {
 		defer work.Done()

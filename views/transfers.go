@@ -1,0 +1,126 @@
+package views
+
+import (
+	"strings"
+	"time"
+)
+
+// TransferPanelView is the money-movement part of a connection's page.
+type TransferPanelView struct {
+	Enabled     bool // transfers are wired; otherwise nothing is shown
+	AccountGUID string
+	// Blocked says why this connection cannot move money; the form is shown only when empty.
+	Blocked   string
+	Form      TransferForm
+	Transfers []TransferRow
+}
+
+// TransferForm is the deposit/withdraw form, with what was typed and why it was refused.
+type TransferForm struct {
+	Amount string
+	Side   string // deposit | withdrawal
+	Rail   string // ach | wire
+	Limit  int64  // cents
+	Error  string
+}
+
+// TransferRow is one transfer in a list.
+type TransferRow struct {
+	Key         string
+	AccountGUID string
+	Institution string
+	Mask        string
+	Side        string
+	Rail        string
+	Amount      int64
+	State       string
+	FailureCode string
+	CreatedAt   time.Time
+}
+
+// TransferFormView is the form page shown again after a refusal.
+type TransferFormView struct {
+	Institution string
+	Mask        string
+	Panel       TransferPanelView
+}
+
+// TransferQuoteView is the quote, shown before the customer confirms it.
+type TransferQuoteView struct {
+	Key         string
+	AccountGUID string
+	Institution string
+	Mask        string
+	Side        string
+	Rail        string
+	Amount      int64
+	Fee         int64
+	ExpiresAt   time.Time
+	Expired     bool
+}
+
+var transferStateLabels = map[string]string{
+	"quoted":     "Quoted",
+	"submitting": "Sending",
+	"storing":    "Processing",
+	"pending":    "Pending",
+	"completed":  "Completed",
+	"failed":     "Failed",
+}
+
+// TransferStateLabel is the customer-facing label of a transfer state.
+func TransferStateLabel(state string) string {
+	if l, ok := transferStateLabels[state]; ok {
+		return l
+	}
+	return "Unknown"
+}
+
+func transferBadgeClass(state string) string {
+	switch state {
+	case "completed":
+		return "completed"
+	case "failed":
+		return "failed"
+	default:
+		return "storing"
+	}
+}
+
+var transferFailureTexts = map[string]string{
+	"refresh_required":       "Your bank login for this account had expired, so nothing was moved. Reconnect the account, then try again.",
+	"invalid_account":        "This account cannot be used for transfers right now, so nothing was moved.",
+	"invalid_routing_number": "Your bank uses a different routing number for wires, so the wire could not be sent. Nothing was moved; send it by ACH instead.",
+	"invalid_account_number": "The bank did not accept the account number, so nothing was moved.",
+	"quote_expired":          "The quote expired before the transfer was sent. Nothing was moved; start again for a new quote.",
+	"not_sent":               "The transfer never reached the bank platform. Nothing was moved; try again.",
+	"refused":                "The bank platform refused this transfer. Nothing was moved.",
+}
+
+// TransferFailureText explains why a transfer failed, in plain words.
+func TransferFailureText(code string) string {
+	if t, ok := transferFailureTexts[code]; ok {
+		return t
+	}
+	return "The transfer did not go through, so nothing was moved."
+}
+
+// SideLabel names a direction for people.
+func SideLabel(side string) string {
+	if side == "withdrawal" {
+		return "Withdrawal"
+	}
+	return "Deposit"
+}
+
+// RailLabel names a payment rail for people.
+func RailLabel(rail string) string {
+	if rail == "wire" {
+		return "Wire"
+	}
+	return "ACH"
+}
+
+func cents(n int64) string { return Money(&n) }
+
+func lower(s string) string { return strings.ToLower(s) }
