@@ -188,11 +188,11 @@ type Completion struct {
 	SelectedAccounts string
 	State            string
 	Attempts         int
-	OutcomeUnknown  bool
-	NextAttemptAt   time.Time
-	ExpiresAt       *time.Time
-	LastError       string
-	CreatedAt       time.Time
+	OutcomeUnknown   bool
+	NextAttemptAt    time.Time
+	ExpiresAt        *time.Time
+	LastError        string
+	CreatedAt        time.Time
 }
 
 const completionColumns = `id, link_session_id, COALESCE(customer_guid, ''), mode, COALESCE(account_guid, ''), COALESCE(public_token, ''),
