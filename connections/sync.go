@@ -186,6 +186,17 @@ func (s *Service) syncInBackground() bool {
 }
 
 func (s *Service) runSync(ctx context.Context) {
+	// A restart soon after a sync (a deploy, a crash) waits for the rest of the
+	// interval instead of walking every account of the bank again at once.
+	if job, err := s.db.Job(ctx, SyncJob); err == nil && job.LastTryAt != nil {
+		if wait := s.cfg.SyncInterval - s.now().Sub(*job.LastTryAt); wait > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+		}
+	}
 	t := time.NewTicker(s.cfg.SyncInterval)
 	defer t.Stop()
 	s.Sync(ctx)

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -32,6 +33,7 @@ func main() {
 type config struct {
 	addr, dataDir          string
 	clientID, clientSecret string
+	redirectURIs           []string
 }
 
 func parseConfig(args []string, getenv func(string) string) (config, error) {
@@ -39,6 +41,14 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs := flag.NewFlagSet("platformsim", flag.ContinueOnError)
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8081", "listen address")
 	fs.StringVar(&cfg.dataDir, "data", "./data/platformsim", "directory of the simulator's SQLite file")
+	fs.Func("redirect-uri", "an OAuth redirect URI link token workflows may name, e.g. a portal's http://127.0.0.1:8080/link/oauth-return (repeatable)",
+		func(v string) error {
+			if !strings.HasPrefix(v, "http://") && !strings.HasPrefix(v, "https://") {
+				return errors.New("give an absolute http(s) URL")
+			}
+			cfg.redirectURIs = append(cfg.redirectURIs, v)
+			return nil
+		})
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -68,6 +78,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		ClientSecret: cfg.clientSecret,
 		Plaid:        newStandalonePlaid(),
 		WebhookURL:   origin + "/plaid/webhook",
+		RedirectURIs: cfg.redirectURIs,
 		Logger:       log,
 	})
 	if err != nil {

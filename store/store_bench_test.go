@@ -1,0 +1,167 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// The store's hot queries: what every page view runs. The dataset is smaller
+// than the benchmark command's (cmd/bench), so a run takes seconds:
+//
+//	go test -run '^$' -bench Store -benchmem ./store
+const (
+	benchAccounts  = 200_000
+	benchCustomers = 20_000
+)
+
+// benchCustomer owns 20 connections, like the accounts page of cmd/bench.
+const benchCustomer = "b0000000000000000000000000000001"
+
+func seedBench(b *testing.B) (*DB, Cursor, string) {
+	b.Helper()
+	ctx := context.Background()
+	db, err := Open(ctx, filepath.Join(b.TempDir(), "portal.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	rng := rand.New(rand.NewPCG(1, 2))
+	now := time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)
+	err = db.tx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO accounts (guid, bank_guid, customer_guid, name, asset, account_kind, environment,
+			institution_id, institution_name, account_mask, account_name, state, created_at, updated_at, state_changed_at, synced_at)
+			VALUES (?, 'bank', ?, 'Plaid Checking', 'USD', 'plaid', 'sandbox', ?, 'Bank', ?, 'Plaid Checking', ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for i := 0; i < benchAccounts+20; i++ {
+			var cust any
+			switch {
+			case i < 20:
+				cust = benchCustomer
+			case i%100 == 0:
+				cust = nil // bank-level
+			default:
+				cust = fmt.Sprintf("c%031x", i%benchCustomers)
+			}
+			state := States[rng.IntN(len(States))]
+			if rng.IntN(4) > 0 {
+				state = StateCompleted
+			}
+			changed := formatTime(now.Add(-time.Duration(rng.Int64N(int64(365 * 24 * time.Hour)))))
+			if _, err := stmt.ExecContext(ctx, fmt.Sprintf("%016x%016x", rng.Uint64(), rng.Uint64()), cust,
+				fmt.Sprintf("ins_1095%02d", 8+i%5), fmt.Sprintf("%04d", i%10000), state, changed, changed, changed, changed); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	u, err := db.CreateUser(ctx, User{Email: "bench@example.com", PasswordHash: "x", Role: RoleCustomer, CustomerGUID: benchCustomer})
+	if err != nil {
+		b.Fatal(err)
+	}
+	sid := fmt.Sprintf("%064x", 1)
+	if err := db.CreateSession(ctx, sid, u.ID, time.Hour); err != nil {
+		b.Fatal(err)
+	}
+	var changed, guid string
+	if err := db.read.QueryRowContext(ctx, `SELECT state_changed_at, guid FROM accounts ORDER BY state_changed_at DESC, guid DESC LIMIT 1 OFFSET ?`,
+		benchAccounts*9/10).Scan(&changed, &guid); err != nil {
+		b.Fatal(err)
+	}
+	return db, Cursor{ChangedAt: parseTime(changed), GUID: guid}, sid
+}
+
+func BenchmarkStore(b *testing.B) {
+	db, deep, sid := seedBench(b)
+	ctx := context.Background()
+	b.Run("CustomerAccounts", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			rows, err := db.CustomerAccounts(ctx, benchCustomer)
+			if err != nil || len(rows) == 0 {
+				b.Fatalf("got %d rows, %v", len(rows), err)
+			}
+		}
+	})
+	pages := []struct {
+		name  string
+		f     AdminFilter
+		after *Cursor
+	}{
+		{"AdminPage/first", AdminFilter{}, nil},
+		{"AdminPage/deep", AdminFilter{}, &deep},
+		{"AdminPage/state", AdminFilter{State: StateRefreshRequired}, nil},
+		{"AdminPage/institution", AdminFilter{InstitutionID: "ins_109510"}, nil},
+		{"AdminPage/state+institution+deep", AdminFilter{State: StateRefreshRequired, InstitutionID: "ins_109510"}, &deep},
+		{"AdminPage/bank-level", AdminFilter{BankLevel: true}, nil},
+	}
+	for _, p := range pages {
+		b.Run(p.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				rows, _, err := db.AdminPage(ctx, p.f, p.after, 50)
+				if err != nil || len(rows) == 0 {
+					b.Fatalf("got %d rows, %v", len(rows), err)
+				}
+			}
+		})
+	}
+	b.Run("StateCounts", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := db.StateCounts(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("SessionUser", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := db.SessionUser(ctx, sid); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("Job", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := db.Job(ctx, "sync"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("AccountsPageQueries/parallel", func(b *testing.B) {
+		// The four reads of one accounts page view, from many goroutines.
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := db.SessionUser(ctx, sid); err != nil {
+					b.Error(err)
+					return
+				}
+				if _, err := db.CustomerAccounts(ctx, benchCustomer); err != nil {
+					b.Error(err)
+					return
+				}
+				if _, err := db.ActiveNotifications(ctx, benchCustomer); err != nil {
+					b.Error(err)
+					return
+				}
+				if _, err := db.QueuedCompletions(ctx, benchCustomer); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+}
