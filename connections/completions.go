@@ -113,7 +113,9 @@ func (s *Service) findCreated(ctx context.Context, client *platform.Client, c st
 	if c.CustomerGUID != "" {
 		p.CustomerGUIDs = []string{c.CustomerGUID}
 	}
-	cut := c.CreatedAt.Add(-time.Minute)
+	// Generous on clock skew between portal and platform: a duplicate of a live
+	// connection is refused before any POST, so an older match cannot be mistaken.
+	cut := c.CreatedAt.Add(-time.Hour)
 	err := client.EachExternalBankAccount(ctx, p, func(a platform.ExternalBankAccount) error {
 		if ok || a.CreatedAt.Before(cut) || a.State == platform.StateDeleted {
 			return nil

@@ -121,10 +121,14 @@ type AdminConnectionView struct {
 }
 
 // Obsolete tells whether the connection was disconnected: it can only be linked anew.
-func (v AdminConnectionView) Obsolete() bool { return v.Row.State == "deleted" || v.Row.State == "deleting" }
+func (v AdminConnectionView) Obsolete() bool {
+	return v.Row.State == "deleted" || v.Row.State == "deleting"
+}
 
 // CanRemind tells whether a reminder makes sense.
-func (v AdminConnectionView) CanRemind() bool { return v.Row.State == "refresh_required" && !v.Row.BankLevel() }
+func (v AdminConnectionView) CanRemind() bool {
+	return v.Row.State == "refresh_required" && !v.Row.BankLevel()
+}
 
 // CanRefresh tells whether an on-demand refresh can be asked for.
 func (v AdminConnectionView) CanRefresh() bool {
