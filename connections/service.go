@@ -62,6 +62,7 @@ func (s *Service) SetClock(now func() time.Time) { s.now = now }
 var customerScopes = []string{
 	platform.ScopeExternalBankAccountsRead, platform.ScopeExternalBankAccountsWrite, platform.ScopeExternalBankAccountsExecute,
 	platform.ScopeWorkflowsRead, platform.ScopeWorkflowsExecute,
+	platform.ScopeQuotesRead, platform.ScopeQuotesExecute, platform.ScopeTransfersRead, platform.ScopeTransfersExecute,
 }
 
 // clientFor returns the platform client that acts for an owner: the customer's

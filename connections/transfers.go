@@ -8,7 +8,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"portal/platform"
@@ -37,9 +36,7 @@ type Transfers struct {
 	svc *Service
 	cfg TransferConfig
 
-	mu      sync.Mutex
-	clients map[string]*platform.Client // customer guid -> client with that customer's token
-	wake    chan struct{}
+	wake chan struct{}
 }
 
 // NewTransfers builds money movement on top of the connections service.
@@ -53,28 +50,16 @@ func NewTransfers(svc *Service, cfg TransferConfig) *Transfers {
 	if cfg.SubmitWindow <= 0 {
 		cfg.SubmitWindow = time.Minute
 	}
-	return &Transfers{svc: svc, cfg: cfg, clients: map[string]*platform.Client{}, wake: make(chan struct{}, 1)}
+	return &Transfers{svc: svc, cfg: cfg, wake: make(chan struct{}, 1)}
 }
 
 // Limit is the largest amount of one transfer, in cents.
 func (t *Transfers) Limit() int64 { return t.cfg.Limit }
 
-// transferScopes are what a customer's token for money movement may do.
-var transferScopes = []string{
-	platform.ScopeQuotesRead, platform.ScopeQuotesExecute, platform.ScopeTransfersRead, platform.ScopeTransfersExecute,
-}
-
 // clientFor returns a client acting with the customer's own token, so the
 // platform itself refuses an account or transfer of anyone else.
 func (t *Transfers) clientFor(customerGUID string) *platform.Client {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	c, ok := t.clients[customerGUID]
-	if !ok {
-		c = t.svc.bank.ForCustomer(customerGUID, transferScopes)
-		t.clients[customerGUID] = c
-	}
-	return c
+	return t.svc.clientFor(customerGUID)
 }
 
 // ParseTransferLimit reads a configured limit in dollars ("" is the default).

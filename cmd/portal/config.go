@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"portal/connections"
 )
 
 // config is the validated configuration. Secrets come from the environment only.
@@ -28,6 +30,8 @@ type config struct {
 
 	SessionKey string // hex, optional: otherwise generated once into the data dir
 
+	TransferLimit int64 // cents: the largest single transfer
+
 	// SMTP sends the outbox; without SMTP_HOST emails stay in the outbox.
 	SMTPHost, SMTPUsername, SMTPPassword, SMTPFrom string
 	SMTPPort                                       int
@@ -44,12 +48,13 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	}
 	fs := flag.NewFlagSet("portal", flag.ContinueOnError)
 	var c config
-	var level, interval string
+	var level, interval, limit string
 	fs.StringVar(&c.Addr, "addr", env("PORTAL_ADDR", "127.0.0.1:8080"), "listen address (env PORTAL_ADDR)")
 	fs.StringVar(&c.DataDir, "data", env("PORTAL_DATA_DIR", "./data"), "directory for the portal's files (env PORTAL_DATA_DIR)")
 	fs.StringVar(&c.BaseURL, "base-url", env("PORTAL_BASE_URL", ""), "public URL of the portal, e.g. https://portal.example.com (env PORTAL_BASE_URL)")
 	fs.StringVar(&level, "log-level", env("PORTAL_LOG_LEVEL", "info"), "debug, info, warn or error (env PORTAL_LOG_LEVEL)")
 	fs.StringVar(&interval, "sync-interval", env("PORTAL_SYNC_INTERVAL", "30s"), "how often to sync connections from the platform (env PORTAL_SYNC_INTERVAL)")
+	fs.StringVar(&limit, "transfer-limit", env("PORTAL_TRANSFER_LIMIT", ""), "largest single deposit or withdrawal in dollars, default 10000 (env PORTAL_TRANSFER_LIMIT)")
 	fs.BoolVar(&c.Quiet, "quiet", false, "do not print the demo banner")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -62,6 +67,9 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 		return c, errors.New("-sync-interval: give a duration of at least 1s, like 30s")
 	}
 	c.SyncInterval = d
+	if c.TransferLimit, err = connections.ParseTransferLimit(limit); err != nil {
+		return c, fmt.Errorf("-transfer-limit: %w", err)
+	}
 	if c.BaseURL == "" {
 		c.BaseURL = "http://" + c.Addr
 	}

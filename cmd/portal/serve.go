@@ -94,11 +94,7 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 		return err
 	}
 	h.SetAdmin(admin)
-	transferLimit, err := connections.ParseTransferLimit(os.Getenv("PORTAL_TRANSFER_LIMIT"))
-	if err != nil {
-		return fmt.Errorf("PORTAL_TRANSFER_LIMIT: %w", err)
-	}
-	transfers := connections.NewTransfers(conns, connections.TransferConfig{Limit: transferLimit})
+	transfers := connections.NewTransfers(conns, connections.TransferConfig{Limit: cfg.TransferLimit})
 	h.SetTransfers(transfers)
 	e := web.New(web.Config{Log: log, Store: db, Assets: assets, Handler: h, Sessions: sessions, SecureCookies: cfg.secureCookies(),
 		PlaidOrigin: plaidOrigin, PlaidConnect: plaidConnect})

@@ -168,7 +168,8 @@
   // is in motion (pending, finishing, disconnecting), so no reload by hand is needed.
   var refreshUntil = 0, refreshTimer = null, pollStop = Date.now() + 10 * 60 * 1000;
   function inMotion() {
-    return !!document.querySelector('[data-testid="account-row"][data-state="storing"], [data-testid="account-row"][data-state="deleting"], [data-testid="finishing"]');
+    return !!document.querySelector('[data-testid="account-row"][data-state="storing"], [data-testid="account-row"][data-state="deleting"], [data-testid="finishing"], ' +
+      '[data-testid="transfer-row"][data-state="storing"], [data-testid="transfer-row"][data-state="pending"]');
   }
   function refreshList(force) {
     var list = document.querySelector("[data-live]");
