@@ -158,7 +158,7 @@ func (db *DB) upsertAccounts(ctx context.Context, tx *sql.Tx, accounts []Account
 
 // Account returns one connection by guid, whoever owns it (admin use).
 func (db *DB) Account(ctx context.Context, guid string) (Account, error) {
-	return scanAccount(db.read.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE guid = ?`, guid))
+	return scanAccount(db.queryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE guid = ?`, guid))
 }
 
 // CustomerAccount returns one connection only when it belongs to that customer;
@@ -167,13 +167,13 @@ func (db *DB) CustomerAccount(ctx context.Context, customerGUID, guid string) (A
 	if customerGUID == "" {
 		return Account{}, ErrNotFound
 	}
-	return scanAccount(db.read.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE guid = ? AND customer_guid = ?`, guid, customerGUID))
+	return scanAccount(db.queryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE guid = ? AND customer_guid = ?`, guid, customerGUID))
 }
 
 // CustomerAccounts lists a customer's connections, those that need attention first.
 // Deleted connections are left out: they are gone for the customer.
 func (db *DB) CustomerAccounts(ctx context.Context, customerGUID string) ([]Account, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT `+accountColumns+` FROM accounts
+	rows, err := db.query(ctx, `SELECT `+accountColumns+` FROM accounts
 		WHERE customer_guid = ? AND state <> 'deleted'
 		ORDER BY CASE state WHEN 'refresh_required' THEN 0 WHEN 'failed' THEN 1 WHEN 'unverified' THEN 2
 			WHEN 'storing' THEN 3 WHEN 'deleting' THEN 4 WHEN 'completed' THEN 5 ELSE 6 END,
@@ -200,7 +200,7 @@ func collectAccounts(rows *sql.Rows) ([]Account, error) {
 // AccountsSyncedBefore reports the oldest sync time among a customer's accounts, to tell staleness.
 func (db *DB) OldestSync(ctx context.Context, customerGUID string) (time.Time, error) {
 	var s sql.NullString
-	err := db.read.QueryRowContext(ctx, `SELECT MIN(synced_at) FROM accounts WHERE customer_guid = ?`, customerGUID).Scan(&s)
+	err := db.queryRow(ctx, `SELECT MIN(synced_at) FROM accounts WHERE customer_guid = ?`, customerGUID).Scan(&s)
 	if err != nil || !s.Valid {
 		return time.Time{}, err
 	}
@@ -210,7 +210,7 @@ func (db *DB) OldestSync(ctx context.Context, customerGUID string) (time.Time, e
 // AccountGUIDsNotIn returns the guids of local accounts (not yet deleted) missing from seen;
 // sync uses it to notice accounts the platform no longer lists.
 func (db *DB) AccountGUIDsNotIn(ctx context.Context, seen map[string]bool) ([]string, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT guid FROM accounts WHERE state <> 'deleted'`)
+	rows, err := db.query(ctx, `SELECT guid FROM accounts WHERE state <> 'deleted'`)
 	if err != nil {
 		return nil, err
 	}
@@ -257,7 +257,7 @@ func (db *DB) MarkAccountsDeleted(ctx context.Context, guids []string, source st
 
 // StateCounts returns the number of connections in each state (kept by triggers).
 func (db *DB) StateCounts(ctx context.Context) (map[string]int, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT state, n FROM account_state_counts`)
+	rows, err := db.query(ctx, `SELECT state, n FROM account_state_counts`)
 	if err != nil {
 		return nil, err
 	}
@@ -282,7 +282,7 @@ type StateChange struct {
 
 // StateChanges returns a connection's state history, oldest first.
 func (db *DB) StateChanges(ctx context.Context, guid string) ([]StateChange, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT from_state, to_state, source, at FROM state_changes WHERE account_guid = ? ORDER BY id`, guid)
+	rows, err := db.query(ctx, `SELECT from_state, to_state, source, at FROM state_changes WHERE account_guid = ? ORDER BY id`, guid)
 	if err != nil {
 		return nil, err
 	}

@@ -111,7 +111,7 @@ func (db *DB) AdminPage(ctx context.Context, f AdminFilter, after *Cursor, limit
 		return nil, nil, nil // a bank-level connection has no customer
 	}
 	q, args := adminQuery(f, after, limit+1)
-	rows, err := db.read.QueryContext(ctx, q, args...)
+	rows, err := db.query(ctx, q, args...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -131,7 +131,7 @@ func (db *DB) AdminPage(ctx context.Context, f AdminFilter, after *Cursor, limit
 // explainAdminPage returns SQLite's plan of the page query (tests).
 func (db *DB) explainAdminPage(ctx context.Context, f AdminFilter, after *Cursor) ([]string, error) {
 	q, args := adminQuery(f, after, 51)
-	rows, err := db.read.QueryContext(ctx, `EXPLAIN QUERY PLAN `+q, args...)
+	rows, err := db.query(ctx, `EXPLAIN QUERY PLAN `+q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -150,7 +150,7 @@ func (db *DB) explainAdminPage(ctx context.Context, f AdminFilter, after *Cursor
 
 // AdminEmails lists the email addresses of every admin.
 func (db *DB) AdminEmails(ctx context.Context) ([]string, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT email FROM users WHERE role = 'admin' ORDER BY id`)
+	rows, err := db.query(ctx, `SELECT email FROM users WHERE role = 'admin' ORDER BY id`)
 	if err != nil {
 		return nil, err
 	}
@@ -168,7 +168,7 @@ func (db *DB) AdminEmails(ctx context.Context) ([]string, error) {
 
 // AccountNotifications lists the in-app notifications raised about a connection, oldest first.
 func (db *DB) AccountNotifications(ctx context.Context, accountGUID string) ([]Notification, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT id, customer_guid, COALESCE(account_guid, ''), kind, message, created_at
+	rows, err := db.query(ctx, `SELECT id, customer_guid, COALESCE(account_guid, ''), kind, message, created_at
 		FROM notifications WHERE account_guid = ? ORDER BY id LIMIT 500`, accountGUID)
 	if err != nil {
 		return nil, err
@@ -245,7 +245,7 @@ func (db *DB) LatestRefreshJob(ctx context.Context, accountGUID string) (Refresh
 	var created string
 	var finished sql.NullString
 	var by sql.NullInt64
-	err := db.read.QueryRowContext(ctx, `SELECT id, account_guid, requested_by, state, message, created_at, finished_at
+	err := db.queryRow(ctx, `SELECT id, account_guid, requested_by, state, message, created_at, finished_at
 		FROM refresh_jobs WHERE account_guid = ? ORDER BY id DESC LIMIT 1`, accountGUID).
 		Scan(&j.ID, &j.AccountGUID, &by, &j.State, &j.Message, &created, &finished)
 	if err != nil {
@@ -266,7 +266,7 @@ func (db *DB) CustomerEmails(ctx context.Context, guids []string) (map[string]st
 	for i, g := range guids {
 		args[i] = g
 	}
-	rows, err := db.read.QueryContext(ctx, `SELECT customer_guid, email FROM users WHERE customer_guid IN (`+placeholders(len(guids))+`)`, args...)
+	rows, err := db.query(ctx, `SELECT customer_guid, email FROM users WHERE customer_guid IN (`+placeholders(len(guids))+`)`, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -63,7 +63,7 @@ func collectAudit(rows *sql.Rows, err error) ([]AuditEntry, error) {
 
 // Audit returns one audit entry.
 func (db *DB) Audit(ctx context.Context, id int64) (AuditEntry, error) {
-	out, err := collectAudit(db.read.QueryContext(ctx, `SELECT `+auditColumns+` FROM audit_log WHERE id = ?`, id))
+	out, err := collectAudit(db.query(ctx, `SELECT `+auditColumns+` FROM audit_log WHERE id = ?`, id))
 	if err != nil {
 		return AuditEntry{}, err
 	}
@@ -75,7 +75,7 @@ func (db *DB) Audit(ctx context.Context, id int64) (AuditEntry, error) {
 
 // AuditForAccount lists the admin actions on a connection, oldest first.
 func (db *DB) AuditForAccount(ctx context.Context, accountGUID string) ([]AuditEntry, error) {
-	return collectAudit(db.read.QueryContext(ctx, `SELECT `+auditColumns+` FROM audit_log WHERE account_guid = ? ORDER BY id LIMIT 500`, accountGUID))
+	return collectAudit(db.query(ctx, `SELECT `+auditColumns+` FROM audit_log WHERE account_guid = ? ORDER BY id LIMIT 500`, accountGUID))
 }
 
 // AuditForRef lists the admin actions that belong to one reference (e.g. a Link session), oldest first.
@@ -83,5 +83,5 @@ func (db *DB) AuditForRef(ctx context.Context, ref string) ([]AuditEntry, error)
 	if ref == "" {
 		return nil, nil
 	}
-	return collectAudit(db.read.QueryContext(ctx, `SELECT `+auditColumns+` FROM audit_log WHERE ref = ? ORDER BY id LIMIT 500`, ref))
+	return collectAudit(db.query(ctx, `SELECT `+auditColumns+` FROM audit_log WHERE ref = ? ORDER BY id LIMIT 500`, ref))
 }

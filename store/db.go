@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite"
@@ -34,6 +35,11 @@ type DB struct {
 	write *sql.DB
 	read  *sql.DB
 	now   func() time.Time
+	// stmts holds the read statements prepared so far, by their text: SQLite
+	// parses and plans a hot query once per connection instead of on every
+	// call. The texts are constants (or one of a few filter combinations), so
+	// the map stays small.
+	stmts sync.Map // string -> *sql.Stmt
 }
 
 // Open opens (creating if needed) the SQLite file at path and applies pending migrations.
@@ -78,7 +84,42 @@ func Open(ctx context.Context, path string) (*DB, error) {
 
 // Close closes both pools.
 func (db *DB) Close() error {
+	db.stmts.Range(func(_, s any) bool { s.(*sql.Stmt).Close(); return true })
 	return errors.Join(db.read.Close(), db.write.Close())
+}
+
+// prepared returns the read pool's prepared statement for q, preparing it once.
+func (db *DB) prepared(ctx context.Context, q string) (*sql.Stmt, error) {
+	if s, ok := db.stmts.Load(q); ok {
+		return s.(*sql.Stmt), nil
+	}
+	s, err := db.read.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := db.stmts.LoadOrStore(q, s); loaded {
+		s.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return s, nil
+}
+
+// query runs a read query through its prepared statement.
+func (db *DB) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	s, err := db.prepared(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return s.QueryContext(ctx, args...)
+}
+
+// queryRow runs a one-row read query through its prepared statement.
+func (db *DB) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	s, err := db.prepared(ctx, q)
+	if err != nil {
+		return db.read.QueryRowContext(ctx, q, args...) // reports the same error through Scan
+	}
+	return s.QueryRowContext(ctx, args...)
 }
 
 // Ping checks that the database answers.

@@ -59,12 +59,12 @@ func (db *DB) CreateLinkSession(ctx context.Context, s LinkSession) error {
 
 // LinkSession returns a Link session by id.
 func (db *DB) LinkSession(ctx context.Context, id string) (LinkSession, error) {
-	return scanLinkSession(db.read.QueryRowContext(ctx, `SELECT `+linkSessionColumns+` FROM link_sessions WHERE id = ?`, id))
+	return scanLinkSession(db.queryRow(ctx, `SELECT `+linkSessionColumns+` FROM link_sessions WHERE id = ?`, id))
 }
 
 // UserLinkSession returns a Link session only to the user who started it.
 func (db *DB) UserLinkSession(ctx context.Context, userID int64, id string) (LinkSession, error) {
-	return scanLinkSession(db.read.QueryRowContext(ctx, `SELECT `+linkSessionColumns+` FROM link_sessions WHERE id = ? AND user_id = ?`, id, userID))
+	return scanLinkSession(db.queryRow(ctx, `SELECT `+linkSessionColumns+` FROM link_sessions WHERE id = ? AND user_id = ?`, id, userID))
 }
 
 // SetLinkWorkflow notes the platform workflow that fetches the session's token.
@@ -155,12 +155,12 @@ func collectLinkEvents(rows *sql.Rows, err error) ([]LinkEvent, error) {
 
 // LinkEventsForSession lists a session's callbacks in order.
 func (db *DB) LinkEventsForSession(ctx context.Context, sessionID string) ([]LinkEvent, error) {
-	return collectLinkEvents(db.read.QueryContext(ctx, `SELECT `+linkEventColumns+` FROM link_events WHERE link_session_id = ? ORDER BY id`, sessionID))
+	return collectLinkEvents(db.query(ctx, `SELECT `+linkEventColumns+` FROM link_events WHERE link_session_id = ? ORDER BY id`, sessionID))
 }
 
 // LinkEventsForAccount lists the callbacks of every Link session about a connection.
 func (db *DB) LinkEventsForAccount(ctx context.Context, accountGUID string) ([]LinkEvent, error) {
-	return collectLinkEvents(db.read.QueryContext(ctx, `SELECT `+linkEventColumns+` FROM link_events WHERE account_guid = ? ORDER BY id`, accountGUID))
+	return collectLinkEvents(db.query(ctx, `SELECT `+linkEventColumns+` FROM link_events WHERE account_guid = ? ORDER BY id`, accountGUID))
 }
 
 // Completion states.
@@ -259,12 +259,12 @@ func (db *DB) CreateCompletion(ctx context.Context, c Completion) (Completion, e
 
 // CompletionForSession returns the completion of a Link session.
 func (db *DB) CompletionForSession(ctx context.Context, linkSessionID string) (Completion, error) {
-	return scanCompletion(db.read.QueryRowContext(ctx, `SELECT `+completionColumns+` FROM completions WHERE link_session_id = ?`, linkSessionID))
+	return scanCompletion(db.queryRow(ctx, `SELECT `+completionColumns+` FROM completions WHERE link_session_id = ?`, linkSessionID))
 }
 
 // Completion returns one completion.
 func (db *DB) Completion(ctx context.Context, id int64) (Completion, error) {
-	return scanCompletion(db.read.QueryRowContext(ctx, `SELECT `+completionColumns+` FROM completions WHERE id = ?`, id))
+	return scanCompletion(db.queryRow(ctx, `SELECT `+completionColumns+` FROM completions WHERE id = ?`, id))
 }
 
 // DueCompletions lists queued completions whose next attempt is due.
@@ -281,7 +281,7 @@ func (db *DB) QueuedCompletions(ctx context.Context, customerGUID string) ([]Com
 }
 
 func (db *DB) completions(ctx context.Context, where string, args ...any) ([]Completion, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT `+completionColumns+` FROM completions `+where, args...)
+	rows, err := db.query(ctx, `SELECT `+completionColumns+` FROM completions `+where, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -349,9 +349,9 @@ func (db *DB) OwnerAccounts(ctx context.Context, customerGUID string) ([]Account
 	var rows *sql.Rows
 	var err error
 	if customerGUID == "" {
-		rows, err = db.read.QueryContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE customer_guid IS NULL AND state NOT IN ('deleted', 'deleting', 'failed')`)
+		rows, err = db.query(ctx, `SELECT `+accountColumns+` FROM accounts WHERE customer_guid IS NULL AND state NOT IN ('deleted', 'deleting', 'failed')`)
 	} else {
-		rows, err = db.read.QueryContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE customer_guid = ? AND state NOT IN ('deleted', 'deleting', 'failed')`, customerGUID)
+		rows, err = db.query(ctx, `SELECT `+accountColumns+` FROM accounts WHERE customer_guid = ? AND state NOT IN ('deleted', 'deleting', 'failed')`, customerGUID)
 	}
 	if err != nil {
 		return nil, err

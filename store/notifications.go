@@ -28,7 +28,7 @@ func (db *DB) AddNotification(ctx context.Context, n Notification) (int64, error
 
 // ActiveNotifications lists a customer's banners that were not dismissed, newest first.
 func (db *DB) ActiveNotifications(ctx context.Context, customerGUID string) ([]Notification, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT id, customer_guid, COALESCE(account_guid, ''), kind, message, created_at
+	rows, err := db.query(ctx, `SELECT id, customer_guid, COALESCE(account_guid, ''), kind, message, created_at
 		FROM notifications WHERE customer_guid = ? AND dismissed_at IS NULL ORDER BY id DESC LIMIT 20`, customerGUID)
 	if err != nil {
 		return nil, err
@@ -85,7 +85,7 @@ func (db *DB) RecordJob(ctx context.Context, name, errText string) error {
 func (db *DB) Job(ctx context.Context, name string) (JobStatus, error) {
 	j := JobStatus{Name: name}
 	var ok, try sql.NullString
-	err := db.read.QueryRowContext(ctx, `SELECT last_ok_at, last_try_at, last_error FROM job_status WHERE name = ?`, name).Scan(&ok, &try, &j.LastError)
+	err := db.queryRow(ctx, `SELECT last_ok_at, last_try_at, last_error FROM job_status WHERE name = ?`, name).Scan(&ok, &try, &j.LastError)
 	if err != nil {
 		if notFound(err) == ErrNotFound {
 			return j, nil

@@ -63,19 +63,19 @@ func collectEmails(rows *sql.Rows, err error) ([]Email, error) {
 // Emails lists the outbox newest first, optionally only one state.
 func (db *DB) Emails(ctx context.Context, state string, limit int) ([]Email, error) {
 	if state == "" {
-		return collectEmails(db.read.QueryContext(ctx, `SELECT `+emailColumns+` FROM outbox ORDER BY id DESC LIMIT ?`, limit))
+		return collectEmails(db.query(ctx, `SELECT `+emailColumns+` FROM outbox ORDER BY id DESC LIMIT ?`, limit))
 	}
-	return collectEmails(db.read.QueryContext(ctx, `SELECT `+emailColumns+` FROM outbox WHERE state = ? ORDER BY id DESC LIMIT ?`, state, limit))
+	return collectEmails(db.query(ctx, `SELECT `+emailColumns+` FROM outbox WHERE state = ? ORDER BY id DESC LIMIT ?`, state, limit))
 }
 
 // EmailsForAccount lists the messages about a connection, oldest first.
 func (db *DB) EmailsForAccount(ctx context.Context, accountGUID string) ([]Email, error) {
-	return collectEmails(db.read.QueryContext(ctx, `SELECT `+emailColumns+` FROM outbox WHERE account_guid = ? ORDER BY id LIMIT 500`, accountGUID))
+	return collectEmails(db.query(ctx, `SELECT `+emailColumns+` FROM outbox WHERE account_guid = ? ORDER BY id LIMIT 500`, accountGUID))
 }
 
 // DueEmails lists queued messages whose next attempt is due.
 func (db *DB) DueEmails(ctx context.Context, limit int) ([]Email, error) {
-	return collectEmails(db.read.QueryContext(ctx, `SELECT `+emailColumns+` FROM outbox
+	return collectEmails(db.query(ctx, `SELECT `+emailColumns+` FROM outbox
 		WHERE state = 'queued' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?`, formatTime(db.now()), limit))
 }
 

@@ -15,7 +15,7 @@ func (db *DB) CreateSession(ctx context.Context, id string, userID int64, ttl ti
 
 // SessionUser returns the user of a live session: not revoked, not expired.
 func (db *DB) SessionUser(ctx context.Context, id string) (User, error) {
-	return scanUser(db.read.QueryRowContext(ctx, `SELECT u.id, u.email, u.password_hash, u.role, COALESCE(u.customer_guid, ''), u.created_at, u.password_changed_at
+	return scanUser(db.queryRow(ctx, `SELECT u.id, u.email, u.password_hash, u.role, COALESCE(u.customer_guid, ''), u.created_at, u.password_changed_at
 		FROM sessions s JOIN users u ON u.id = s.user_id
 		WHERE s.id = ? AND s.revoked_at IS NULL AND s.expires_at > ?`, id, formatTime(db.now())))
 }

@@ -99,7 +99,7 @@ func (db *DB) transfer(ctx context.Context, id int64) (Transfer, error) {
 
 // CustomerTransfer returns a transfer by its key, only to its customer.
 func (db *DB) CustomerTransfer(ctx context.Context, customerGUID, key string) (Transfer, error) {
-	return scanTransfer(db.read.QueryRowContext(ctx, `SELECT `+transferColumns+` FROM transfers
+	return scanTransfer(db.queryRow(ctx, `SELECT `+transferColumns+` FROM transfers
 		WHERE idempotency_key = ? AND customer_guid = ?`, key, customerGUID))
 }
 
@@ -129,15 +129,15 @@ func (db *DB) RecordTransfer(ctx context.Context, id int64, transferGUID, state,
 // or one account's (accountGUID not empty); quotes never confirmed are left out.
 func (db *DB) RecentTransfers(ctx context.Context, customerGUID, accountGUID string, limit int) ([]Transfer, error) {
 	if accountGUID != "" {
-		return collectTransfers(db.read.QueryContext(ctx, `SELECT `+transferColumns+` FROM transfers
+		return collectTransfers(db.query(ctx, `SELECT `+transferColumns+` FROM transfers
 			WHERE account_guid = ? AND customer_guid = ? AND state <> 'quoted' ORDER BY id DESC LIMIT ?`, accountGUID, customerGUID, limit))
 	}
-	return collectTransfers(db.read.QueryContext(ctx, `SELECT `+transferColumns+` FROM transfers
+	return collectTransfers(db.query(ctx, `SELECT `+transferColumns+` FROM transfers
 		WHERE customer_guid = ? AND state <> 'quoted' ORDER BY id DESC LIMIT ?`, customerGUID, limit))
 }
 
 // OpenTransfers lists the transfers the platform has not finished, oldest first.
 func (db *DB) OpenTransfers(ctx context.Context, limit int) ([]Transfer, error) {
-	return collectTransfers(db.read.QueryContext(ctx, `SELECT `+transferColumns+` FROM transfers
+	return collectTransfers(db.query(ctx, `SELECT `+transferColumns+` FROM transfers
 		WHERE state IN ('submitting', 'storing', 'pending') ORDER BY updated_at LIMIT ?`, limit))
 }

@@ -57,23 +57,23 @@ func (db *DB) CreateUser(ctx context.Context, u User) (User, error) {
 
 // UserByEmail finds a user by email, case-insensitively.
 func (db *DB) UserByEmail(ctx context.Context, email string) (User, error) {
-	return scanUser(db.read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE email = ?`, email))
+	return scanUser(db.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email = ?`, email))
 }
 
 // UserByID finds a user by id.
 func (db *DB) UserByID(ctx context.Context, id int64) (User, error) {
-	return scanUser(db.read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+	return scanUser(db.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
 }
 
 // UserByCustomerGUID finds the customer user tied to a platform customer.
 func (db *DB) UserByCustomerGUID(ctx context.Context, guid string) (User, error) {
-	return scanUser(db.read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE customer_guid = ?`, guid))
+	return scanUser(db.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE customer_guid = ?`, guid))
 }
 
 // CountUsers tells whether the database has been seeded.
 func (db *DB) CountUsers(ctx context.Context) (int, error) {
 	var n int
-	err := db.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM users`).Scan(&n)
+	err := db.queryRow(ctx, `SELECT COUNT(*) FROM users`).Scan(&n)
 	return n, err
 }
 
