@@ -197,16 +197,6 @@ func collectAccounts(rows *sql.Rows) ([]Account, error) {
 	return out, rows.Err()
 }
 
-// AccountsSyncedBefore reports the oldest sync time among a customer's accounts, to tell staleness.
-func (db *DB) OldestSync(ctx context.Context, customerGUID string) (time.Time, error) {
-	var s sql.NullString
-	err := db.queryRow(ctx, `SELECT MIN(synced_at) FROM accounts WHERE customer_guid = ?`, customerGUID).Scan(&s)
-	if err != nil || !s.Valid {
-		return time.Time{}, err
-	}
-	return parseTime(s.String), nil
-}
-
 // AccountGUIDsNotIn returns the guids of local accounts (not yet deleted) missing from seen;
 // sync uses it to notice accounts the platform no longer lists.
 func (db *DB) AccountGUIDsNotIn(ctx context.Context, seen map[string]bool) ([]string, error) {

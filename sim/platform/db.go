@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"embed"
-	"errors"
 	"fmt"
 	"io/fs"
 	"net/url"
@@ -18,7 +17,6 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-var errNotFound = errors.New("not found")
 
 func openDB(ctx context.Context, dir string) (*sql.DB, error) {
 	dsn := "file:" + filepath.ToSlash(filepath.Join(dir, "platformsim.db")) + "?" + url.Values{

@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/big"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -131,8 +130,8 @@ func (a *Adapter) verificationKey(ctx context.Context, kid string) (*verificatio
 	if errX != nil || errY != nil || len(x) != 32 || len(y) != 32 {
 		return nil, fmt.Errorf("key %s has malformed coordinates", kid)
 	}
-	pub := &ecdsa.PublicKey{Curve: elliptic.P256(), X: new(big.Int).SetBytes(x), Y: new(big.Int).SetBytes(y)}
-	if _, err := pub.ECDH(); err != nil {
+	pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append(append([]byte{4}, x...), y...))
+	if err != nil {
 		return nil, fmt.Errorf("key %s is not on P-256: %w", kid, err)
 	}
 	key = &verificationKey{pub: pub}
