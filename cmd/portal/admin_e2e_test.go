@@ -88,7 +88,7 @@ func TestBrowserAdminTab(t *testing.T) {
 
 	// An on-demand refresh runs in the background; the page follows it.
 	confirmAction(t, ctx, "action-refresh")
-	waitFor(t, ctx, 60*time.Second, "refresh outcome",
+	waitAcrossNavigation(t, ctx, 60*time.Second, "refresh outcome",
 		`(() => { const p = document.querySelector('[data-testid="refresh-progress"]'); return !!p && p.dataset.status !== 'running'; })()`)
 	screenshot(t, ctx, "admin-refresh")
 	if msg := eval[string](t, ctx, `document.querySelector('[data-testid="refresh-progress"]').textContent`); !strings.Contains(msg, "expired") {

@@ -125,6 +125,7 @@ func startDemo(ctx context.Context, cfg config, log *slog.Logger, redirectURI st
 // demoConnection is one seeded connection.
 type demoConnection struct {
 	institution string
+	account     int    // which of the institution's accounts
 	state       string // the state it is left in
 	failure     string
 }
@@ -142,14 +143,14 @@ func seedDemo(ctx context.Context, db *store.DB, d *demoEnv, bank *platform.Clie
 		conns       []demoConnection
 	}{
 		{demoLogins[0], "Alice", "Archer", []demoConnection{
-			{"ins_109508", store.StateCompleted, ""},
-			{"ins_109509", store.StateRefreshRequired, ""},
-			{"ins_109512", store.StateUnverified, ""},
-			{"ins_109511", store.StateStoring, ""},
+			{"ins_109508", 0, store.StateCompleted, ""},
+			{"ins_109509", 0, store.StateRefreshRequired, ""},
+			{"ins_109512", 0, store.StateUnverified, ""},
+			{"ins_109511", 0, store.StateStoring, ""},
 		}},
 		{demoLogins[1], "Bob", "Baker", []demoConnection{
-			{"ins_109508", store.StateCompleted, ""},
-			{"ins_109508", store.StateFailed, "duplicate"}, // the same account linked twice
+			{"ins_109508", 0, store.StateCompleted, ""},
+			{"ins_109508", 0, store.StateFailed, "duplicate"}, // the same account linked twice
 		}},
 	}
 	sandbox := simplatform.Sandbox{BaseURL: d.platformURL}
@@ -174,8 +175,10 @@ func seedDemo(ctx context.Context, db *store.DB, d *demoEnv, bank *platform.Clie
 			return err
 		}
 	}
-	// The organization's own connections: one working, one expired.
-	for _, c := range []demoConnection{{"ins_109508", store.StateCompleted, ""}, {"ins_109510", store.StateRefreshRequired, ""}} {
+	// The organization's own connections: one working, and two at a bank
+	// whose login expired for one of them (its reconnect shows the review of
+	// accounts left unselected in Link).
+	for _, c := range []demoConnection{{"ins_109508", 0, store.StateCompleted, ""}, {"ins_109510", 1, store.StateCompleted, ""}, {"ins_109510", 0, store.StateRefreshRequired, ""}} {
 		if d.plaid == nil {
 			break
 		}
@@ -193,7 +196,7 @@ func seedDemo(ctx context.Context, db *store.DB, d *demoEnv, bank *platform.Clie
 }
 
 func seedConnection(ctx context.Context, bank *platform.Client, sandbox simplatform.Sandbox, plaid *simplaid.Server, customerGUID string, c demoConnection) error {
-	link, err := plaid.SandboxLink(c.institution, sandbox.BaseURL+"/plaid/webhook")
+	link, err := plaid.SandboxLinkAccount(c.institution, c.account, sandbox.BaseURL+"/plaid/webhook")
 	if err != nil {
 		return fmt.Errorf("sandbox link %s: %w", c.institution, err)
 	}

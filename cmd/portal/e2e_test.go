@@ -219,6 +219,9 @@ func login(t *testing.T, ctx context.Context, base, email, password string) {
 		chromedp.SendKeys(chromedp.CSS(`#password`), password),
 		chromedp.Click(tid("login-submit")),
 	)
+	// Wait for the answer to the sign-in, so the next navigation does not abort it.
+	waitAcrossNavigation(t, ctx, 20*time.Second, "the answer to the sign-in",
+		`document.readyState === "complete" && (location.pathname !== "/login" || !!document.querySelector('[data-testid="login-error"]'))`)
 }
 
 func screenshot(t *testing.T, ctx context.Context, name string) {

@@ -138,14 +138,22 @@ type SandboxLinked struct {
 // it (the demo seeds connections with it, as Plaid's /sandbox/public_token/create
 // does). Item webhooks go to webhook when it is set.
 func (s *Server) SandboxLink(institutionID, webhook string) (SandboxLinked, error) {
+	return s.SandboxLinkAccount(institutionID, 0, webhook)
+}
+
+// SandboxLinkAccount is SandboxLink sharing the institution's n-th account.
+func (s *Server) SandboxLinkAccount(institutionID string, n int, webhook string) (SandboxLinked, error) {
 	inst := institutionByID(institutionID)
 	if inst == nil {
 		return SandboxLinked{}, fmt.Errorf("simplaid: unknown institution %q", institutionID)
 	}
+	if n < 0 || n >= len(inst.Accounts) {
+		return SandboxLinked{}, fmt.Errorf("simplaid: %s has no account %d", institutionID, n)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	it := s.newItem(inst, webhook, []string{"transactions"})
-	a := it.accounts[0]
+	a := it.accounts[n]
 	it.shared[a.ID] = true
 	return SandboxLinked{PublicToken: s.newPublicToken(it), AccountID: a.ID, AccountName: a.Name, AccountMask: a.Mask}, nil
 }
