@@ -17,7 +17,6 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-
 func openDB(ctx context.Context, dir string) (*sql.DB, error) {
 	dsn := "file:" + filepath.ToSlash(filepath.Join(dir, "platformsim.db")) + "?" + url.Values{
 		"_pragma": {"journal_mode(WAL)", "busy_timeout(5000)", "foreign_keys(1)", "synchronous(NORMAL)"},
