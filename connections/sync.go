@@ -2,6 +2,7 @@ package connections
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -58,16 +59,41 @@ func (s *Service) Sync(ctx context.Context) error {
 	defer s.syncMu.Unlock()
 	start := time.Now()
 	seen := map[string]bool{}
-	batch := make([]store.Account, 0, 100)
 	var changes []store.Transition
+	// The next page is fetched while the last one is written: the platform's
+	// answer and SQLite's work overlap instead of taking turns.
+	batches := make(chan []store.Account, 1)
+	written := make(chan error, 1)
+	writeFailed := make(chan struct{})
+	go func() {
+		var werr error
+		for b := range batches {
+			if werr != nil {
+				continue // drain what was sent before the walk noticed
+			}
+			var c []store.Transition
+			c, werr = s.db.UpsertAccounts(ctx, b, "sync")
+			changes = append(changes, c...)
+			if werr != nil {
+				close(writeFailed)
+			}
+		}
+		written <- werr
+	}()
+	batch := make([]store.Account, 0, 100)
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
 		}
-		c, err := s.db.UpsertAccounts(ctx, batch, "sync")
-		changes = append(changes, c...)
-		batch = batch[:0]
-		return err
+		select {
+		case batches <- batch:
+		case <-writeFailed:
+			return errors.New("saving a page of accounts failed")
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		batch = make([]store.Account, 0, 100)
+		return nil
 	}
 	err := s.bank.EachExternalBankAccount(ctx, platform.ListAccountsParams{BankGUIDs: []string{s.cfg.BankGUID}}, func(a platform.ExternalBankAccount) error {
 		seen[a.GUID] = true
@@ -79,6 +105,10 @@ func (s *Service) Sync(ctx context.Context) error {
 	})
 	if err == nil {
 		err = flush()
+	}
+	close(batches)
+	if werr := <-written; werr != nil {
+		err = werr // the real cause, rather than the walk's stop
 	}
 	if err == nil {
 		var gone []string

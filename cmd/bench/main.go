@@ -48,6 +48,7 @@ type config struct {
 	accountsConns, adminConns, linkWorkers, threads int
 	dir                                             string
 	keep                                            bool
+	only                                            string
 }
 
 func parseConfig(args []string) (config, error) {
@@ -64,6 +65,7 @@ func parseConfig(args []string) (config, error) {
 	fs.IntVar(&c.threads, "threads", runtime.NumCPU(), "wrk threads")
 	fs.StringVar(&c.dir, "dir", "", "working directory for binaries and data (default: a temporary one)")
 	fs.BoolVar(&c.keep, "keep", false, "keep the working directory")
+	fs.StringVar(&c.only, "only", "", "run only the page load (load) or only the full sync (sync)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -77,6 +79,8 @@ func parseConfig(args []string) (config, error) {
 		return c, fmt.Errorf("-sync-accounts must be 1 to 200000")
 	case c.duration < time.Second:
 		return c, fmt.Errorf("-duration must be at least 1s")
+	case c.only != "" && c.only != "load" && c.only != "sync":
+		return c, fmt.Errorf("-only: give load or sync")
 	}
 	return c, nil
 }
@@ -125,6 +129,15 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	rep := &report{}
+	if cfg.only == "sync" {
+		step("full sync: %d accounts in the simulator, a fresh portal", cfg.syncAccounts)
+		if err := syncScenario(ctx, dir, portalBin, simBin, cfg.syncAccounts, rep); err != nil {
+			return err
+		}
+		rep.print(stdout, cfg)
+		return nil
+	}
 	sim, err := startSimulator(simBin, filepath.Join(dir, "sim-load"), "http://127.0.0.1:"+port+"/link/oauth-return")
 	if err != nil {
 		return err
@@ -163,7 +176,6 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer p.stop()
-	rep := &report{}
 	rep.coldStart = p.ColdStart
 
 	customer, err := login(ctx, p.URL, customerEmail, benchPassword)
@@ -261,6 +273,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	rep.rss = rss
 	p.stop()
 	sim.stop()
+	if cfg.only == "load" {
+		rep.print(stdout, cfg)
+		return nil
+	}
 
 	step("full sync: %d accounts in the simulator, a fresh portal", cfg.syncAccounts)
 	if err := syncScenario(ctx, dir, portalBin, simBin, cfg.syncAccounts, rep); err != nil {

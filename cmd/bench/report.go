@@ -48,6 +48,9 @@ func (rep *report) print(w io.Writer, cfg config) {
 	fmt.Fprintf(w, "| %-34s | %5s | %4s | %9s | %8s | %8s | %6s | %9s | %-26s | %-6s |\n",
 		"scenario", "conns", "tool", "req/s", "p50", "p99", "errors", "×baseline", "budget", "result")
 	fmt.Fprintf(w, "|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n", dashes(36), dashes(7), dashes(6), dashes(11), dashes(10), dashes(10), dashes(8), dashes(11), dashes(28), dashes(8))
+	if len(rep.rows) == 0 {
+		fmt.Fprintln(w, "(page load not run)")
+	}
 	for _, r := range rep.rows {
 		ratio := "-"
 		if rep.baseRPS > 0 {
@@ -62,8 +65,13 @@ func (rep *report) print(w io.Writer, cfg config) {
 	line := func(name, value, budget string, ok bool) {
 		fmt.Fprintf(w, "| %-44s | %-14s | %-16s | %-6s |\n", name, value, budget, passFail(ok))
 	}
-	line("peak RSS of the portal under load (VmHWM)", fmt.Sprintf("%.1f MB", float64(rep.rss)/(1<<20)), fmt.Sprintf("≤ %d MB", budgetRSS>>20), rep.rss <= budgetRSS)
-	line("cold start to the first 200 from /healthz", ms(rep.coldStart), "≤ "+ms(budgetColdStart), rep.coldStart <= budgetColdStart)
+	if rep.rss > 0 {
+		line("peak RSS of the portal under load (VmHWM)", fmt.Sprintf("%.1f MB", float64(rep.rss)/(1<<20)), fmt.Sprintf("≤ %d MB", budgetRSS>>20), rep.rss <= budgetRSS)
+		line("cold start to the first 200 from /healthz", ms(rep.coldStart), "≤ "+ms(budgetColdStart), rep.coldStart <= budgetColdStart)
+	}
+	if rep.syncRequests == 0 {
+		return
+	}
 	line(fmt.Sprintf("full sync of %d accounts: time", rep.syncAccounts), fmt.Sprintf("%.2fs", rep.syncTime.Seconds()), fmt.Sprintf("≤ %s", budgetSync), rep.syncTime <= budgetSync)
 	line("full sync: platform requests (token + pages)", fmt.Sprint(rep.syncRequests), fmt.Sprintf("≤ %d", budgetSyncRequests), rep.syncRequests <= budgetSyncRequests)
 }
