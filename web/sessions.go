@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sync"
 	"time"
 
+	"github.com/gorilla/securecookie"
 	"github.com/gorilla/sessions"
 	"github.com/labstack/echo/v4"
 
@@ -32,6 +34,49 @@ const (
 type Sessions struct {
 	cookies *sessions.CookieStore
 	store   SessionStore
+
+	// decoded remembers which session id a cookie value carries: verifying and
+	// decrypting it (HMAC, AES, gob) cost more than the rest of a small page.
+	// Entries live a minute; the session row stays the authority on expiry
+	// and revocation.
+	mu      sync.Mutex
+	decoded map[string]decodedCookie
+}
+
+type decodedCookie struct {
+	id string
+	at time.Time
+}
+
+const (
+	decodedTTL = time.Minute
+	decodedMax = 10_000
+)
+
+// sessionID returns the id inside a session cookie's value ("" when it is not ours).
+func (s *Sessions) sessionID(value string) string {
+	now := time.Now()
+	s.mu.Lock()
+	d, ok := s.decoded[value]
+	s.mu.Unlock()
+	if ok && now.Sub(d.at) < decodedTTL {
+		return d.id
+	}
+	values := map[any]any{}
+	if err := securecookie.DecodeMulti(sessionCookie, value, &values, s.cookies.Codecs...); err != nil {
+		return "" // tampered, expired or from old keys: signed out
+	}
+	id, _ := values[sessionIDKey].(string)
+	if id == "" {
+		return ""
+	}
+	s.mu.Lock()
+	if len(s.decoded) >= decodedMax {
+		clear(s.decoded)
+	}
+	s.decoded[value] = decodedCookie{id: id, at: now}
+	s.mu.Unlock()
+	return id
 }
 
 var _ handlers.Sessions = (*Sessions)(nil)
@@ -42,20 +87,17 @@ func NewSessions(st SessionStore, hashKey, blockKey []byte, secure bool) *Sessio
 	cs := sessions.NewCookieStore(hashKey, blockKey)
 	cs.Options = &sessions.Options{Path: "/", MaxAge: int(sessionTTL / time.Second), HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode}
 	cs.MaxAge(cs.Options.MaxAge)
-	return &Sessions{cookies: cs, store: st}
+	return &Sessions{cookies: cs, store: st, decoded: map[string]decodedCookie{}}
 }
 
 // Middleware loads the signed-in user, if the cookie names a live session.
 func (s *Sessions) Middleware(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if _, err := c.Request().Cookie(sessionCookie); err != nil {
+		ck, err := c.Request().Cookie(sessionCookie)
+		if err != nil {
 			return next(c)
 		}
-		sess, err := s.cookies.Get(c.Request(), sessionCookie)
-		if err != nil {
-			return next(c) // tampered or from old keys: treat as signed out
-		}
-		id, _ := sess.Values[sessionIDKey].(string)
+		id := s.sessionID(ck.Value)
 		if id == "" {
 			return next(c)
 		}

@@ -299,9 +299,23 @@ func syncScenario(ctx context.Context, dir, portalBin, simBin string, accounts i
 		return err
 	}
 	defer sim.stop()
-	for left := accounts; left > 0; {
-		n := min(left, 100_000)
+	// Customers' accounts, 1,000 per customer, and 1% bank-level ones (all
+	// completed: a first sync of expired ones would also send emails).
+	bank := platform.New(platform.Config{BaseURL: sim.URL, TokenURL: sim.URL + "/oauth/token", ClientID: simClientID, ClientSecret: simClientSecret})
+	bankLevel := accounts / 100
+	if n := bankLevel; n > 0 {
 		if _, err := (simplatform.Sandbox{BaseURL: sim.URL}).SeedAccounts(ctx, simplatform.SeedRequest{Count: n}); err != nil {
+			return fmt.Errorf("seed the simulator: %w", err)
+		}
+	}
+	for left, i := accounts-bankLevel, 0; left > 0; i++ {
+		n := min(left, 1000)
+		c, err := bank.CreateCustomer(ctx, platform.CreateCustomerRequest{Type: "individual", FirstName: "Sync", LastName: fmt.Sprint(i)})
+		if err != nil {
+			return fmt.Errorf("create a customer on the simulator: %w", err)
+		}
+		req := simplatform.SeedRequest{CustomerGUID: &c.GUID, Count: n, InstitutionID: institutions[i%len(institutions)].ID}
+		if _, err := (simplatform.Sandbox{BaseURL: sim.URL}).SeedAccounts(ctx, req); err != nil {
 			return fmt.Errorf("seed the simulator: %w", err)
 		}
 		left -= n
