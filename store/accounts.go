@@ -172,16 +172,19 @@ func (db *DB) CustomerAccount(ctx context.Context, customerGUID, guid string) (A
 
 // CustomerAccounts lists a customer's connections, those that need attention first.
 // Deleted connections are left out: they are gone for the customer.
+// The answer is shared through the read cache: do not modify it.
 func (db *DB) CustomerAccounts(ctx context.Context, customerGUID string) ([]Account, error) {
-	rows, err := db.query(ctx, `SELECT `+accountColumns+` FROM accounts
-		WHERE customer_guid = ? AND state <> 'deleted'
-		ORDER BY CASE state WHEN 'refresh_required' THEN 0 WHEN 'failed' THEN 1 WHEN 'unverified' THEN 2
-			WHEN 'storing' THEN 3 WHEN 'deleting' THEN 4 WHEN 'completed' THEN 5 ELSE 6 END,
-			institution_name, account_mask, guid`, customerGUID)
-	if err != nil {
-		return nil, err
-	}
-	return collectAccounts(rows)
+	return cached(db, "accounts:"+customerGUID, func() ([]Account, error) {
+		rows, err := db.query(ctx, `SELECT `+accountColumns+` FROM accounts
+			WHERE customer_guid = ? AND state <> 'deleted'
+			ORDER BY CASE state WHEN 'refresh_required' THEN 0 WHEN 'failed' THEN 1 WHEN 'unverified' THEN 2
+				WHEN 'storing' THEN 3 WHEN 'deleting' THEN 4 WHEN 'completed' THEN 5 ELSE 6 END,
+				institution_name, account_mask, guid`, customerGUID)
+		if err != nil {
+			return nil, err
+		}
+		return collectAccounts(rows)
+	})
 }
 
 func collectAccounts(rows *sql.Rows) ([]Account, error) {

@@ -32,8 +32,9 @@ var migrationFiles embed.FS
 
 // DB is the portal's database: one writer connection and a pool of readers.
 type DB struct {
-	write *sql.DB
+	write *writer
 	read  *sql.DB
+	cache readCache
 	now   func() time.Time
 	// stmts holds the read statements prepared so far, by their text: SQLite
 	// parses and plans a hot query once per connection instead of on every
@@ -74,7 +75,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	r.SetMaxOpenConns(readers)
 	r.SetMaxIdleConns(readers)
 	r.SetConnMaxLifetime(0)
-	db := &DB{write: w, read: r, now: func() time.Time { return time.Now().UTC() }}
+	db := &DB{write: &writer{DB: w}, read: r, now: func() time.Time { return time.Now().UTC() }}
 	if err := db.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("migrate: %w", err)
@@ -176,7 +177,9 @@ func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 		tx.Rollback()
 		return err
 	}
-	return tx.Commit()
+	err = tx.Commit()
+	db.write.gen.Add(1)
+	return err
 }
 
 const timeLayout = "2006-01-02T15:04:05.000Z"

@@ -273,11 +273,14 @@ func (db *DB) DueCompletions(ctx context.Context, limit int) ([]Completion, erro
 }
 
 // QueuedCompletions lists an owner's completions still waiting for the platform.
+// The answer is shared through the read cache: do not modify it.
 func (db *DB) QueuedCompletions(ctx context.Context, customerGUID string) ([]Completion, error) {
-	if customerGUID == "" {
-		return db.completions(ctx, `WHERE state = 'queued' AND customer_guid IS NULL ORDER BY id`)
-	}
-	return db.completions(ctx, `WHERE state = 'queued' AND customer_guid = ? ORDER BY id`, customerGUID)
+	return cached(db, "queued:"+customerGUID, func() ([]Completion, error) {
+		if customerGUID == "" {
+			return db.completions(ctx, `WHERE state = 'queued' AND customer_guid IS NULL ORDER BY id`)
+		}
+		return db.completions(ctx, `WHERE state = 'queued' AND customer_guid = ? ORDER BY id`, customerGUID)
+	})
 }
 
 func (db *DB) completions(ctx context.Context, where string, args ...any) ([]Completion, error) {

@@ -28,6 +28,10 @@ func (db *DB) AddNotification(ctx context.Context, n Notification) (int64, error
 
 // ActiveNotifications lists a customer's banners that were not dismissed, newest first.
 func (db *DB) ActiveNotifications(ctx context.Context, customerGUID string) ([]Notification, error) {
+	return cached(db, "notifications:"+customerGUID, func() ([]Notification, error) { return db.activeNotifications(ctx, customerGUID) })
+}
+
+func (db *DB) activeNotifications(ctx context.Context, customerGUID string) ([]Notification, error) {
 	rows, err := db.query(ctx, `SELECT id, customer_guid, COALESCE(account_guid, ''), kind, message, created_at
 		FROM notifications WHERE customer_guid = ? AND dismissed_at IS NULL ORDER BY id DESC LIMIT 20`, customerGUID)
 	if err != nil {
@@ -83,6 +87,10 @@ func (db *DB) RecordJob(ctx context.Context, name, errText string) error {
 
 // Job returns a job's health; a job that never ran has zero times.
 func (db *DB) Job(ctx context.Context, name string) (JobStatus, error) {
+	return cached(db, "job:"+name, func() (JobStatus, error) { return db.job(ctx, name) })
+}
+
+func (db *DB) job(ctx context.Context, name string) (JobStatus, error) {
 	j := JobStatus{Name: name}
 	var ok, try sql.NullString
 	err := db.queryRow(ctx, `SELECT last_ok_at, last_try_at, last_error FROM job_status WHERE name = ?`, name).Scan(&ok, &try, &j.LastError)

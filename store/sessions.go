@@ -15,9 +15,29 @@ func (db *DB) CreateSession(ctx context.Context, id string, userID int64, ttl ti
 
 // SessionUser returns the user of a live session: not revoked, not expired.
 func (db *DB) SessionUser(ctx context.Context, id string) (User, error) {
-	return scanUser(db.queryRow(ctx, `SELECT u.id, u.email, u.password_hash, u.role, COALESCE(u.customer_guid, ''), u.created_at, u.password_changed_at
-		FROM sessions s JOIN users u ON u.id = s.user_id
-		WHERE s.id = ? AND s.revoked_at IS NULL AND s.expires_at > ?`, id, formatTime(db.now())))
+	type live struct {
+		user    User
+		expires string
+	}
+	s, err := cached(db, "session:"+id, func() (live, error) {
+		var l live
+		var created, changed string
+		err := db.queryRow(ctx, `SELECT u.id, u.email, u.password_hash, u.role, COALESCE(u.customer_guid, ''), u.created_at, u.password_changed_at, s.expires_at
+			FROM sessions s JOIN users u ON u.id = s.user_id
+			WHERE s.id = ? AND s.revoked_at IS NULL`, id).Scan(&l.user.ID, &l.user.Email, &l.user.PasswordHash, &l.user.Role, &l.user.CustomerGUID, &created, &changed, &l.expires)
+		if err != nil {
+			return l, notFound(err)
+		}
+		l.user.CreatedAt, l.user.PasswordChangedAt = parseTime(created), parseTime(changed)
+		return l, nil
+	})
+	if err != nil {
+		return User{}, err
+	}
+	if s.expires <= formatTime(db.now()) {
+		return User{}, ErrNotFound
+	}
+	return s.user, nil
 }
 
 // RevokeSession ends a session server-side, so a copied cookie stops working.

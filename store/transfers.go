@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"time"
 )
 
@@ -128,6 +129,12 @@ func (db *DB) RecordTransfer(ctx context.Context, id int64, transferGUID, state,
 // RecentTransfers lists a customer's transfers, newest first, all of them
 // or one account's (accountGUID not empty); quotes never confirmed are left out.
 func (db *DB) RecentTransfers(ctx context.Context, customerGUID, accountGUID string, limit int) ([]Transfer, error) {
+	return cached(db, fmt.Sprintf("transfers:%s:%s:%d", customerGUID, accountGUID, limit), func() ([]Transfer, error) {
+		return db.recentTransfers(ctx, customerGUID, accountGUID, limit)
+	})
+}
+
+func (db *DB) recentTransfers(ctx context.Context, customerGUID, accountGUID string, limit int) ([]Transfer, error) {
 	if accountGUID != "" {
 		return collectTransfers(db.query(ctx, `SELECT `+transferColumns+` FROM transfers
 			WHERE account_guid = ? AND customer_guid = ? AND state <> 'quoted' ORDER BY id DESC LIMIT ?`, accountGUID, customerGUID, limit))
