@@ -276,13 +276,10 @@ func TestResetLoginAndRefresh(t *testing.T) {
 		access, _ := slow.sandboxItem(t, "ins_109508", "")
 		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 		defer cancel()
-		start := time.Now()
+		// The stand-in's refresh takes an hour here: only honouring ctx ends it.
 		_, _, err := slow.client.PlaidApi.TransactionsRefresh(ctx).TransactionsRefreshRequest(*plaid.NewTransactionsRefreshRequest(access)).Execute()
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("err = %v, want context.DeadlineExceeded", err)
-		}
-		if time.Since(start) > 5*time.Second {
-			t.Errorf("refresh took %v after the deadline", time.Since(start))
 		}
 	})
 }
