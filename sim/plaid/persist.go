@@ -6,13 +6,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"time"
 )
 
-// The stand-in can keep its Items in a JSON file (Config.StatePath), so a demo
-// that restarts still knows the Items the platform simulator holds access
-// tokens for. Link tokens, public tokens and Link sessions are short-lived and
-// are not kept.
+// The stand-in can keep its Items and public tokens in a JSON file
+// (Config.StatePath), so a demo that restarts still knows the Items the
+// platform simulator holds access tokens for, and a completion queued across
+// the restart can still exchange its public token. Link tokens and Link
+// sessions are not kept: a restart ends any Link session in progress.
 
 type savedAccount struct {
 	ID            string `json:"id"`
@@ -31,8 +33,28 @@ type savedItem struct {
 	Removed       bool            `json:"removed"`
 }
 
-// snapshot serializes the Items. Callers hold s.mu.
+type savedPublicToken struct {
+	Token   string    `json:"token"`
+	ItemID  string    `json:"item_id"`
+	Expires time.Time `json:"expires"`
+	Used    bool      `json:"used"`
+}
+
+type savedState struct {
+	Items        []savedItem        `json:"items"`
+	PublicTokens []savedPublicToken `json:"public_tokens"`
+}
+
+// snapshot serializes the Items and the public tokens still alive. Callers hold s.mu.
 func (s *Server) snapshot() ([]byte, error) {
+	var tokens []savedPublicToken
+	now := s.now()
+	for tok, pt := range s.publicTokens {
+		if pt.expires.After(now) {
+			tokens = append(tokens, savedPublicToken{Token: tok, ItemID: pt.itemID, Expires: pt.expires, Used: pt.used})
+		}
+	}
+	sort.Slice(tokens, func(i, j int) bool { return tokens[i].Token < tokens[j].Token })
 	items := make([]savedItem, 0, len(s.items))
 	for _, it := range s.items {
 		si := savedItem{ID: it.id, AccessToken: it.accessToken, InstitutionID: it.inst.ID, Shared: it.shared, Webhook: it.webhook,
@@ -48,7 +70,8 @@ func (s *Server) snapshot() ([]byte, error) {
 		}
 		items = append(items, si)
 	}
-	return json.Marshal(items)
+	sort.Slice(items, func(i, j int) bool { return items[i].ID < items[j].ID })
+	return json.Marshal(savedState{Items: items, PublicTokens: tokens})
 }
 
 func (s *Server) load(path string) error {
@@ -59,11 +82,17 @@ func (s *Server) load(path string) error {
 	if err != nil {
 		return err
 	}
-	var items []savedItem
-	if err := json.Unmarshal(b, &items); err != nil {
-		return fmt.Errorf("%s: %w", filepath.Base(path), err)
+	var st savedState
+	if err := json.Unmarshal(b, &st); err != nil {
+		// The first format was the list of Items alone.
+		if err2 := json.Unmarshal(b, &st.Items); err2 != nil {
+			return fmt.Errorf("%s: %w", filepath.Base(path), err)
+		}
 	}
-	for _, si := range items {
+	for _, pt := range st.PublicTokens {
+		s.publicTokens[pt.Token] = &publicToken{itemID: pt.ItemID, expires: pt.Expires, used: pt.Used}
+	}
+	for _, si := range st.Items {
 		inst := institutionByID(si.InstitutionID)
 		if inst == nil {
 			continue

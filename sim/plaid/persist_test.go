@@ -37,6 +37,9 @@ func TestItemsSurviveARestart(t *testing.T) {
 	if e != nil {
 		t.Fatalf("item after restart: %v", e.Message)
 	}
+	if pt := s2.publicTokens[linked.PublicToken]; pt == nil || pt.itemID != itemID || pt.used {
+		t.Fatalf("public token after restart: got %+v, want it alive for the same Item", pt)
+	}
 	if !got.loginRequired || got.inst.ID != "ins_109508" || len(got.accounts) != 2 || !got.shared[linked.AccountID] || len(got.sharedAccounts()) != 1 {
 		t.Fatalf("item after restart: got %+v", got)
 	}
