@@ -58,6 +58,7 @@ func (s *Service) Sync(ctx context.Context) error {
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
 	start := time.Now()
+	walkStart := s.now()
 	seen := map[string]bool{}
 	var changes []store.Transition
 	// The next page is fetched while the last one is written: the platform's
@@ -112,7 +113,7 @@ func (s *Service) Sync(ctx context.Context) error {
 	}
 	if err == nil {
 		var gone []string
-		gone, err = s.db.AccountGUIDsNotIn(ctx, seen)
+		gone, err = s.db.AccountGUIDsNotIn(ctx, seen, walkStart)
 		if err == nil && len(gone) > 0 {
 			var c []store.Transition
 			c, err = s.db.MarkAccountsDeleted(ctx, gone, "sync")

@@ -86,6 +86,7 @@ type Transition struct {
 }
 
 // UpsertAccounts saves accounts as the platform reports them, in one transaction,
+// never replacing a copy with an older one (by the platform's updated_at),
 // recording every state change (source says who observed it: "sync", "link", "admin")
 // and returning the transitions. Institution names already known locally are kept
 // when the platform does not carry one.
@@ -124,8 +125,9 @@ func (db *DB) upsertAccounts(ctx context.Context, tx *sql.Tx, accounts []Account
 			balance_current = CASE WHEN excluded.balance_updated_at IS NOT NULL THEN excluded.balance_current ELSE accounts.balance_current END,
 			state_changed_at = CASE WHEN accounts.state <> excluded.state THEN excluded.state_changed_at ELSE accounts.state_changed_at END,
 			synced_at = excluded.synced_at
-		WHERE accounts.updated_at <> excluded.updated_at OR accounts.state <> excluded.state
-			OR excluded.balance_updated_at IS NOT NULL OR excluded.institution_name <> ''`)
+		WHERE excluded.updated_at >= accounts.updated_at
+			AND (accounts.updated_at <> excluded.updated_at OR accounts.state <> excluded.state
+				OR excluded.balance_updated_at IS NOT NULL OR excluded.institution_name <> '')`)
 	if err != nil {
 		return nil, err
 	}
@@ -140,11 +142,17 @@ func (db *DB) upsertAccounts(ctx context.Context, tx *sql.Tx, accounts []Account
 		if err := get.QueryRowContext(ctx, a.GUID).Scan(&old); err != nil && err != sql.ErrNoRows {
 			return nil, err
 		}
-		if _, err := put.ExecContext(ctx, a.GUID, a.BankGUID, nullString(a.CustomerGUID), a.Name, a.Asset, a.AccountKind, a.Environment,
+		res, err := put.ExecContext(ctx, a.GUID, a.BankGUID, nullString(a.CustomerGUID), a.Name, a.Asset, a.AccountKind, a.Environment,
 			a.InstitutionID, a.InstitutionName, a.AccountMask, nullString(a.AccountName), a.State, nullString(a.FailureCode),
 			formatTime(a.CreatedAt), formatTime(a.UpdatedAt), nullTime(a.BalanceUpdatedAt), nullInt(a.BalanceAvailable), nullInt(a.BalanceCurrent),
-			now, now); err != nil {
+			now, now)
+		if err != nil {
 			return nil, err
+		}
+		// An older copy than the one we hold (a sync page read before a
+		// reconnect finished) changes nothing.
+		if n, _ := res.RowsAffected(); n == 0 {
+			continue
 		}
 		if old != a.State {
 			if _, err := log.ExecContext(ctx, a.GUID, old, a.State, source, now); err != nil {
@@ -200,10 +208,11 @@ func collectAccounts(rows *sql.Rows) ([]Account, error) {
 	return out, rows.Err()
 }
 
-// AccountGUIDsNotIn returns the guids of local accounts (not yet deleted) missing from seen;
-// sync uses it to notice accounts the platform no longer lists.
-func (db *DB) AccountGUIDsNotIn(ctx context.Context, seen map[string]bool) ([]string, error) {
-	rows, err := db.query(ctx, `SELECT guid FROM accounts WHERE state <> 'deleted'`)
+// AccountGUIDsNotIn returns the guids of local accounts (not yet deleted) missing from seen
+// and not saved since walkStart; sync uses it to notice accounts the platform
+// no longer lists (an account saved during the walk, e.g. one just linked, is not one).
+func (db *DB) AccountGUIDsNotIn(ctx context.Context, seen map[string]bool, walkStart time.Time) ([]string, error) {
+	rows, err := db.query(ctx, `SELECT guid FROM accounts WHERE state <> 'deleted' AND synced_at < ?`, formatTime(walkStart))
 	if err != nil {
 		return nil, err
 	}

@@ -225,3 +225,45 @@ func TestJobStatusKeepsLastSuccess(t *testing.T) {
 		t.Fatalf("job: got %+v, want last ok kept and the error recorded", j)
 	}
 }
+
+func TestAnOlderCopyNeverReplacesANewerOne(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t)
+	stale := account("a1", "alice", store.StateRefreshRequired)
+	if _, err := db.UpsertAccounts(ctx, []store.Account{stale}, "sync"); err != nil {
+		t.Fatal(err)
+	}
+	fresh := stale
+	fresh.State, fresh.UpdatedAt = store.StateCompleted, stale.UpdatedAt.Add(time.Second)
+	if _, err := db.UpsertAccounts(ctx, []store.Account{fresh}, "link"); err != nil {
+		t.Fatal(err)
+	}
+	// A sync page read before the reconnect finished arrives afterwards.
+	changes, err := db.UpsertAccounts(ctx, []store.Account{stale}, "sync")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := db.Account(ctx, "a1"); got.State != store.StateCompleted || len(changes) != 0 {
+		t.Fatalf("after an older copy: got %s and %+v, want completed and no transition", got.State, changes)
+	}
+}
+
+func TestAccountsSavedDuringAWalkAreNotMissing(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t)
+	if _, err := db.UpsertAccounts(ctx, []store.Account{account("old", "alice", store.StateCompleted)}, "sync"); err != nil {
+		t.Fatal(err)
+	}
+	walkStart := time.Now().Add(time.Millisecond)
+	db.SetClock(func() time.Time { return walkStart.Add(time.Second) })
+	if _, err := db.UpsertAccounts(ctx, []store.Account{account("new", "alice", store.StateStoring)}, "link"); err != nil {
+		t.Fatal(err)
+	}
+	gone, err := db.AccountGUIDsNotIn(ctx, map[string]bool{}, walkStart)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(gone) != 1 || gone[0] != "old" {
+		t.Fatalf("missing from the walk: got %v, want only the account saved before it", gone)
+	}
+}
