@@ -122,8 +122,10 @@ func (t *throttle) blocked(key string) bool {
 func (t *throttle) fail(key string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if len(t.failures) > 100_000 { // bound memory under a spray of distinct keys
-		t.failures = map[string][]time.Time{}
+	if len(t.failures) > 100_000 { // a spray of distinct keys: drop the ones that aged out
+		for k := range t.failures {
+			t.recent(k)
+		}
 	}
 	t.failures[key] = append(t.recent(key), t.now())
 }

@@ -38,6 +38,9 @@ type Config struct {
 func New(cfg Config) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
+	// The client's address is the peer's: a forwarded-for header from the
+	// client must not choose which address the login throttle counts.
+	e.IPExtractor = echo.ExtractIPDirect()
 	e.HTTPErrorHandler = errorHandler(cfg.Log, cfg.Handler)
 	if cfg.BodyLimit == "" {
 		cfg.BodyLimit = "64K"

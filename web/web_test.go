@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -292,7 +293,7 @@ func TestCSRF(t *testing.T) {
 	if r := c.do(http.MethodPost, "/logout", url.Values{}, nil); r.status != http.StatusForbidden {
 		t.Fatalf("logout without token: got %d, want 403", r.status)
 	}
-	if r := c.do(http.MethodPost, "/logout", url.Values{"_csrf": {"0" + tok[1:]}}, nil); r.status != http.StatusForbidden {
+	if r := c.do(http.MethodPost, "/logout", url.Values{"_csrf": {wrongToken(tok)}}, nil); r.status != http.StatusForbidden {
 		t.Fatalf("logout with a wrong token: got %d, want 403", r.status)
 	}
 	if r := c.do(http.MethodPost, "/logout", url.Values{"_csrf": {tok}}, map[string]string{"Sec-Fetch-Site": "cross-site"}); r.status != http.StatusForbidden {
@@ -356,4 +357,26 @@ func TestStaticAssetsAreHashedAndImmutable(t *testing.T) {
 	if r := c.get("/static/app.000000000000.css"); r.status != http.StatusNotFound {
 		t.Fatalf("unknown hash: got %d, want 404", r.status)
 	}
+}
+
+func TestForwardedForCannotDodgeTheThrottle(t *testing.T) {
+	a := newApp(t)
+	c := a.client()
+	tok := c.token()
+	var last resp
+	for i := 0; i < 31; i++ {
+		form := url.Values{"_csrf": {tok}, "email": {"user" + strings.Repeat("x", i) + "@example.com"}, "password": {"wrong"}}
+		last = c.do(http.MethodPost, "/login", form, map[string]string{"X-Forwarded-For": "203.0.113." + strconv.Itoa(i)})
+	}
+	if last.status != http.StatusTooManyRequests {
+		t.Fatalf("31st failure from one address with rotating X-Forwarded-For: got %d, want 429", last.status)
+	}
+}
+
+// wrongToken changes the token's first character, whatever it is.
+func wrongToken(tok string) string {
+	if tok[0] == '0' {
+		return "1" + tok[1:]
+	}
+	return "0" + tok[1:]
 }
