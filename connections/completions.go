@@ -26,7 +26,7 @@ func (s *Service) attempt(ctx context.Context, c store.Completion) {
 	// An expired public token cannot be used again; but if an earlier POST
 	// may have reached the platform, the account may exist: look before giving up.
 	expired := c.Mode == ModeCreate && c.ExpiresAt != nil && s.now().After(*c.ExpiresAt)
-	if expired && !c.OutcomeUnknown {
+	if expired && (!c.OutcomeUnknown || c.Attempts >= maxLookups) {
 		s.giveUp(bg, c, expiredText)
 		return
 	}
@@ -105,7 +105,16 @@ func accountTitle(c store.Completion) string {
 	return "Bank account " + c.AccountMask
 }
 
+// maxLookups bounds the attempts of a create whose token expired while the
+// outcome of its POST is unknown: the platform is asked this many times in all.
+const maxLookups = 20
+
+// errStopWalk ends a walk over the platform's accounts early.
+var errStopWalk = errors.New("stop walking")
+
 // findCreated looks for the account an earlier, unanswered POST may have made.
+// The platform lists newest first, so the walk stops at the first account
+// older than the completion (less a margin for clock skew).
 func (s *Service) findCreated(ctx context.Context, client *platform.Client, c store.Completion) (platform.ExternalBankAccount, bool, error) {
 	var found platform.ExternalBankAccount
 	ok := false
@@ -117,7 +126,10 @@ func (s *Service) findCreated(ctx context.Context, client *platform.Client, c st
 	// connection is refused before any POST, so an older match cannot be mistaken.
 	cut := c.CreatedAt.Add(-time.Hour)
 	err := client.EachExternalBankAccount(ctx, p, func(a platform.ExternalBankAccount) error {
-		if ok || a.CreatedAt.Before(cut) || a.State == platform.StateDeleted {
+		if a.CreatedAt.Before(cut) {
+			return errStopWalk
+		}
+		if a.State == platform.StateDeleted {
 			return nil
 		}
 		if (c.CustomerGUID == "") != (a.CustomerGUID == nil) {
@@ -129,9 +141,13 @@ func (s *Service) findCreated(ctx context.Context, client *platform.Client, c st
 		}
 		if a.PlaidInstitutionID == c.InstitutionID && a.PlaidAccountMask == c.AccountMask && (name == c.AccountName || a.Name == accountTitle(c)) {
 			found, ok = a, true
+			return errStopWalk
 		}
 		return nil
 	})
+	if errors.Is(err, errStopWalk) {
+		err = nil
+	}
 	return found, ok, err
 }
 

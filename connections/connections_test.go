@@ -317,3 +317,33 @@ func TestPageViewsSyncStaleDataInTheBackground(t *testing.T) {
 	}
 	e.eventually("a background sync", func() bool { return e.local(a.GUID).State == store.StateRefreshRequired })
 }
+
+func TestPendingLinkStartsAndCallbacksAreBounded(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	// The platform holds every link token back: starts stay pending.
+	e.fault(simplatform.Fault{Method: "GET", PathPrefix: "/api/workflows", LatencyMS: 20000})
+	var ls store.LinkSession
+	var err error
+	for i := 0; i < 20; i++ {
+		if ls, err = e.svc.StartLink(ctx, e.alice, connections.ModeCreate, ""); err != nil {
+			t.Fatalf("start %d: %v", i+1, err)
+		}
+	}
+	_, err = e.svc.StartLink(ctx, e.alice, connections.ModeCreate, "")
+	var ce *connections.Error
+	if !errors.As(err, &ce) || ce.Status != http.StatusTooManyRequests {
+		t.Fatalf("21st start with 20 pending: got %v, want 429", err)
+	}
+	if _, err := e.svc.StartLink(ctx, e.bob, connections.ModeCreate, ""); err != nil {
+		t.Fatalf("bob is not limited by alice: %v", err)
+	}
+	for i := 0; i < store.MaxLinkEvents+50; i++ {
+		if _, err := e.svc.RecordCallback(ctx, e.alice, ls.ID, connections.LinkCallback{Kind: "event", EventName: "TRANSITION_VIEW"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if events, _ := e.db.LinkEventsForSession(ctx, ls.ID); len(events) != store.MaxLinkEvents {
+		t.Fatalf("stored callbacks: got %d, want the bound %d", len(events), store.MaxLinkEvents)
+	}
+}

@@ -41,6 +41,8 @@ const (
 	updateTokenLife = 30 * time.Minute
 	publicTokenLife = 30 * time.Minute
 	workflowBound   = 30 * time.Second // how long we wait for the platform's link token
+
+	maxPendingLinkSessions = 20
 )
 
 func newID() string {
@@ -89,6 +91,13 @@ func (s *Service) StartLink(ctx context.Context, u store.User, mode, accountGUID
 		req.ExternalBankAccountGUID = accountGUID
 	default:
 		return store.LinkSession{}, refuse(http.StatusBadRequest, "bad_mode", "Unknown Link mode.")
+	}
+	// Each start costs a platform workflow and a poller until its token
+	// arrives: a person has one or two in flight, never dozens.
+	if n, err := s.db.PendingLinkSessions(ctx, u.ID, s.now().Add(-workflowBound)); err != nil {
+		return store.LinkSession{}, err
+	} else if n >= maxPendingLinkSessions {
+		return store.LinkSession{}, refuse(http.StatusTooManyRequests, "too_many", "Too many attempts to connect a bank just now. Wait a minute, then try again.")
 	}
 	ls := store.LinkSession{ID: newID(), UserID: u.ID, CustomerGUID: u.CustomerGUID, Mode: mode, AccountGUID: accountGUID, State: store.LinkPending}
 	if err := s.db.CreateLinkSession(ctx, ls); err != nil {

@@ -122,13 +122,28 @@ type LinkEvent struct {
 	At                 time.Time
 }
 
-// AddLinkEvent stores one Link callback.
+// MaxLinkEvents bounds the callbacks kept per Link session: a real session
+// reports a few dozen; a looping client must not grow the table without end.
+const MaxLinkEvents = 200
+
+// AddLinkEvent stores one Link callback, unless its session already has MaxLinkEvents.
 func (db *DB) AddLinkEvent(ctx context.Context, e LinkEvent) error {
 	_, err := db.write.ExecContext(ctx, `INSERT INTO link_events (link_session_id, account_guid, kind, event_name, view_name, error_code,
-		error_type, exit_status, institution_id, plaid_link_session_id, request_id, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		error_type, exit_status, institution_id, plaid_link_session_id, request_id, at)
+		SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+		WHERE (SELECT COUNT(*) FROM link_events WHERE link_session_id = ?) < ?`,
 		e.LinkSessionID, nullString(e.AccountGUID), e.Kind, e.EventName, e.ViewName, e.ErrorCode, e.ErrorType, e.ExitStatus,
-		e.InstitutionID, e.PlaidLinkSessionID, e.RequestID, formatTime(db.now()))
+		e.InstitutionID, e.PlaidLinkSessionID, e.RequestID, formatTime(db.now()), e.LinkSessionID, MaxLinkEvents)
 	return err
+}
+
+// PendingLinkSessions counts a user's Link sessions still waiting for their
+// token that were started since a time.
+func (db *DB) PendingLinkSessions(ctx context.Context, userID int64, since time.Time) (int, error) {
+	var n int
+	err := db.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM link_sessions WHERE user_id = ? AND created_at >= ? AND state = 'pending'`,
+		userID, formatTime(since)).Scan(&n)
+	return n, err
 }
 
 const linkEventColumns = `id, link_session_id, COALESCE(account_guid, ''), kind, event_name, view_name, error_code, error_type,
