@@ -381,7 +381,8 @@ func (a *Admin) disconnect(ctx context.Context, admin store.User, acct store.Acc
 	if acct.State == store.StateDeleted || acct.State == store.StateDeleting {
 		return 0, refuse(http.StatusConflict, "obsolete", "This connection is already disconnected.")
 	}
-	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	// The admin closing the tab must not cut the DELETE short and leave its outcome unknown.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	answer, err := a.s.bank.DeleteExternalBankAccount(cctx, acct.GUID)
 	bg := context.WithoutCancel(ctx)
@@ -564,7 +565,7 @@ func (a *Admin) ForceRefreshRequired(ctx context.Context, admin store.User, guid
 	default:
 		return 0, refuse(http.StatusConflict, "not_expirable", "Only a connected or unverified connection can be expired.")
 	}
-	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	answer, err := a.s.bank.PatchExternalBankAccount(cctx, guid, platform.PatchAccountRequest{State: platform.StateRefreshRequired})
 	if err != nil {

@@ -85,8 +85,27 @@ func (s *Service) clientFor(customerGUID string) *platform.Client {
 // Run starts the background work (scheduled sync, completion worker) until ctx ends.
 func (s *Service) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); s.runSync(ctx) }()
 	go func() { defer wg.Done(); s.runCompletions(ctx) }()
+	go func() { defer wg.Done(); s.runSessionCleanup(ctx) }()
 	wg.Wait()
+}
+
+// runSessionCleanup deletes ended sessions (expired or revoked) every hour.
+func (s *Service) runSessionCleanup(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := s.db.DeleteExpiredSessions(ctx); err != nil {
+				s.log.Warn("delete ended sessions", "err", err)
+			} else if n > 0 {
+				s.log.Debug("deleted ended sessions", "sessions", n)
+			}
+		}
+	}
 }

@@ -83,5 +83,5 @@ func (db *DB) AuditForRef(ctx context.Context, ref string) ([]AuditEntry, error)
 	if ref == "" {
 		return nil, nil
 	}
-	return collectAudit(db.query(ctx, `SELECT `+auditColumns+` FROM audit_log WHERE ref = ? ORDER BY id LIMIT 500`, ref))
+	return collectAudit(db.query(ctx, `SELECT `+auditColumns+` FROM audit_log WHERE ref = ? AND ref <> '' ORDER BY id LIMIT 500`, ref)) // the second term lets SQLite use the partial index
 }
