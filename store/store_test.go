@@ -96,6 +96,9 @@ func TestSessions(t *testing.T) {
 	if _, err := db.SessionUser(ctx, "s3"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("expired session: got %v, want ErrNotFound", err)
 	}
+	if n, err := db.DeleteExpiredSessions(ctx); err != nil || n != 3 {
+		t.Fatalf("cleanup of ended sessions: got %d, %v; want the 2 revoked and the 1 expired", n, err)
+	}
 }
 
 func TestUpsertAccountsRecordsTransitionsAndCounts(t *testing.T) {
