@@ -84,7 +84,7 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 	}
 
 	sessions := web.NewSessions(db, hashKey, blockKey, cfg.secureCookies())
-	h := handlers.New(log, db, sessions, conns, conns, assets, handlers.Options{LinkEnabled: true, Scripts: []string{assets.URL("link.js"), plaidScript}})
+	h := handlers.New(log, db, sessions, conns, conns, assets, handlers.Options{LinkEnabled: true, Scripts: []string{plaidScript, assets.URL("link.js")}})
 	// The on-demand refresh may take minutes: its own client, not retried.
 	slowCfg := platformCfg
 	slowCfg.AttemptTimeout, slowCfg.MaxRetries, slowCfg.HTTPClient = 0, -1, &http.Client{Timeout: 3 * time.Minute}

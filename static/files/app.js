@@ -10,3 +10,11 @@ document.addEventListener("submit", function (ev) {
   form.dataset.submitted = "1";
   setTimeout(function () { buttons.forEach(function (b) { b.disabled = true; }); }, 0);
 });
+// A page restored from the back/forward cache accepts its forms again.
+window.addEventListener("pageshow", function (ev) {
+  if (!ev.persisted) return;
+  document.querySelectorAll("form[data-submitted]").forEach(function (f) {
+    delete f.dataset.submitted;
+    f.querySelectorAll("button[type=submit]").forEach(function (b) { b.disabled = false; });
+  });
+});

@@ -4,10 +4,13 @@
 "use strict";
 (function () {
   var STORE_KEY = "portal.link";
+  var LOAD_BOUND = 20000; // Link must show itself within this, or we say so
   var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
 
   function $(id) { return document.querySelector('[data-testid="' + id + '"]'); }
 
+  // show displays one of the three status messages (and hides the others).
+  // The progress message keeps its spinner; text replaces what follows it.
   function show(id, text) {
     ["link-progress", "link-error", "link-done"].forEach(function (k) {
       var el = $(k);
@@ -15,11 +18,22 @@
     });
     var el = $(id);
     if (!el) return null;
-    if (text !== undefined && id !== "link-progress") el.textContent = text;
+    if (text !== undefined) {
+      if (id === "link-progress") {
+        var spinner = el.querySelector(".spinner");
+        el.textContent = "";
+        if (spinner) el.appendChild(spinner);
+        el.appendChild(document.createTextNode(" " + text));
+      } else {
+        el.textContent = text;
+      }
+    }
     el.classList.remove("hidden");
     return el;
   }
   function hideAll() { show(""); }
+
+  var OFFLINE = "We could not reach the portal. Check your connection and try again.";
 
   function api(method, url, body) {
     var opts = { method: method, credentials: "same-origin", headers: { "Accept": "application/json", "X-CSRF-Token": csrf } };
@@ -28,7 +42,11 @@
       opts.body = JSON.stringify(body);
       opts.keepalive = true;
     }
-    return fetch(url, opts).then(function (res) {
+    return fetch(url, opts).catch(function () {
+      var err = new Error(OFFLINE);
+      err.status = 0;
+      throw err;
+    }).then(function (res) {
       return res.json().catch(function () { return {}; }).then(function (data) {
         if (!res.ok) {
           var err = new Error(data.error || "Something went wrong. Please try again.");
@@ -53,21 +71,28 @@
 
   function sleep(ms) { return new Promise(function (r) { setTimeout(r, ms); }); }
 
-  // waitForToken polls the portal (which polls the platform) with backoff, within a bound.
+  // waitForToken polls the portal (which polls the platform) with backoff,
+  // within a bound; a dropped connection or a server hiccup is retried.
   function waitForToken(id) {
     var deadline = Date.now() + 45000, delay = 250;
+    function again() {
+      if (Date.now() > deadline) throw new Error("Preparing the connection took too long. Please try again.");
+      return sleep(delay).then(function () { delay = Math.min(delay * 1.6, 1500); return poll(); });
+    }
     function poll() {
       return api("GET", "/link/sessions/" + id).then(function (s) {
         if (s.state === "ready" && s.link_token) return s;
         if (s.state === "failed") throw new Error(s.message || "The bank connection could not be prepared. Please try again.");
-        if (Date.now() > deadline) throw new Error("Preparing the connection took too long. Please try again.");
-        return sleep(delay).then(function () { delay = Math.min(delay * 1.6, 1500); return poll(); });
+        return again();
+      }, function (err) {
+        if (err.status === 0 || err.status >= 500) return again();
+        throw err;
       });
     }
     return poll();
   }
 
-  var busy = false, handler = null;
+  var busy = false, handler = null, lastButton = null;
 
   function remember(session, extra) {
     try {
@@ -80,9 +105,14 @@
   }
   function forget() { try { sessionStorage.removeItem(STORE_KEY); } catch (e) { } }
 
+  function setButtons(disabled) {
+    document.querySelectorAll("[data-link-mode]").forEach(function (b) { b.disabled = disabled; });
+  }
+
   function idle() {
     busy = false;
-    document.querySelectorAll("[data-link-mode]").forEach(function (b) { b.disabled = false; });
+    setButtons(false);
+    if (lastButton && document.body.contains(lastButton)) lastButton.focus();
   }
 
   function finish(msg) {
@@ -100,30 +130,50 @@
     el.appendChild(b);
   }
 
-  // openLink runs Link for a ready session; retried says whether a fresh token was already tried.
+  function doneText(mode, res) {
+    if (mode === "update") {
+      return res.label === "Connected" ? "Reconnected: the connection works again." :
+        "Reconnected. The bank platform now reports this connection as " + (res.label || "pending") + ".";
+    }
+    return res.label === "Connected" ? "Connected." : "Linked: " + (res.label || "pending") + ".";
+  }
+
+  // openLink runs Link for a ready session; opts.retried says whether a fresh
+  // token was already tried, opts.onDone is called when the flow ends well.
   function openLink(session, opts) {
     if (!window.Plaid || !window.Plaid.create) { finish("The secure bank connection could not be loaded. Check your connection and try again."); return; }
     if (handler) { handler.destroy(); handler = null; }
     remember(session, opts);
+    var succeeded = false, loaded = false;
+    var loadTimer = setTimeout(function () {
+      if (loaded || succeeded) return;
+      if (handler) { handler.destroy(); handler = null; }
+      finish("The secure bank connection did not open. Check your connection and try again.");
+    }, LOAD_BOUND);
     var config = {
       token: session.link_token,
-      onLoad: function () { },
+      onLoad: function () { loaded = true; clearTimeout(loadTimer); hideAll(); },
       onEvent: function (name, metadata) { report(session, { kind: "event", name: name, metadata: metadata || {} }); },
       onExit: function (error, metadata) {
-        report(session, { kind: "exit", error: error, metadata: metadata || {} }).then(function (s) {
+        loaded = true; clearTimeout(loadTimer);
+        var reported = report(session, { kind: "exit", error: error, metadata: metadata || {} });
+        if (succeeded) return; // Link may close after onSuccess: the completion speaks for itself
+        reported.then(function (s) {
           if (error && error.error_code === "INVALID_LINK_TOKEN" && !opts.retried) {
             // The token died (too many tries, or too long in the flow): get a new one and reopen, once.
             start(session.mode, session.account_guid, { retried: true });
             return;
           }
           forget();
-          finish(s && s.message ? s.message : (error ? (error.display_message || "Connecting to your bank did not work. Nothing was changed; try again.") : ""));
-          if (opts.onDone) opts.onDone();
+          var msg = s && s.message ? s.message : (error ? (error.display_message || "Connecting to your bank did not work. Nothing was changed; try again.") : "");
+          finish(msg);
+          if (!msg && opts.onDone) opts.onDone();
         });
       },
       onSuccess: function (publicToken, metadata) {
+        succeeded = true; loaded = true; clearTimeout(loadTimer);
         report(session, { kind: "success", name: "SUCCESS", metadata: { link_session_id: metadata && metadata.link_session_id, institution: metadata && metadata.institution } });
-        show("link-progress");
+        show("link-progress", "Finishing with your bank…");
         api("POST", "/link/sessions/" + session.id + "/complete", { public_token: publicToken, metadata: metadata }).then(function (res) {
           forget();
           idle();
@@ -131,7 +181,7 @@
           if (res.status === "finishing") {
             show("link-done", "Almost done: we are finishing with the bank platform. This page updates by itself.");
           } else {
-            show("link-done", res.label === "Connected" ? "Connected." : "Linked: " + (res.label || "pending") + ".");
+            show("link-done", doneText(session.mode, res));
           }
           if (opts.onDone) opts.onDone(); else refreshList(true);
         }).catch(function (err) {
@@ -149,8 +199,8 @@
   function start(mode, accountGUID, opts) {
     opts = opts || {};
     busy = true;
-    document.querySelectorAll("[data-link-mode]").forEach(function (b) { b.disabled = true; });
-    show("link-progress");
+    setButtons(true);
+    show("link-progress", "Preparing a secure connection to your bank…");
     api("POST", "/link/sessions", { mode: mode, account_guid: accountGUID || "" })
       .then(function (s) { return waitForToken(s.id); })
       .then(function (s) { openLink(s, opts); })
@@ -161,46 +211,88 @@
     var b = ev.target.closest ? ev.target.closest("[data-link-mode]") : null;
     if (!b || b.disabled || busy) return;
     ev.preventDefault();
+    lastButton = b;
     start(b.getAttribute("data-link-mode"), b.getAttribute("data-guid") || "");
   });
 
-  // refreshList re-renders the connection list from the server while something
-  // is in motion (pending, finishing, disconnecting), so no reload by hand is needed.
+  // refreshList re-renders the live part of the page from the server while
+  // something is in motion (pending, finishing, disconnecting, open
+  // transfers), so no reload by hand is needed. It never replaces a form the
+  // person is filling in.
   var refreshUntil = 0, refreshTimer = null, pollStop = Date.now() + 10 * 60 * 1000;
   function inMotion() {
     return !!document.querySelector('[data-testid="account-row"][data-state="storing"], [data-testid="account-row"][data-state="deleting"], [data-testid="finishing"], ' +
       '[data-testid="transfer-row"][data-state="storing"], [data-testid="transfer-row"][data-state="pending"]');
   }
+  function editing(region) {
+    var a = document.activeElement;
+    if (a && a !== document.body && region.contains(a) && /^(INPUT|SELECT|TEXTAREA)$/.test(a.tagName)) return true;
+    return Array.prototype.some.call(region.querySelectorAll("input, select, textarea"), function (f) {
+      if (f.type === "hidden") return false;
+      if (f.tagName === "SELECT") return Array.prototype.some.call(f.options, function (o) { return o.selected !== o.defaultSelected; });
+      if (f.type === "checkbox" || f.type === "radio") return f.checked !== f.defaultChecked;
+      return f.value !== f.defaultValue;
+    });
+  }
   function refreshList(force) {
     var list = document.querySelector("[data-live]");
-    if (!list) return;
+    if (!list) {
+      if (force) setTimeout(function () { location.reload(); }, 1500); // pages without a live part show the result on reload
+      return;
+    }
     if (force) refreshUntil = Date.now() + 120000;
     if (refreshTimer) return;
     refreshTimer = setTimeout(function () {
       refreshTimer = null;
+      var cur = document.querySelector("[data-live]");
+      if (cur && editing(cur)) { refreshList(false); return; }
       fetch(location.pathname, { credentials: "same-origin", headers: { "Accept": "text/html" } }).then(function (r) { return r.text(); }).then(function (html) {
         var doc = new DOMParser().parseFromString(html, "text/html");
         var fresh = doc.querySelector("[data-live]");
-        var cur = document.querySelector("[data-live]");
-        if (fresh && cur) cur.replaceWith(document.importNode(fresh, true));
+        cur = document.querySelector("[data-live]");
+        if (fresh && cur && !editing(cur)) {
+          cur.replaceWith(document.importNode(fresh, true));
+          if (busy) setButtons(true);
+        }
         if ((inMotion() && Date.now() < pollStop) || Date.now() < refreshUntil) refreshList(false);
       }).catch(function () { if (Date.now() < refreshUntil) refreshList(false); });
     }, force ? 300 : 2000);
   }
 
+  // waitForPlaid gives Plaid's script (loaded with defer) a moment to arrive.
+  function waitForPlaid() {
+    var deadline = Date.now() + 15000;
+    function check() {
+      if (window.Plaid && window.Plaid.create) return Promise.resolve();
+      if (Date.now() > deadline) return Promise.reject(new Error("The secure bank connection could not be loaded. Check your connection and try again."));
+      return sleep(100).then(check);
+    }
+    return check();
+  }
+
   function resumeOAuth() {
     var saved = recall();
-    if (!saved || !saved.id) { finish("That bank connection can no longer be resumed. Start again."); return; }
+    var gone = "That bank connection can no longer be resumed. Start again from your connections.";
+    if (!saved || !saved.id) { finish(gone); return; }
+    busy = true;
     api("GET", "/link/sessions/" + saved.id).then(function (s) {
-      if (!s.link_token) throw new Error("That bank connection can no longer be resumed. Start again.");
-      openLink(s, { retried: true, receivedRedirectUri: window.location.href, returnTo: saved.returnTo,
-        onDone: function () { setTimeout(function () { location.assign(saved.returnTo || "/"); }, 800); } });
-    }).catch(function (err) { finish(err.message); });
+      if (!s.link_token) throw new Error(gone);
+      return waitForPlaid().then(function () {
+        openLink(s, { retried: true, receivedRedirectUri: window.location.href, returnTo: saved.returnTo,
+          onDone: function () { setTimeout(function () { location.assign(saved.returnTo || "/"); }, 800); } });
+      });
+    }).catch(function (err) { finish(err.status === 404 ? gone : err.message); });
   }
 
   function init() {
     if (document.querySelector('[data-testid="oauth-return"]')) { resumeOAuth(); return; }
     if (inMotion()) { refreshUntil = Date.now() + 120000; refreshList(false); }
   }
+  // A page restored from the back/forward cache starts idle again.
+  window.addEventListener("pageshow", function (ev) {
+    if (!ev.persisted) return;
+    if (handler) { handler.destroy(); handler = null; }
+    busy = false; setButtons(false); hideAll();
+  });
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init); else init();
 })();
