@@ -71,7 +71,7 @@ func (s *Service) attempt(ctx context.Context, c store.Completion) {
 		}
 		s.notify(bg, changes)
 		if acct.State == platform.StateStoring {
-			go s.followUp(c.CustomerGUID, acct.GUID)
+			s.spawn(func(ctx context.Context) { s.followUp(ctx, c.CustomerGUID, acct.GUID) })
 		}
 		s.log.Info("link completion done", "completion", c.ID, "mode", c.Mode, "account", acct.GUID, "state", acct.State, "attempt", c.Attempts+1)
 		return
@@ -198,8 +198,8 @@ func (s *Service) RetryDue(ctx context.Context) int {
 
 // followUp watches a new account until the platform has stored it, so the
 // customer sees Pending turn into Connected without waiting for the next sync.
-func (s *Service) followUp(customerGUID, guid string) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+func (s *Service) followUp(ctx context.Context, customerGUID, guid string) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	client := s.clientFor(customerGUID)
 	delay := 500 * time.Millisecond

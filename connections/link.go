@@ -116,14 +116,14 @@ func (s *Service) StartLink(ctx context.Context, u store.User, mode, accountGUID
 		return ls, err
 	}
 	ls.WorkflowGUID = wf.GUID
-	go s.awaitLinkToken(ls, u.CustomerGUID)
+	s.spawn(func(ctx context.Context) { s.awaitLinkToken(ctx, ls, u.CustomerGUID) })
 	s.log.Info("link session started", "link_session", ls.ID, "mode", mode, "account", accountGUID, "workflow", wf.GUID)
 	return ls, nil
 }
 
 // awaitLinkToken polls the workflow with backoff, within a bound, and stores the outcome.
-func (s *Service) awaitLinkToken(ls store.LinkSession, customerGUID string) {
-	ctx, cancel := context.WithTimeout(context.Background(), workflowBound)
+func (s *Service) awaitLinkToken(ctx context.Context, ls store.LinkSession, customerGUID string) {
+	ctx, cancel := context.WithTimeout(ctx, workflowBound)
 	defer cancel()
 	client := s.clientFor(customerGUID)
 	delay := 150 * time.Millisecond

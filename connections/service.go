@@ -41,6 +41,12 @@ type Service struct {
 	syncMu      sync.Mutex // one sync at a time
 	syncRunning chan struct{}
 	wake        chan struct{} // nudges the completion worker
+
+	// Work started off the request path (link token polls, follow-ups,
+	// page-triggered syncs) runs under bgCtx; Run's end cancels and waits for it.
+	bgCtx    context.Context
+	bgCancel context.CancelFunc
+	bg       sync.WaitGroup
 }
 
 // New builds the service. bank is a platform client with the bank's token.
@@ -51,8 +57,9 @@ func New(log *slog.Logger, db *store.DB, bank *platform.Client, cfg Config) *Ser
 	if cfg.StaleAfter <= 0 {
 		cfg.StaleAfter = cfg.SyncInterval
 	}
+	bgCtx, bgCancel := context.WithCancel(context.Background())
 	return &Service{log: log, db: db, bank: bank, cfg: cfg, now: time.Now,
-		customers: map[string]*platform.Client{}, wake: make(chan struct{}, 1)}
+		customers: map[string]*platform.Client{}, wake: make(chan struct{}, 1), bgCtx: bgCtx, bgCancel: bgCancel}
 }
 
 // SetClock replaces the service's clock (tests: public token expiry).
@@ -90,6 +97,14 @@ func (s *Service) Run(ctx context.Context) {
 	go func() { defer wg.Done(); s.runCompletions(ctx) }()
 	go func() { defer wg.Done(); s.runSessionCleanup(ctx) }()
 	wg.Wait()
+	s.bgCancel()
+	s.bg.Wait()
+}
+
+// spawn runs fn off the request path, under the service's background context.
+func (s *Service) spawn(fn func(ctx context.Context)) {
+	s.bg.Add(1)
+	go func() { defer s.bg.Done(); fn(s.bgCtx) }()
 }
 
 // runSessionCleanup deletes ended sessions (expired or revoked) every hour.

@@ -202,17 +202,17 @@ func (s *Service) syncInBackground() bool {
 	done := make(chan struct{})
 	s.syncRunning = done
 	s.mu.Unlock()
-	go func() {
+	s.spawn(func(ctx context.Context) {
 		defer func() {
 			s.mu.Lock()
 			s.syncRunning = nil
 			s.mu.Unlock()
 			close(done)
 		}()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 		defer cancel()
 		s.Sync(ctx)
-	}()
+	})
 	return true
 }
 
