@@ -155,7 +155,7 @@ func (a *Admin) Connections(ctx context.Context, q AdminQuery) (AdminList, error
 				return out, err
 			}
 			f.CustomerGUID = u.CustomerGUID
-		case isGUID(strings.ToLower(cust)):
+		case store.ValidGUID(strings.ToLower(cust)):
 			f.CustomerGUID = strings.ToLower(cust)
 		default:
 			return out, refuse(http.StatusBadRequest, "bad_customer", "Enter a customer's email address or their 32-character customer id.")
@@ -179,19 +179,6 @@ func (a *Admin) Connections(ctx context.Context, q AdminQuery) (AdminList, error
 	}
 	out.CustomerEmails, err = a.s.db.CustomerEmails(ctx, guids)
 	return out, err
-}
-
-func isGUID(s string) bool {
-	if len(s) != 32 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		ch := s[i]
-		if !(ch >= '0' && ch <= '9' || ch >= 'a' && ch <= 'f') {
-			return false
-		}
-	}
-	return true
 }
 
 // TimelineEntry is one thing that happened to a connection.

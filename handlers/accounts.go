@@ -117,16 +117,5 @@ func (h *Handler) DismissNotification(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, "/accounts")
 }
 
-// validGUID tells whether s has the platform's guid shape: 32 lowercase hex characters.
-func validGUID(s string) bool {
-	if len(s) != 32 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		ch := s[i]
-		if !(ch >= '0' && ch <= '9' || ch >= 'a' && ch <= 'f') {
-			return false
-		}
-	}
-	return true
-}
+// validGUID tells whether s has the platform's guid shape.
+func validGUID(s string) bool { return store.ValidGUID(s) }

@@ -44,7 +44,7 @@ func ParseCursor(s string) (Cursor, error) {
 		return Cursor{}, ErrBadCursor
 	}
 	parts := strings.Split(string(raw), "|")
-	if len(parts) != 3 || parts[0] != cursorVersion || !isGUID(parts[2]) {
+	if len(parts) != 3 || parts[0] != cursorVersion || !ValidGUID(parts[2]) {
 		return Cursor{}, ErrBadCursor
 	}
 	t, err := time.Parse(timeLayout, parts[1])
@@ -54,7 +54,9 @@ func ParseCursor(s string) (Cursor, error) {
 	return Cursor{ChangedAt: t, GUID: parts[2]}, nil
 }
 
-func isGUID(s string) bool {
+// ValidGUID tells whether s has the platform's guid shape: 32 lowercase hex
+// characters. Ids that fail it are refused before any query or platform call.
+func ValidGUID(s string) bool {
 	if len(s) != 32 {
 		return false
 	}
