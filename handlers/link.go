@@ -147,11 +147,7 @@ func decodeCallback(body []byte) (connections.LinkCallback, bool) {
 // logged here before the completion is posted). sendBeacon posts it on unload.
 func (h *Handler) LinkCallback(c echo.Context) error {
 	u, _ := CurrentUser(c)
-	id := c.Param("id")
-	if !validGUID(id) {
-		return echo.NewHTTPError(http.StatusNotFound)
-	}
-	body, err := readBody(c)
+	id, body, err := sessionBody(c)
 	if err != nil {
 		return err
 	}
@@ -201,11 +197,7 @@ func decodeSuccess(body []byte) (connections.Success, bool) {
 // CompleteLink records onSuccess durably and finishes it with the platform.
 func (h *Handler) CompleteLink(c echo.Context) error {
 	u, _ := CurrentUser(c)
-	id := c.Param("id")
-	if !validGUID(id) {
-		return echo.NewHTTPError(http.StatusNotFound)
-	}
-	body, err := readBody(c)
+	id, body, err := sessionBody(c)
 	if err != nil {
 		return err
 	}
@@ -219,6 +211,16 @@ func (h *Handler) CompleteLink(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": res.Status, "account_guid": res.AccountGUID, "state": res.State,
 		"label": views.StateLabel(res.State), "next": res.Next})
+}
+
+// sessionBody reads the Link session id of the path and the request's JSON body.
+func sessionBody(c echo.Context) (string, []byte, error) {
+	id := c.Param("id")
+	if !validGUID(id) {
+		return "", nil, echo.NewHTTPError(http.StatusNotFound)
+	}
+	body, err := readBody(c)
+	return id, body, err
 }
 
 // readBody reads a JSON body, already capped by the body-limit middleware.
