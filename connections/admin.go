@@ -11,8 +11,8 @@ import (
 	"sync"
 	"time"
 
-	"portal/platform"
-	"portal/store"
+	"github.com/bankconnections/portal/platform"
+	"github.com/bankconnections/portal/store"
 )
 
 // Admin is the admin side of the domain: the bank-connections tab over every

@@ -15,10 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"portal/connections"
-	"portal/platform"
-	simplatform "portal/sim/platform"
-	"portal/store"
+	"github.com/bankconnections/portal/connections"
+	"github.com/bankconnections/portal/platform"
+	simplatform "github.com/bankconnections/portal/sim/platform"
+	"github.com/bankconnections/portal/store"
 )
 
 // fakePlaid is the simulator's Plaid as func fields: public token "public-X"

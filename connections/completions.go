@@ -7,8 +7,8 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"portal/platform"
-	"portal/store"
+	"github.com/bankconnections/portal/platform"
+	"github.com/bankconnections/portal/store"
 )
 
 // retryDelay is the backoff after the n-th attempt: 1 s doubling to a minute, with jitter.

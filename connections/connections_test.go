@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"portal/connections"
-	"portal/platform"
-	simplatform "portal/sim/platform"
-	"portal/store"
+	"github.com/bankconnections/portal/connections"
+	"github.com/bankconnections/portal/platform"
+	simplatform "github.com/bankconnections/portal/sim/platform"
+	"github.com/bankconnections/portal/store"
 )
 
 func TestSyncFollowsThePlatform(t *testing.T) {

@@ -15,12 +15,12 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"portal/connections"
-	"portal/platform"
-	simplaid "portal/sim/plaid"
-	simplatform "portal/sim/platform"
-	"portal/sim/platform/plaidgo"
-	"portal/store"
+	"github.com/bankconnections/portal/connections"
+	"github.com/bankconnections/portal/platform"
+	simplaid "github.com/bankconnections/portal/sim/plaid"
+	simplatform "github.com/bankconnections/portal/sim/platform"
+	"github.com/bankconnections/portal/sim/platform/plaidgo"
+	"github.com/bankconnections/portal/store"
 )
 
 // env is the real world of the connections domain: the platform simulator and

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"portal/platform"
-	"portal/store"
+	"github.com/bankconnections/portal/platform"
+	"github.com/bankconnections/portal/store"
 )
 
 // Error is a refusal the person can act on: Message is shown as is.

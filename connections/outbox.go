@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"portal/store"
+	"github.com/bankconnections/portal/store"
 )
 
 // queueEmail puts a message in the outbox; the mailer sends it when SMTP is

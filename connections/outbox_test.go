@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"portal/store"
+	"github.com/bankconnections/portal/store"
 )
 
 func TestMailerRetriesThenGivesUp(t *testing.T) {

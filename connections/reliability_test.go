@@ -13,11 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"portal/connections"
-	"portal/platform"
-	simplaid "portal/sim/plaid"
-	simplatform "portal/sim/platform"
-	"portal/store"
+	"github.com/bankconnections/portal/connections"
+	"github.com/bankconnections/portal/platform"
+	simplaid "github.com/bankconnections/portal/sim/plaid"
+	simplatform "github.com/bankconnections/portal/sim/platform"
+	"github.com/bankconnections/portal/store"
 )
 
 // Faults through the real simulator on every platform call of both Link

@@ -10,8 +10,8 @@ import (
 	"sync"
 	"time"
 
-	"portal/platform"
-	"portal/store"
+	"github.com/bankconnections/portal/platform"
+	"github.com/bankconnections/portal/store"
 )
 
 // Config tunes the service.

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"time"
 
-	"portal/platform"
-	"portal/store"
+	"github.com/bankconnections/portal/platform"
+	"github.com/bankconnections/portal/store"
 )
 
 // SyncJob names the sync in job_status.

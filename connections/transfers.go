@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"portal/platform"
-	"portal/store"
+	"github.com/bankconnections/portal/platform"
+	"github.com/bankconnections/portal/store"
 )
 
 // DefaultTransferLimit is the largest single transfer, in cents, unless configured.

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"portal/connections"
-	"portal/platform"
-	"portal/store"
+	"github.com/bankconnections/portal/connections"
+	"github.com/bankconnections/portal/platform"
+	"github.com/bankconnections/portal/store"
 )
 
 func TestParseAmount(t *testing.T) {

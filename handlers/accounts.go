@@ -6,8 +6,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"portal/store"
-	"portal/views"
+	"github.com/bankconnections/portal/store"
+	"github.com/bankconnections/portal/views"
 )
 
 // SyncJob is the job_status name of the platform sync.

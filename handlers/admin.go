@@ -7,9 +7,9 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"portal/connections"
-	"portal/store"
-	"portal/views"
+	"github.com/bankconnections/portal/connections"
+	"github.com/bankconnections/portal/store"
+	"github.com/bankconnections/portal/views"
 )
 
 // Admin is the admin side of the connections domain (*connections.Admin).

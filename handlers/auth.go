@@ -11,8 +11,8 @@ import (
 	"github.com/labstack/echo/v4"
 	"golang.org/x/crypto/bcrypt"
 
-	"portal/store"
-	"portal/views"
+	"github.com/bankconnections/portal/store"
+	"github.com/bankconnections/portal/views"
 )
 
 // dummyHash is compared against when the email is unknown, so a wrong email

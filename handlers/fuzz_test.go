@@ -17,9 +17,9 @@ import (
 	"github.com/labstack/echo/v4"
 	"golang.org/x/crypto/bcrypt"
 
-	"portal/connections"
-	"portal/static"
-	"portal/store"
+	"github.com/bankconnections/portal/connections"
+	"github.com/bankconnections/portal/static"
+	"github.com/bankconnections/portal/store"
 )
 
 // Fuzz targets for every decoder of user input. `go test` runs their seed

@@ -14,9 +14,9 @@ import (
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
-	"portal/static"
-	"portal/store"
-	"portal/views"
+	"github.com/bankconnections/portal/static"
+	"github.com/bankconnections/portal/store"
+	"github.com/bankconnections/portal/views"
 )
 
 // Store is what the handlers read and write directly.

@@ -11,9 +11,9 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"portal/connections"
-	"portal/store"
-	"portal/views"
+	"github.com/bankconnections/portal/connections"
+	"github.com/bankconnections/portal/store"
+	"github.com/bankconnections/portal/views"
 )
 
 // Links is the Link flow of the connections domain.

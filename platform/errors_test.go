@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"portal/platform"
-	simplatform "portal/sim/platform"
+	"github.com/bankconnections/portal/platform"
+	simplatform "github.com/bankconnections/portal/sim/platform"
 )
 
 func TestErrorBodies(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 	"sort"
 	"testing"
 
-	"portal/platform"
+	"github.com/bankconnections/portal/platform"
 )
 
 // The contract's field lists (platform-api.md), and which may be null.

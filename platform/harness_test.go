@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"portal/platform"
-	simplatform "portal/sim/platform"
+	"github.com/bankconnections/portal/platform"
+	simplatform "github.com/bankconnections/portal/sim/platform"
 )
 
 // fakePlaid is the simulator's Plaid as func fields; newFakePlaid fills in

@@ -5,8 +5,8 @@ import (
 	"slices"
 	"testing"
 
-	"portal/platform"
-	simplatform "portal/sim/platform"
+	"github.com/bankconnections/portal/platform"
+	simplatform "github.com/bankconnections/portal/sim/platform"
 )
 
 func TestPaginationAndFilters(t *testing.T) {

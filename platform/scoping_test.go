@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"portal/platform"
+	"github.com/bankconnections/portal/platform"
 )
 
 func TestCustomerTokensSeeOnlyTheirCustomer(t *testing.T) {

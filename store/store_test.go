@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"portal/store"
+	"github.com/bankconnections/portal/store"
 )
 
 func openDB(t *testing.T) *store.DB {

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"portal/store"
+	"github.com/bankconnections/portal/store"
 )
 
 func quoted(key, customer, account string, cents int64) store.Transfer {

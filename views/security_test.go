@@ -11,7 +11,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 	"github.com/a-h/templ"
 
-	"portal/views"
+	"github.com/bankconnections/portal/views"
 )
 
 // evil is what a hostile institution, account name, Plaid error or customer

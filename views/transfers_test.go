@@ -7,7 +7,7 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 
-	"portal/views"
+	"github.com/bankconnections/portal/views"
 )
 
 func TestTransferPanel(t *testing.T) {

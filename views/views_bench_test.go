@@ -9,7 +9,7 @@ import (
 
 	"github.com/a-h/templ"
 
-	"portal/views"
+	"github.com/bankconnections/portal/views"
 )
 
 // Page rendering, as the handlers do it (into a reused buffer):

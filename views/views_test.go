@@ -10,7 +10,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 	"github.com/a-h/templ"
 
-	"portal/views"
+	"github.com/bankconnections/portal/views"
 )
 
 func render(t *testing.T, c templ.Component) *goquery.Document {

@@ -12,12 +12,12 @@ import (
 	"testing"
 	"time"
 
-	"portal/connections"
-	"portal/handlers"
-	"portal/platform"
-	"portal/static"
-	"portal/store"
-	"portal/web"
+	"github.com/bankconnections/portal/connections"
+	"github.com/bankconnections/portal/handlers"
+	"github.com/bankconnections/portal/platform"
+	"github.com/bankconnections/portal/static"
+	"github.com/bankconnections/portal/store"
+	"github.com/bankconnections/portal/web"
 )
 
 // newAdminApp is newApp with the admin side wired to a platform that is not

@@ -7,10 +7,10 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"portal/connections"
-	"portal/handlers"
-	"portal/store"
-	"portal/views"
+	"github.com/bankconnections/portal/connections"
+	"github.com/bankconnections/portal/handlers"
+	"github.com/bankconnections/portal/store"
+	"github.com/bankconnections/portal/views"
 )
 
 var friendly = map[int]views.ErrorView{

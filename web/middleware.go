@@ -12,7 +12,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"portal/handlers"
+	"github.com/bankconnections/portal/handlers"
 )
 
 func randomID() string {

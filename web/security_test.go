@@ -19,15 +19,15 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"portal/connections"
-	"portal/handlers"
-	"portal/platform"
-	simplaid "portal/sim/plaid"
-	simplatform "portal/sim/platform"
-	"portal/sim/platform/plaidgo"
-	"portal/static"
-	"portal/store"
-	"portal/web"
+	"github.com/bankconnections/portal/connections"
+	"github.com/bankconnections/portal/handlers"
+	"github.com/bankconnections/portal/platform"
+	simplaid "github.com/bankconnections/portal/sim/plaid"
+	simplatform "github.com/bankconnections/portal/sim/platform"
+	"github.com/bankconnections/portal/sim/platform/plaidgo"
+	"github.com/bankconnections/portal/static"
+	"github.com/bankconnections/portal/store"
+	"github.com/bankconnections/portal/web"
 )
 
 // The security suite runs the whole stack (web, handlers, connections, the

@@ -11,8 +11,8 @@ import (
 	"github.com/gorilla/sessions"
 	"github.com/labstack/echo/v4"
 
-	"portal/handlers"
-	"portal/store"
+	"github.com/bankconnections/portal/handlers"
+	"github.com/bankconnections/portal/store"
 )
 
 // SessionStore is the server-side half of sessions.

@@ -12,7 +12,7 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 
-	"portal/store"
+	"github.com/bankconnections/portal/store"
 )
 
 func randomKey() string {

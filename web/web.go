@@ -11,8 +11,8 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
-	"portal/handlers"
-	"portal/static"
+	"github.com/bankconnections/portal/handlers"
+	"github.com/bankconnections/portal/static"
 )
 
 // Config is what the HTTP stack needs.

@@ -17,10 +17,10 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"portal/handlers"
-	"portal/static"
-	"portal/store"
-	"portal/web"
+	"github.com/bankconnections/portal/handlers"
+	"github.com/bankconnections/portal/static"
+	"github.com/bankconnections/portal/store"
+	"github.com/bankconnections/portal/web"
 )
 
 const (

@@ -28,8 +28,8 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"portal/platform"
-	simplatform "portal/sim/platform"
+	"github.com/bankconnections/portal/platform"
+	simplatform "github.com/bankconnections/portal/sim/platform"
 )
 
 func main() {

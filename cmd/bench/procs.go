@@ -29,7 +29,7 @@ func sessionKey() string { return strings.Repeat("ab", 64) }
 // buildBinaries compiles the portal and the platform simulator into dir.
 func buildBinaries(ctx context.Context, dir string) (portalBin, simBin string, err error) {
 	portalBin, simBin = filepath.Join(dir, "portal"), filepath.Join(dir, "platformsim")
-	for _, b := range []struct{ out, pkg string }{{portalBin, "portal/cmd/portal"}, {simBin, "portal/cmd/platformsim"}} {
+	for _, b := range []struct{ out, pkg string }{{portalBin, "github.com/bankconnections/portal/cmd/portal"}, {simBin, "github.com/bankconnections/portal/cmd/platformsim"}} {
 		out, err := exec.CommandContext(ctx, "go", "build", "-o", b.out, b.pkg).CombinedOutput()
 		if err != nil {
 			return "", "", fmt.Errorf("go build %s: %v\n%s", b.pkg, err, out)

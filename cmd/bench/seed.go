@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"portal/store"
+	"github.com/bankconnections/portal/store"
 )
 
 // Logins the benchmark signs in with.

@@ -17,7 +17,7 @@ import (
 	"syscall"
 	"time"
 
-	simplatform "portal/sim/platform"
+	simplatform "github.com/bankconnections/portal/sim/platform"
 )
 
 func main() {

@@ -11,7 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
-	simplatform "portal/sim/platform"
+	simplatform "github.com/bankconnections/portal/sim/platform"
 )
 
 // standalonePlaid is the stand-alone fallback Plaid: just enough for the

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"portal/connections"
+	"github.com/bankconnections/portal/connections"
 )
 
 // config is the validated configuration. Secrets come from the environment only.

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"portal/web"
+	"github.com/bankconnections/portal/web"
 )
 
 func TestConfig(t *testing.T) {

@@ -14,7 +14,7 @@ import (
 
 	_ "modernc.org/sqlite"
 
-	simplatform "portal/sim/platform"
+	simplatform "github.com/bankconnections/portal/sim/platform"
 )
 
 // crash kills the portal process with SIGKILL: no shutdown, no flush, as a

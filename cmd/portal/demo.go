@@ -10,11 +10,11 @@ import (
 	"strconv"
 	"time"
 
-	"portal/platform"
-	simplaid "portal/sim/plaid"
-	simplatform "portal/sim/platform"
-	"portal/sim/platform/plaidgo"
-	"portal/store"
+	"github.com/bankconnections/portal/platform"
+	simplaid "github.com/bankconnections/portal/sim/plaid"
+	simplatform "github.com/bankconnections/portal/sim/platform"
+	"github.com/bankconnections/portal/sim/platform/plaidgo"
+	"github.com/bankconnections/portal/store"
 )
 
 type demoLogin struct{ Email, Password, Note string }

@@ -18,7 +18,7 @@ import (
 	"github.com/chromedp/chromedp"
 	_ "modernc.org/sqlite"
 
-	simplatform "portal/sim/platform"
+	simplatform "github.com/bankconnections/portal/sim/platform"
 )
 
 // rowState reads one row's state, badge and flags from the accounts page.

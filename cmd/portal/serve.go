@@ -15,12 +15,12 @@ import (
 	"sync"
 	"time"
 
-	"portal/connections"
-	"portal/handlers"
-	"portal/platform"
-	"portal/static"
-	"portal/store"
-	"portal/web"
+	"github.com/bankconnections/portal/connections"
+	"github.com/bankconnections/portal/handlers"
+	"github.com/bankconnections/portal/platform"
+	"github.com/bankconnections/portal/static"
+	"github.com/bankconnections/portal/store"
+	"github.com/bankconnections/portal/web"
 )
 
 func serve(ctx context.Context, cfg config, stdout io.Writer) error {

@@ -12,7 +12,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"portal/store"
+	"github.com/bankconnections/portal/store"
 )
 
 // runUser is the operator's subcommand: `portal user create -email ... -role ...`.

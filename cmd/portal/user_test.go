@@ -9,7 +9,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"portal/store"
+	"github.com/bankconnections/portal/store"
 )
 
 func TestUserCreateReadsThePasswordFromStdinOrEnv(t *testing.T) {

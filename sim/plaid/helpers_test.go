@@ -11,7 +11,7 @@ import (
 
 	"github.com/plaid/plaid-go/v20/plaid"
 
-	simplaid "portal/sim/plaid"
+	simplaid "github.com/bankconnections/portal/sim/plaid"
 )
 
 // clock is an injectable, movable time source.

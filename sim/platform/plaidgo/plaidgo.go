@@ -15,7 +15,7 @@ import (
 
 	"github.com/plaid/plaid-go/v20/plaid"
 
-	simplatform "portal/sim/platform"
+	simplatform "github.com/bankconnections/portal/sim/platform"
 )
 
 var _ simplatform.Plaid = (*Adapter)(nil)

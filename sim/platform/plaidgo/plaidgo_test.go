@@ -19,9 +19,9 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/plaid/plaid-go/v20/plaid"
 
-	simplaid "portal/sim/plaid"
-	simplatform "portal/sim/platform"
-	"portal/sim/platform/plaidgo"
+	simplaid "github.com/bankconnections/portal/sim/plaid"
+	simplatform "github.com/bankconnections/portal/sim/platform"
+	"github.com/bankconnections/portal/sim/platform/plaidgo"
 )
 
 type clock struct {

@@ -16,7 +16,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/plaid/plaid-go/v20/plaid"
 
-	simplatform "portal/sim/platform"
+	simplatform "github.com/bankconnections/portal/sim/platform"
 )
 
 // maxWebhookAge is how old a webhook's iat may be (Plaid's rule).
