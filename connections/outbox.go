@@ -2,18 +2,14 @@ package connections
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"mime"
-	"net"
-	"net/smtp"
-	"strconv"
-	"strings"
 	"time"
+	"unicode/utf8"
 
+	"github.com/bankconnections/portal/mail"
 	"github.com/bankconnections/portal/store"
 )
 
@@ -68,42 +64,29 @@ func maskWords(mask string) string {
 	return "(account ending " + mask + ")"
 }
 
-// SMTPConfig is the outgoing mail server; an empty Host keeps mail in the outbox.
-type SMTPConfig struct {
-	Host     string
-	Port     int
-	Username string
-	Password string
-	From     string
+// Sender delivers one email; mail.Sender is the SMTP one. A failure that
+// mail.Permanent reports is not tried again.
+type Sender interface {
+	Send(ctx context.Context, m mail.Message) error
 }
 
-// Enabled reports whether mail is sent at all.
-func (c SMTPConfig) Enabled() bool { return c.Host != "" }
-
-// Mailer sends the outbox through SMTP with bounded retries.
+// Mailer sends the outbox through a Sender with bounded retries.
 type Mailer struct {
 	log         *slog.Logger
 	db          *store.DB
-	cfg         SMTPConfig
+	sender      Sender // nil: mail is not sent
 	maxAttempts int
 	now         func() time.Time
-	// send delivers one message; tests replace it.
-	send func(ctx context.Context, e store.Email) error
 }
 
-// NewMailer builds the outbox worker.
-func NewMailer(log *slog.Logger, db *store.DB, cfg SMTPConfig) *Mailer {
-	if cfg.Port == 0 {
-		cfg.Port = 587
-	}
-	m := &Mailer{log: log, db: db, cfg: cfg, maxAttempts: 6, now: time.Now}
-	m.send = m.smtpSend
-	return m
+// NewMailer builds the outbox worker; a nil sender keeps every email in the outbox.
+func NewMailer(log *slog.Logger, db *store.DB, sender Sender) *Mailer {
+	return &Mailer{log: log, db: db, sender: sender, maxAttempts: 6, now: time.Now}
 }
 
 // Run sends due messages until ctx ends; without SMTP it only says so.
 func (m *Mailer) Run(ctx context.Context) {
-	if !m.cfg.Enabled() {
+	if m.sender == nil {
 		m.log.Info("SMTP is not configured: emails stay in the outbox (see /admin/notifications)")
 		return
 	}
@@ -137,11 +120,15 @@ func (m *Mailer) SendDue(ctx context.Context) int {
 	bg := context.WithoutCancel(ctx)
 	for _, e := range due {
 		ok, err := m.db.ClaimEmail(bg, e.ID, m.now().Add(emailRetryDelay(e.Attempts)+time.Minute))
-		if err != nil || !ok {
+		if err != nil {
+			m.log.Error("claim email", "email", e.ID, "err", err)
 			continue
 		}
+		if !ok {
+			continue // another worker has it
+		}
 		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		err = m.send(sctx, e)
+		err = m.sender.Send(sctx, mail.Message{ID: e.ID, To: e.To, Subject: e.Subject, Body: e.Body})
 		cancel()
 		attempt := e.Attempts + 1
 		switch {
@@ -150,104 +137,30 @@ func (m *Mailer) SendDue(ctx context.Context) int {
 				m.log.Error("mark email sent", "email", e.ID, "err", err)
 			}
 			m.log.Info("email sent", "email", e.ID, "attempt", attempt)
-		case attempt >= m.maxAttempts || permanentMailError(err):
+		case attempt >= m.maxAttempts || mail.Permanent(err):
 			m.log.Warn("email failed for good", "email", e.ID, "attempt", attempt, "err", err)
-			m.db.FailEmail(bg, e.ID, clipText(err.Error(), 500))
+			if ferr := m.db.FailEmail(bg, e.ID, clipText(err.Error(), 500)); ferr != nil {
+				m.log.Error("mark email failed", "email", e.ID, "err", ferr)
+			}
 		default:
 			next := m.now().Add(emailRetryDelay(attempt - 1))
 			m.log.Warn("email will be retried", "email", e.ID, "attempt", attempt, "err", err, "next", next)
-			m.db.RetryEmail(bg, e.ID, next, clipText(err.Error(), 500))
+			if rerr := m.db.RetryEmail(bg, e.ID, next, clipText(err.Error(), 500)); rerr != nil {
+				m.log.Error("schedule email retry", "email", e.ID, "err", rerr)
+			}
 		}
 	}
 	return len(due)
 }
 
+// clipText cuts s to at most n bytes without splitting a UTF-8 character, so
+// what is stored stays valid text.
 func clipText(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
+	if len(s) <= n {
+		return s
 	}
-	return s
-}
-
-// permanentMailError tells a 5xx answer of the SMTP server (the message will
-// never be accepted) from a transient failure.
-func permanentMailError(err error) bool {
-	var pe permanent
-	return errors.As(err, &pe)
-}
-
-type permanent struct{ error }
-
-// smtpSend delivers one message: STARTTLS when offered, AUTH when a username is set.
-func (m *Mailer) smtpSend(ctx context.Context, e store.Email) error {
-	if strings.ContainsAny(e.To+e.Subject+m.cfg.From, "\r\n") {
-		return permanent{errors.New("header contains a line break")}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
-	addr := net.JoinHostPort(m.cfg.Host, strconv.Itoa(m.cfg.Port))
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return err
-	}
-	if dl, ok := ctx.Deadline(); ok {
-		conn.SetDeadline(dl)
-	}
-	c, err := smtp.NewClient(conn, m.cfg.Host)
-	if err != nil {
-		conn.Close()
-		return err
-	}
-	defer c.Close()
-	if ok, _ := c.Extension("STARTTLS"); ok {
-		if err := c.StartTLS(&tls.Config{ServerName: m.cfg.Host, MinVersion: tls.VersionTLS12}); err != nil {
-			return err
-		}
-	}
-	if m.cfg.Username != "" {
-		if err := c.Auth(smtp.PlainAuth("", m.cfg.Username, m.cfg.Password, m.cfg.Host)); err != nil {
-			return classify(err)
-		}
-	}
-	if err := c.Mail(m.cfg.From); err != nil {
-		return classify(err)
-	}
-	if err := c.Rcpt(e.To); err != nil {
-		return classify(err)
-	}
-	w, err := c.Data()
-	if err != nil {
-		return classify(err)
-	}
-	if _, err := w.Write(formatMessage(m.cfg.From, e, m.now())); err != nil {
-		return err
-	}
-	if err := w.Close(); err != nil {
-		return classify(err)
-	}
-	return c.Quit()
-}
-
-func classify(err error) error {
-	var te interface{ Temporary() bool }
-	msg := err.Error()
-	if len(msg) >= 3 && msg[0] == '5' && !errors.As(err, &te) {
-		return permanent{err}
-	}
-	return err
-}
-
-// formatMessage builds a plain-text RFC 5322 message with CRLF line ends.
-func formatMessage(from string, e store.Email, now time.Time) []byte {
-	var b strings.Builder
-	b.WriteString("From: " + from + "\r\n")
-	b.WriteString("To: " + e.To + "\r\n")
-	b.WriteString("Subject: " + mime.QEncoding.Encode("utf-8", e.Subject) + "\r\n")
-	b.WriteString("Date: " + now.UTC().Format(time.RFC1123Z) + "\r\n")
-	b.WriteString("Message-ID: <outbox-" + strconv.FormatInt(e.ID, 10) + "." + strconv.FormatInt(now.UnixNano(), 36) + "@portal>\r\n")
-	b.WriteString("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n")
-	body := strings.ReplaceAll(e.Body, "\r\n", "\n")
-	for _, line := range strings.Split(body, "\n") {
-		b.WriteString(line + "\r\n") // the DATA writer does the dot-stuffing
-	}
-	return []byte(b.String())
+	return s[:n]
 }

@@ -9,7 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
+	"github.com/bankconnections/portal/mail"
 	"github.com/bankconnections/portal/store"
 )
 
@@ -23,20 +25,20 @@ func TestMailerRetriesThenGivesUp(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
 	db.SetClock(clock)
-	m := NewMailer(slog.New(slog.NewTextHandler(io.Discard, nil)), db, SMTPConfig{Host: "mail.example", From: "portal@example.com"})
-	m.now, m.maxAttempts = clock, 3
 	var sent []string
-	fail := map[string]error{"flaky@example.com": errors.New("421 try later"), "never@example.com": errors.New("450 mailbox busy"),
-		"bad@example.com": permanent{errors.New("550 no such user")}}
+	fail := map[string]error{"flaky@example.com": &mail.Error{Code: 421, Err: errors.New("try later")},
+		"never@example.com": &mail.Error{Code: 450, Err: errors.New("mailbox busy")},
+		"bad@example.com":   &mail.Error{Permanent: true, Code: 550, Err: errors.New("no such user")}}
 	tries := map[string]int{}
-	m.send = func(_ context.Context, e store.Email) error {
+	m := NewMailer(slog.New(slog.NewTextHandler(io.Discard, nil)), db, &fakeSender{send: func(_ context.Context, e mail.Message) error {
 		tries[e.To]++
 		if err := fail[e.To]; err != nil && !(e.To == "flaky@example.com" && tries[e.To] > 1) {
 			return err
 		}
 		sent = append(sent, e.To)
 		return nil
-	}
+	}})
+	m.now, m.maxAttempts = clock, 3
 	for _, to := range []string{"ok@example.com", "flaky@example.com", "never@example.com", "bad@example.com"} {
 		if _, err := db.QueueEmail(ctx, store.Email{To: to, Subject: "s", Body: "b"}); err != nil {
 			t.Fatal(err)
@@ -67,19 +69,39 @@ func TestMailerWithoutSMTPKeepsTheOutbox(t *testing.T) {
 	}
 	t.Cleanup(func() { db.Close() })
 	db.QueueEmail(ctx, store.Email{To: "a@example.com", Subject: "s", Body: "b"})
-	m := NewMailer(slog.New(slog.NewTextHandler(io.Discard, nil)), db, SMTPConfig{})
-	m.send = func(context.Context, store.Email) error { t.Fatal("sent without SMTP"); return nil }
+	m := NewMailer(slog.New(slog.NewTextHandler(io.Discard, nil)), db, nil)
 	m.Run(ctx) // returns at once
 	if q, _ := db.Emails(ctx, store.EmailQueued, 10); len(q) != 1 {
 		t.Fatalf("queued: got %d, want 1", len(q))
 	}
 }
 
-func TestFormatMessage(t *testing.T) {
-	msg := string(formatMessage("portal@example.com", store.Email{ID: 7, To: "a@example.com", Subject: "Café ready", Body: "line 1\nline 2"}, time.Unix(0, 0)))
-	for _, want := range []string{"From: portal@example.com\r\n", "To: a@example.com\r\n", "Subject: =?utf-8?q?Caf=C3=A9_ready?=\r\n", "\r\n\r\nline 1\r\nline 2\r\n"} {
-		if !strings.Contains(msg, want) {
-			t.Errorf("message lacks %q:\n%s", want, msg)
+// fakeSender is the outbox's edge: the SMTP transport itself is tested in package mail.
+type fakeSender struct {
+	send func(ctx context.Context, m mail.Message) error
+}
+
+var _ Sender = (*fakeSender)(nil)
+
+func (f *fakeSender) Send(ctx context.Context, m mail.Message) error { return f.send(ctx, m) }
+
+func TestClipTextKeepsUTF8(t *testing.T) {
+	tests := []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"short", 10, "short"},
+		{"exactly", 7, "exactly"},
+		{"caf\u00e9 au lait", 4, "caf"},       // é is 2 bytes: cutting inside it drops it whole
+		{"caf\u00e9 au lait", 5, "caf\u00e9"}, // after it: kept
+		{"\u20ac\u20ac", 4, "\u20ac"},         // € is 3 bytes
+		{"\u20ac", 2, ""},
+	}
+	for _, tt := range tests {
+		got := clipText(tt.in, tt.n)
+		if got != tt.want || !utf8.ValidString(got) {
+			t.Errorf("clipText(%q, %d): got %q, want %q", tt.in, tt.n, got, tt.want)
 		}
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/bankconnections/portal/connections"
 	"github.com/bankconnections/portal/handlers"
+	"github.com/bankconnections/portal/mail"
 	"github.com/bankconnections/portal/platform"
 	"github.com/bankconnections/portal/static"
 	"github.com/bankconnections/portal/store"
@@ -88,7 +89,11 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 	// The on-demand refresh may take minutes: its own client, not retried.
 	slowCfg := platformCfg
 	slowCfg.AttemptTimeout, slowCfg.MaxRetries, slowCfg.HTTPClient = 0, -1, &http.Client{Timeout: 3 * time.Minute}
-	smtpCfg := connections.SMTPConfig{Host: cfg.SMTPHost, Port: cfg.SMTPPort, Username: cfg.SMTPUsername, Password: cfg.SMTPPassword, From: cfg.SMTPFrom}
+	smtpCfg := mail.Config{Host: cfg.SMTPHost, Port: cfg.SMTPPort, Username: cfg.SMTPUsername, Password: cfg.SMTPPassword, From: cfg.SMTPFrom}
+	var mailSender connections.Sender // nil: emails stay in the outbox
+	if smtpCfg.Enabled() {
+		mailSender = mail.NewSender(smtpCfg)
+	}
 	admin := connections.NewAdmin(conns, platform.New(slowCfg), connections.AdminConfig{SMTPEnabled: smtpCfg.Enabled()})
 	if err := admin.Recover(ctx); err != nil {
 		return err
@@ -116,7 +121,7 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 	work.Add(1)
 	go func() {
 		defer work.Done()
-		connections.NewMailer(log.With("component", "mailer"), db, smtpCfg).Run(workCtx)
+		connections.NewMailer(log.With("component", "mailer"), db, mailSender).Run(workCtx)
 	}()
 
 	log.Info("portal listening", "url", cfg.BaseURL, "mode", map[bool]string{true: "demo", false: "live"}[cfg.demo()])
