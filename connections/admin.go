@@ -391,7 +391,7 @@ func (a *Admin) disconnect(ctx context.Context, admin store.User, acct store.Acc
 		return 0, err
 	}
 	a.jobs.Add(1)
-	go func() { defer a.jobs.Done(); a.followRemoval(acct.GUID) }()
+	a.s.spawn(func(ctx context.Context) { defer a.jobs.Done(); a.followRemoval(ctx, acct.GUID) })
 	detail := "The platform is removing the connection (" + answer.State + "). It is obsolete: it can only be linked again as new."
 	if action == "deactivate" {
 		detail = "Not selected when the bank login was updated in Link. " + detail
@@ -399,9 +399,10 @@ func (a *Admin) disconnect(ctx context.Context, admin store.User, acct store.Acc
 	return a.audit(ctx, admin, action, acct.GUID, store.AuditOK, detail, ref)
 }
 
-// followRemoval watches a disconnected connection until the platform reports it deleted.
-func (a *Admin) followRemoval(guid string) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+// followRemoval watches a disconnected connection until the platform reports
+// it deleted; shutdown ends it (the next sync sees the outcome).
+func (a *Admin) followRemoval(ctx context.Context, guid string) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	delay := 300 * time.Millisecond
 	for {
@@ -412,11 +413,15 @@ func (a *Admin) followRemoval(guid string) {
 		}
 		acct, err := a.s.bank.GetExternalBankAccount(ctx, guid, platform.GetAccountOptions{})
 		if platform.IsNotFound(err) {
-			a.s.db.MarkAccountsDeleted(ctx, []string{guid}, "sync")
+			if _, err := a.s.db.MarkAccountsDeleted(ctx, []string{guid}, "sync"); err != nil && ctx.Err() == nil {
+				a.s.log.Error("mark removed connection deleted", "account", guid, "err", err)
+			}
 			return
 		}
 		if err == nil {
-			a.s.db.UpsertAccounts(ctx, []store.Account{localAccount(acct)}, "sync")
+			if _, err := a.s.db.UpsertAccounts(ctx, []store.Account{localAccount(acct)}, "sync"); err != nil && ctx.Err() == nil {
+				a.s.log.Error("store removed connection", "account", guid, "err", err)
+			}
 			if acct.State == platform.StateDeleted {
 				return
 			}
@@ -451,16 +456,19 @@ func (a *Admin) StartRefresh(ctx context.Context, admin store.User, guid string)
 		return 0, err
 	}
 	a.jobs.Add(1)
-	go func() { defer a.jobs.Done(); a.runRefresh(job, admin) }()
+	a.s.spawn(func(ctx context.Context) { defer a.jobs.Done(); a.runRefresh(ctx, job, admin) })
 	return id, nil
 }
 
-func (a *Admin) runRefresh(job store.RefreshJob, admin store.User) {
-	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.RefreshTimeout)
+// runRefresh runs under the service's lifetime: shutdown cancels the call,
+// and the outcome is still written (before the database closes: Run waits).
+func (a *Admin) runRefresh(ctx context.Context, job store.RefreshJob, admin store.User) {
+	stopped := ctx
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.RefreshTimeout)
 	defer cancel()
 	start := time.Now()
 	answer, err := a.slow.GetExternalBankAccount(ctx, job.AccountGUID, platform.GetAccountOptions{IncludeBalances: true, ForceBalanceRefresh: true})
-	bg := context.Background()
+	bg := context.WithoutCancel(ctx)
 	state, msg := store.RefreshSucceeded, ""
 	var pe *platform.Error
 	switch {
@@ -471,8 +479,12 @@ func (a *Admin) runRefresh(job store.RefreshJob, admin store.User) {
 			state, msg = store.RefreshFailed, "The balances arrived but could not be saved. Try again."
 			break
 		}
-		a.s.notify(bg, changes)
+		if nerr := a.s.notify(bg, changes); nerr != nil {
+			a.s.log.Error("notify after refresh", "account", job.AccountGUID, "err", nerr)
+		}
 		msg = "Balances refreshed: available " + money(local.BalanceAvailable) + ", current " + money(local.BalanceCurrent) + "."
+	case stopped.Err() != nil:
+		state, msg = store.RefreshFailed, "The portal stopped while this refresh was running. Start it again."
 	case platform.IsRefreshRequired(err):
 		state, msg = store.RefreshFailed, "The bank login has expired: the connection now needs a refresh (refresh_required)."
 		if a.resync(bg, job.AccountGUID) {
@@ -484,7 +496,9 @@ func (a *Admin) runRefresh(job store.RefreshJob, admin store.User) {
 		state, msg = store.RefreshFailed, fmt.Sprintf("The bank did not answer within %s. Nothing changed; try again later.", a.cfg.RefreshTimeout.Round(time.Second))
 	case platform.IsNotFound(err):
 		state, msg = store.RefreshFailed, "The platform no longer has this connection."
-		a.s.db.MarkAccountsDeleted(bg, []string{job.AccountGUID}, "refresh")
+		if _, derr := a.s.db.MarkAccountsDeleted(bg, []string{job.AccountGUID}, "refresh"); derr != nil {
+			a.s.log.Error("mark refreshed connection deleted", "account", job.AccountGUID, "err", derr)
+		}
 	case errors.As(err, &pe) && pe.Status == http.StatusUnprocessableEntity:
 		state, msg = store.RefreshFailed, "The platform refused the refresh: "+pe.ErrorMessage+"."
 		a.resync(bg, job.AccountGUID) // a connection that can no longer be used is deleted by the platform
@@ -498,7 +512,9 @@ func (a *Admin) runRefresh(job store.RefreshJob, admin store.User) {
 	if state == store.RefreshFailed {
 		result = store.AuditFailed
 	}
-	a.audit(bg, admin, "refresh", job.AccountGUID, result, msg, "")
+	if _, aerr := a.audit(bg, admin, "refresh", job.AccountGUID, result, msg, ""); aerr != nil {
+		a.s.log.Error("audit refresh", "account", job.AccountGUID, "err", aerr)
+	}
 	a.s.log.Info("on-demand refresh finished", "account", job.AccountGUID, "state", state, "duration_ms", time.Since(start).Milliseconds(), "err", err)
 }
 
@@ -514,9 +530,12 @@ func (a *Admin) resync(ctx context.Context, guid string) bool {
 	}
 	changes, err := a.s.db.UpsertAccounts(ctx, []store.Account{localAccount(answer)}, "refresh")
 	if err != nil {
+		a.s.log.Error("store connection after refresh", "account", guid, "err", err)
 		return false
 	}
-	a.s.notify(ctx, changes)
+	if err := a.s.notify(ctx, changes); err != nil {
+		a.s.log.Error("notify after refresh", "account", guid, "err", err)
+	}
 	for _, c := range changes {
 		if c.To == store.StateRefreshRequired && c.CustomerGUID != "" {
 			return true

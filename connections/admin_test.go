@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -26,8 +27,18 @@ import (
 type fakePlaid struct {
 	inst    string
 	names   map[string][2]string // id -> name, mask; default "Plaid Checking" and a mask from the id
-	refresh func(ctx context.Context, accessToken string) error
 	removed atomic.Int32
+
+	// refresh is read by the simulator's request goroutines, which may still
+	// run after the test moved on: it is set through setRefresh only.
+	mu      sync.Mutex
+	refresh func(ctx context.Context, accessToken string) error
+}
+
+func (f *fakePlaid) setRefresh(fn func(ctx context.Context, accessToken string) error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.refresh = fn
 }
 
 var _ simplatform.Plaid = (*fakePlaid)(nil)
@@ -49,8 +60,11 @@ func (f *fakePlaid) Accounts(_ context.Context, at string) (simplatform.Item, []
 		[]simplatform.Account{{AccountID: "acct-" + id, Name: name, Mask: mask, Type: "depository", Subtype: "checking"}}, nil
 }
 func (f *fakePlaid) RefreshTransactions(ctx context.Context, at string) error {
-	if f.refresh != nil {
-		return f.refresh(ctx, at)
+	f.mu.Lock()
+	refresh := f.refresh
+	f.mu.Unlock()
+	if refresh != nil {
+		return refresh(ctx, at)
 	}
 	return nil
 }
@@ -73,6 +87,7 @@ type world struct {
 	bank    *platform.Client
 	sandbox simplatform.Sandbox
 	plaid   *fakePlaid
+	calls   *inFlight // the platform calls of the portal (bank and slow client) still running
 	boss    store.User
 	alice   store.User
 }
@@ -88,8 +103,9 @@ func newWorld(t *testing.T, sandbox bool, refreshTimeout time.Duration) *world {
 	}
 	ts := httptest.NewServer(sim.Handler())
 	t.Cleanup(func() { ts.Close(); sim.Close() })
+	calls := &inFlight{base: http.DefaultTransport}
 	pcfg := platform.Config{BaseURL: ts.URL, TokenURL: ts.URL + "/oauth/token", ClientID: sim.ClientID(), ClientSecret: sim.ClientSecret(),
-		Logger: log, RetryBase: 5 * time.Millisecond}
+		Logger: log, RetryBase: 5 * time.Millisecond, HTTPClient: &http.Client{Transport: calls, Timeout: time.Minute}}
 	bank := platform.New(pcfg)
 	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "portal.db"))
 	if err != nil {
@@ -101,7 +117,7 @@ func newWorld(t *testing.T, sandbox bool, refreshTimeout time.Duration) *world {
 	slow.MaxRetries = -1
 	adm := connections.NewAdmin(svc, platform.New(slow), connections.AdminConfig{RefreshTimeout: refreshTimeout})
 	t.Cleanup(adm.Wait)
-	w := &world{t: t, db: db, svc: svc, admin: adm, bank: bank, sandbox: simplatform.Sandbox{BaseURL: ts.URL}, plaid: fp}
+	w := &world{t: t, db: db, svc: svc, admin: adm, bank: bank, sandbox: simplatform.Sandbox{BaseURL: ts.URL}, plaid: fp, calls: calls}
 	cust, err := bank.CreateCustomer(ctx, platform.CreateCustomerRequest{Type: platform.CustomerTypeIndividual, FirstName: "Alice", LastName: "Archer", EmailAddress: "alice@example.com"})
 	if err != nil {
 		t.Fatal(err)
@@ -318,13 +334,13 @@ func TestOnDemandRefreshOutcomes(t *testing.T) {
 	})
 	t.Run("refresh required", func(t *testing.T) {
 		guid := w.link(w.alice.CustomerGUID, "expired")
-		w.plaid.refresh = func(_ context.Context, at string) error {
+		w.plaid.setRefresh(func(_ context.Context, at string) error {
 			if at == "access-expired" {
 				return &simplatform.PlaidError{Type: "ITEM_ERROR", Code: "ITEM_LOGIN_REQUIRED"}
 			}
 			return nil
-		}
-		defer func() { w.plaid.refresh = nil }()
+		})
+		defer w.plaid.setRefresh(nil)
 		if _, err := w.admin.StartRefresh(ctx, w.boss, guid); err != nil {
 			t.Fatal(err)
 		}
@@ -342,10 +358,10 @@ func TestOnDemandRefreshOutcomes(t *testing.T) {
 	})
 	t.Run("products not supported", func(t *testing.T) {
 		guid := w.link(w.alice.CustomerGUID, "capone")
-		w.plaid.refresh = func(context.Context, string) error {
+		w.plaid.setRefresh(func(context.Context, string) error {
 			return &simplatform.PlaidError{Type: "INVALID_REQUEST", Code: "PRODUCTS_NOT_SUPPORTED"}
-		}
-		defer func() { w.plaid.refresh = nil }()
+		})
+		defer w.plaid.setRefresh(nil)
 		w.admin.StartRefresh(ctx, w.boss, guid)
 		if j := w.finishedRefresh(guid); j.State != store.RefreshFailed || !strings.Contains(j.Message, "PRODUCTS_NOT_SUPPORTED") {
 			t.Fatalf("job: got %+v", j)
@@ -353,11 +369,11 @@ func TestOnDemandRefreshOutcomes(t *testing.T) {
 	})
 	t.Run("timeout", func(t *testing.T) {
 		guid := w.link(w.alice.CustomerGUID, "slow")
-		w.plaid.refresh = func(ctx context.Context, _ string) error {
+		w.plaid.setRefresh(func(ctx context.Context, _ string) error {
 			<-ctx.Done()
 			return ctx.Err()
-		}
-		defer func() { w.plaid.refresh = nil }()
+		})
+		defer w.plaid.setRefresh(nil)
 		if _, err := w.admin.StartRefresh(ctx, w.boss, guid); err != nil {
 			t.Fatal(err)
 		}

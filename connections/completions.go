@@ -69,7 +69,9 @@ func (s *Service) attempt(ctx context.Context, c store.Completion) {
 			s.log.Error("finish completion", "completion", c.ID, "err", ferr)
 			return
 		}
-		s.notify(bg, changes)
+		if err := s.notify(bg, changes); err != nil {
+			s.log.Error("notify after completion", "completion", c.ID, "err", err)
+		}
 		if acct.State == platform.StateStoring {
 			s.spawn(func(ctx context.Context) { s.followUp(ctx, c.CustomerGUID, acct.GUID) })
 		}
@@ -79,7 +81,9 @@ func (s *Service) attempt(ctx context.Context, c store.Completion) {
 	if temporary(err) {
 		next := s.now().Add(retryDelay(c.Attempts))
 		s.log.Warn("link completion will be retried", "completion", c.ID, "mode", c.Mode, "attempt", c.Attempts+1, "err", err, "next", next)
-		s.db.RetryCompletion(bg, c.ID, next, "the banking platform did not answer")
+		if rerr := s.db.RetryCompletion(bg, c.ID, next, "the banking platform did not answer"); rerr != nil {
+			s.log.Error("schedule completion retry", "completion", c.ID, "err", rerr)
+		}
 		return
 	}
 	s.log.Warn("link completion refused", "completion", c.ID, "mode", c.Mode, "err", err)
@@ -164,7 +168,9 @@ func (s *Service) giveUp(ctx context.Context, c store.Completion, why string) {
 	if c.Mode == ModeUpdate {
 		msg = "We could not finish reconnecting your account: " + why
 	}
-	s.db.AddNotification(ctx, store.Notification{CustomerGUID: c.CustomerGUID, AccountGUID: c.AccountGUID, Kind: "completion_failed", Message: msg})
+	if _, err := s.db.AddNotification(ctx, store.Notification{CustomerGUID: c.CustomerGUID, AccountGUID: c.AccountGUID, Kind: "completion_failed", Message: msg}); err != nil {
+		s.log.Error("notify failed completion", "completion", c.ID, "err", err)
+	}
 }
 
 // runCompletions retries queued completions until ctx ends.
@@ -213,7 +219,10 @@ func (s *Service) followUp(ctx context.Context, customerGUID, guid string) {
 		if err == nil {
 			changes, err := s.db.UpsertAccounts(ctx, []store.Account{localAccount(a)}, "sync")
 			if err == nil {
-				s.notify(ctx, changes)
+				err = s.notify(ctx, changes)
+			}
+			if err != nil && ctx.Err() == nil {
+				s.log.Error("store followed-up account", "account", guid, "err", err)
 			}
 			if a.State != platform.StateStoring {
 				return

@@ -47,7 +47,7 @@ const (
 
 func newID() string {
 	b := make([]byte, 16)
-	rand.Read(b)
+	rand.Read(b) // crypto/rand.Read never fails (it crashes the program instead)
 	return hex.EncodeToString(b)
 }
 
@@ -126,6 +126,13 @@ func (s *Service) awaitLinkToken(ctx context.Context, ls store.LinkSession, cust
 	ctx, cancel := context.WithTimeout(ctx, workflowBound)
 	defer cancel()
 	client := s.clientFor(customerGUID)
+	// The outcome is written even when shutdown ends the wait (Run waits for it).
+	bg := context.WithoutCancel(ctx)
+	fail := func(msg string) {
+		if err := s.db.FailLinkSession(bg, ls.ID, msg); err != nil {
+			s.log.Error("fail link session", "link_session", ls.ID, "err", err)
+		}
+	}
 	delay := 150 * time.Millisecond
 	for {
 		wf, err := client.GetWorkflow(ctx, ls.WorkflowGUID)
@@ -136,23 +143,23 @@ func (s *Service) awaitLinkToken(ctx context.Context, ls store.LinkSession, cust
 				life = updateTokenLife
 			}
 			exp := s.now().Add(life)
-			if err := s.db.SetLinkToken(context.Background(), ls.ID, *wf.PlaidLinkToken, &exp); err != nil {
+			if err := s.db.SetLinkToken(bg, ls.ID, *wf.PlaidLinkToken, &exp); err != nil {
 				s.log.Error("store link token", "link_session", ls.ID, "err", err)
 			}
 			return
 		case err == nil && wf.State == platform.WorkflowStateFailed:
 			s.log.Warn("link token workflow failed", "link_session", ls.ID, "workflow", wf.GUID)
-			s.db.FailLinkSession(context.Background(), ls.ID, "The bank connection could not be prepared. Please try again.")
+			fail("The bank connection could not be prepared. Please try again.")
 			return
 		case err != nil && !platform.IsTemporary(err) && ctx.Err() == nil:
 			s.log.Warn("link token workflow lookup refused", "link_session", ls.ID, "err", err)
-			s.db.FailLinkSession(context.Background(), ls.ID, "The bank connection could not be prepared. Please try again.")
+			fail("The bank connection could not be prepared. Please try again.")
 			return
 		}
 		select {
 		case <-ctx.Done():
 			s.log.Warn("link token timed out", "link_session", ls.ID)
-			s.db.FailLinkSession(context.Background(), ls.ID, "Preparing the connection took too long. Please try again.")
+			fail("Preparing the connection took too long. Please try again.")
 			return
 		case <-time.After(delay):
 		}

@@ -130,8 +130,11 @@ func (s *Service) Sync(ctx context.Context) error {
 	} else {
 		s.log.Debug("sync done", "accounts", len(seen), "changes", len(changes), "duration_ms", time.Since(start).Milliseconds())
 	}
-	if rerr := s.db.RecordJob(context.WithoutCancel(ctx), SyncJob, errText); rerr != nil && err == nil {
-		err = rerr
+	if rerr := s.db.RecordJob(context.WithoutCancel(ctx), SyncJob, errText); rerr != nil {
+		s.log.Error("record sync", "err", rerr) // callers in the background do not log what Sync returns
+		if err == nil {
+			err = rerr
+		}
 	}
 	return err
 }
