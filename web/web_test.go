@@ -68,7 +68,8 @@ func newApp(t *testing.T) *app {
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	sessions := web.NewSessions(db, make([]byte, 32), make([]byte, 32), false)
-	h := handlers.New(log, db, sessions, nil, nil, assets, handlers.Options{})
+	frozen := time.Now() // the login throttles' window never ends during a test, however slow the machine
+	h := handlers.New(log, db, sessions, nil, nil, assets, handlers.Options{ThrottleClock: func() time.Time { return frozen }})
 	e := web.New(web.Config{Log: log, Store: db, Assets: assets, Handler: h, Sessions: sessions})
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
