@@ -2,6 +2,7 @@ package connections_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -78,8 +79,11 @@ func TestShutdownCancelsAndWaitsForAdminWork(t *testing.T) {
 	if _, err := w.admin.StartRefresh(ctx, w.boss, refreshing); err != nil {
 		t.Fatalf("refresh: %v", err)
 	}
-	testutil.Eventually(t, 30*time.Second, "removal watcher and refresh waiting on the platform", func() bool {
-		return w.calls.count(get+removing) == 1 && w.calls.count(get+refreshing) == 1
+	testutil.Eventually(t, 30*time.Second, func() error {
+		if r, f := w.calls.count(get+removing), w.calls.count(get+refreshing); r != 1 || f != 1 {
+			return fmt.Errorf("reads waiting on the platform: got %d of the removal watcher and %d of the refresh, want 1 and 1", r, f)
+		}
+		return nil
 	})
 
 	shutdown()

@@ -3,6 +3,7 @@ package platform_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bankconnections/portal/internal/testutil"
 	"github.com/bankconnections/portal/platform"
 	simplatform "github.com/bankconnections/portal/sim/platform"
 )
@@ -219,38 +221,36 @@ func (h *harness) linkAccount(t *testing.T, customerGUID, id string) platform.Ex
 // waitForState polls the account until it reaches want, failing after a deadline.
 func (h *harness) waitForState(t *testing.T, guid, want string) platform.ExternalBankAccount {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		a, err := h.client.GetExternalBankAccount(context.Background(), guid, platform.GetAccountOptions{})
+	var a platform.ExternalBankAccount
+	testutil.Eventually(t, 30*time.Second, func() error {
+		var err error
+		a, err = h.client.GetExternalBankAccount(context.Background(), guid, platform.GetAccountOptions{})
 		if err != nil {
 			t.Fatalf("GetExternalBankAccount(%s): %v", guid, err)
 		}
-		if a.State == want {
-			return a
+		if a.State != want {
+			return fmt.Errorf("account %s state: got %q, want %q", guid, a.State, want)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("account %s state: got %q, want %q before the deadline", guid, a.State, want)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
+	return a
 }
 
 func (h *harness) waitForWorkflow(t *testing.T, guid string) platform.Workflow {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		wf, err := h.client.GetWorkflow(context.Background(), guid)
+	var wf platform.Workflow
+	testutil.Eventually(t, 30*time.Second, func() error {
+		var err error
+		wf, err = h.client.GetWorkflow(context.Background(), guid)
 		if err != nil {
 			t.Fatalf("GetWorkflow(%s): %v", guid, err)
 		}
-		if wf.State != platform.WorkflowStateStoring {
-			return wf
+		if wf.State == platform.WorkflowStateStoring {
+			return fmt.Errorf("workflow %s: got %s, want a final state", guid, wf.State)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("workflow %s still storing after the deadline", guid)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
+	return wf
 }
 
 // wantError checks err is a *platform.Error with status and code.

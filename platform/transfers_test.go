@@ -2,10 +2,12 @@ package platform_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/bankconnections/portal/internal/testutil"
 	"github.com/bankconnections/portal/platform"
 	simplatform "github.com/bankconnections/portal/sim/platform"
 )
@@ -32,20 +34,19 @@ func deposit(t *testing.T, c *platform.Client, account, rail string, cents int64
 // settle polls the transfer until it is final.
 func settle(t *testing.T, c *platform.Client, guid string) platform.Transfer {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		tr, err := c.GetTransfer(context.Background(), guid)
+	var tr platform.Transfer
+	testutil.Eventually(t, 30*time.Second, func() error {
+		var err error
+		tr, err = c.GetTransfer(context.Background(), guid)
 		if err != nil {
 			t.Fatalf("GetTransfer: %v", err)
 		}
-		if tr.Final() {
-			return tr
+		if !tr.Final() {
+			return fmt.Errorf("transfer %s: got %s, want a final state", guid, tr.State)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("transfer %s still %s after the deadline", guid, tr.State)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
+	return tr
 }
 
 func failureCode(tr platform.Transfer) string {

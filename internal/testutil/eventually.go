@@ -7,15 +7,20 @@ import (
 	"time"
 )
 
-// Eventually polls cond until it holds, and fails the test when it still
-// does not after timeout. A poll with a deadline, never a fixed sleep: the
-// shared test machine may be slow, so give generous timeouts.
-func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+// Eventually polls check until it returns nil, and fails the test with the
+// last error check returned when that has not happened after timeout. A poll
+// with a deadline, never a fixed sleep: the shared test machine (and the race
+// detector) can be slow, so give generous timeouts.
+func Eventually(t testing.TB, timeout time.Duration, check func() error) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
-	for !cond() {
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, timeout)
+			t.Fatalf("%v (still, after %s)", err, timeout)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

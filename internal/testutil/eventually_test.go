@@ -1,13 +1,21 @@
 package testutil
 
 import (
+	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
 
-func TestEventuallyReturnsOnceTheConditionHolds(t *testing.T) {
+func TestEventuallyReturnsOnceTheCheckPasses(t *testing.T) {
 	calls := 0
-	Eventually(t, time.Minute, "third call", func() bool { calls++; return calls == 3 })
+	Eventually(t, time.Minute, func() error {
+		if calls++; calls < 3 {
+			return errors.New("not yet")
+		}
+		return nil
+	})
 	if calls != 3 {
 		t.Fatalf("calls: got %d, want 3", calls)
 	}
@@ -16,16 +24,16 @@ func TestEventuallyReturnsOnceTheConditionHolds(t *testing.T) {
 // fatalRecorder records Fatalf instead of ending the test.
 type fatalRecorder struct {
 	testing.TB
-	failed string
+	msg string
 }
 
 func (f *fatalRecorder) Helper() {}
 func (f *fatalRecorder) Fatalf(format string, args ...any) {
-	f.failed = format
+	f.msg = fmt.Sprintf(format, args...)
 	panic(f) // Fatalf does not return
 }
 
-func TestEventuallyFailsAfterTheDeadline(t *testing.T) {
+func TestEventuallyFailsWithTheLastErrorAfterTheDeadline(t *testing.T) {
 	rec := &fatalRecorder{TB: t}
 	func() {
 		defer func() {
@@ -33,9 +41,9 @@ func TestEventuallyFailsAfterTheDeadline(t *testing.T) {
 				t.Fatalf("recovered %v, want the recorder's Fatalf", r)
 			}
 		}()
-		Eventually(rec, 30*time.Millisecond, "never", func() bool { return false })
+		Eventually(rec, 30*time.Millisecond, func() error { return errors.New(`state: got "pending", want "done"`) })
 	}()
-	if rec.failed == "" {
-		t.Fatal("Eventually returned although the condition never held")
+	if !strings.Contains(rec.msg, `state: got "pending", want "done"`) {
+		t.Fatalf("failure message: got %q, want the last error", rec.msg)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/bankconnections/portal/internal/testutil"
 )
 
 // fakePlaid: public token "public-X" gives Item "item-X" with account "acct-X".
@@ -143,18 +146,14 @@ type accountView struct {
 
 func (ts *testSim) waitForState(t *testing.T, guid, want string) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	testutil.Eventually(t, 30*time.Second, func() error {
 		var a accountView
 		ts.do(t, "GET", "/api/external_bank_accounts/"+guid, nil, &a)
-		if a.State == want {
-			return
+		if a.State != want {
+			return fmt.Errorf("account %s: got %q, want %q", guid, a.State, want)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("account %s: got %q, want %q before the deadline", guid, a.State, want)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func (ts *testSim) state(t *testing.T, guid string) string {
@@ -303,20 +302,16 @@ func TestBankLevelUpdateAllowsAccountSelection(t *testing.T) {
 	if status != 201 {
 		t.Fatalf("POST workflow: got %d, want 201", status)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	testutil.Eventually(t, 30*time.Second, func() error {
 		var got struct {
 			State string `json:"state"`
 		}
 		ts.do(t, "GET", "/api/workflows/"+wf.GUID, nil, &got)
-		if got.State == "completed" {
-			break
+		if got.State != "completed" {
+			return fmt.Errorf("workflow: got %q, want completed", got.State)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("workflow: got %q, want completed", got.State)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 	ts.plaid.mu.Lock()
 	req := ts.plaid.linkRequests[len(ts.plaid.linkRequests)-1]
 	ts.plaid.mu.Unlock()

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/bankconnections/portal/internal/testutil"
 )
 
 // doAs is ts.do with another bearer token.
@@ -80,26 +83,24 @@ func (ts *testSim) fund(t *testing.T, token, account, rail string, cents int64) 
 // settled polls a transfer until it is completed or failed.
 func (ts *testSim) settled(t *testing.T, token, guid string) transferView {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
 	seen := map[string]bool{}
-	for {
-		var tr transferView
+	var tr transferView
+	testutil.Eventually(t, 30*time.Second, func() error {
+		tr = transferView{}
 		if status := ts.doAs(t, token, "GET", "/api/transfers/"+guid, nil, &tr); status != 200 {
 			t.Fatalf("get transfer: status %d", status)
 		}
 		seen[tr.State] = true
-		if tr.State == transferCompleted || tr.State == transferFailed {
-			if tr.State == transferCompleted && !seen[transferPending] {
-				// Completed transfers go through pending; a poll every 5 ms sees it.
-				t.Logf("transfer %s: pending not observed (states %v)", guid, seen)
-			}
-			return tr
+		if tr.State != transferCompleted && tr.State != transferFailed {
+			return fmt.Errorf("transfer %s: got %s, want completed or failed", guid, tr.State)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("transfer %s: still %s after the deadline", guid, tr.State)
-		}
-		time.Sleep(5 * time.Millisecond)
+		return nil
+	})
+	if tr.State == transferCompleted && !seen[transferPending] {
+		// Completed transfers go through pending; a poll every 10 ms usually sees it.
+		t.Logf("transfer %s: pending not observed (states %v)", guid, seen)
 	}
+	return tr
 }
 
 func failure(tr transferView) string {
