@@ -14,6 +14,8 @@ import (
 
 	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
+
+	"github.com/bankconnections/portal/internal/testutil"
 )
 
 // chromiumPath finds Debian's Chromium; "" when it is not installed.
@@ -96,8 +98,11 @@ type linkFrame struct {
 // frame waits for a Link iframe target not handed out before and attaches.
 func (b *browser) frame(t *testing.T, standInURL string) *linkFrame {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	var frame *linkFrame
+	testutil.Eventually(t, 30*time.Second, func() error {
+		if b.ctx.Err() != nil {
+			t.Fatalf("browser gone: %v", b.ctx.Err())
+		}
 		infos, err := chromedp.Targets(b.ctx)
 		if err != nil {
 			t.Fatalf("targets: %v", err)
@@ -112,18 +117,13 @@ func (b *browser) frame(t *testing.T, standInURL string) *linkFrame {
 				if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`true`)); err != nil {
 					t.Fatalf("attaching to the Link iframe: %v", err)
 				}
-				return &linkFrame{ctx: ctx}
+				frame = &linkFrame{ctx: ctx}
+				return nil
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no Link iframe target from %s within 10s", standInURL)
-		}
-		select {
-		case <-time.After(50 * time.Millisecond):
-		case <-b.ctx.Done():
-			t.Fatalf("browser gone: %v", b.ctx.Err())
-		}
-	}
+		return fmt.Errorf("Link iframe target from %s: got none new among %d targets", standInURL, len(infos))
+	})
+	return frame
 }
 
 func testID(id string) chromedp.CSS { return chromedp.CSS(fmt.Sprintf(`[data-testid=%q]`, id)) }
@@ -186,27 +186,22 @@ type callback struct {
 // and returns the whole log.
 func (b *browser) waitCallback(t *testing.T, kind string) []callback {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	var log []callback
+	testutil.Eventually(t, 30*time.Second, func() error {
+		if b.ctx.Err() != nil {
+			t.Fatalf("browser gone: %v", b.ctx.Err())
+		}
 		raw := eval[string](t, b, `JSON.stringify(window.__log || [])`)
-		var log []callback
+		log = nil
 		if err := json.Unmarshal([]byte(raw), &log); err != nil {
 			t.Fatalf("callback log %s: %v", raw, err)
 		}
-		for _, c := range log {
-			if c.Kind == kind {
-				return log
-			}
+		if find(log, kind).Kind == "" {
+			return fmt.Errorf("callback log: got %s, want a %s callback", raw, kind)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s callback within 15s; log: %s", kind, raw)
-		}
-		select {
-		case <-time.After(50 * time.Millisecond):
-		case <-b.ctx.Done():
-			t.Fatalf("browser gone: %v", b.ctx.Err())
-		}
-	}
+		return nil
+	})
+	return log
 }
 
 func find(log []callback, kind string) callback {
