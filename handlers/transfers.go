@@ -139,7 +139,7 @@ func (h *Handler) TransferQuote(c echo.Context) error {
 		return err
 	}
 	v := views.TransferQuoteView{Key: t.Key, AccountGUID: a.GUID, Institution: a.InstitutionName, Mask: a.AccountMask,
-		Side: t.Side, Rail: t.Rail, Amount: t.Amount, Fee: t.Fee, ExpiresAt: t.QuoteExpiresAt, Expired: !t.QuoteExpiresAt.After(time.Now())}
+		Side: t.Side, Rail: t.Rail, Amount: t.Amount, Fee: t.Fee, ExpiresAt: t.QuoteExpiresAt, Expired: t.QuoteExpired(time.Now())}
 	return Render(c, http.StatusOK, views.TransferQuotePage(h.Layout(c, "Confirm your transfer", "accounts"), v))
 }
 

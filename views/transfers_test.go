@@ -12,7 +12,7 @@ import (
 
 func TestTransferPanel(t *testing.T) {
 	rows := []views.TransferRow{
-		{Key: "k2", State: "failed", FailureCode: "invalid_routing_number", Side: "deposit", Rail: "wire", Amount: 1000, CreatedAt: time.Now()},
+		{Key: "k2", State: "failed", FailureCode: "payment_rail_invalid", Side: "deposit", Rail: "wire", Amount: 1000, CreatedAt: time.Now()},
 		{Key: "k1", State: "pending", Side: "withdrawal", Rail: "ach", Amount: 2500, CreatedAt: time.Now()},
 	}
 	t.Run("connected: the form, keeping what was typed", func(t *testing.T) {
@@ -59,6 +59,57 @@ func TestTransferPanel(t *testing.T) {
 	})
 }
 
+// Each of the platform's seven transfer states (and the portal's two) has
+// its own label in the list.
+func TestTransferStateLabels(t *testing.T) {
+	states := []string{"quoted", "submitting", "storing", "pending", "holding", "reviewing", "completed", "failed", "cancelling"}
+	seen := map[string]string{}
+	for _, st := range states {
+		doc := render(t, views.TransferPanel(views.TransferPanelView{Enabled: true, AccountGUID: "a1", Blocked: "x",
+			Transfers: []views.TransferRow{{Key: "k", State: st, Side: "deposit", Rail: "ach", Amount: 100, CreatedAt: time.Now()}}}, "tok"))
+		label := strings.TrimSpace(byTestID(doc, "transfer-state").Text())
+		if label == "" || label == "Unknown" {
+			t.Errorf("state %s: got label %q, want its own", st, label)
+		}
+		if other, dup := seen[label]; dup {
+			t.Errorf("states %s and %s share the label %q", other, st, label)
+		}
+		seen[label] = st
+	}
+}
+
+// Every failure code of the platform's list has its own plain words; an
+// unknown code gets general ones; "send it by ACH" only for a wire refused
+// for its rail.
+func TestTransferFailureTexts(t *testing.T) {
+	official := []string{"non_sufficient_funds", "refresh_required", "party_name_invalid", "payment_rail_invalid",
+		"compliance_rejection", "cancelled", "reversed", "limit_exceeded", "network_fee_too_low", "amount_too_low",
+		"internal_error", "invalid_address", "invalid_destination", "customer_action_required", "external_vendor_error",
+		"payment_request_expired", "return_risk_exceeded", "daily_limit_exceeded", "weekly_limit_exceeded",
+		"monthly_limit_exceeded", "customer_contact_info_missing", "recipient_cancelled"}
+	generic := views.TransferFailureText("a_code_from_the_future", "ach")
+	if generic == "" || strings.Contains(generic, "a_code") || strings.Contains(generic, "_") {
+		t.Errorf("unknown code: got %q, want general plain words", generic)
+	}
+	seen := map[string]string{}
+	for _, code := range official {
+		text := views.TransferFailureText(code, "ach")
+		if text == generic || strings.Contains(text, "_") {
+			t.Errorf("%s: got %q, want its own plain words", code, text)
+		}
+		if other, dup := seen[text]; dup {
+			t.Errorf("%s and %s share the words %q", other, code, text)
+		}
+		seen[text] = code
+	}
+	if got := views.TransferFailureText("payment_rail_invalid", "wire"); !strings.Contains(got, "send it by ACH") {
+		t.Errorf("wire refused for its rail: got %q, want the advice to send it by ACH", got)
+	}
+	if got := views.TransferFailureText("payment_rail_invalid", "ach"); strings.Contains(got, "by ACH") {
+		t.Errorf("ACH refused for its rail: got %q, want no advice to use ACH", got)
+	}
+}
+
 func TestTransferQuotePage(t *testing.T) {
 	v := views.TransferQuoteView{Key: "k1", AccountGUID: "a1", Institution: "First Gingham Credit Union", Mask: "3141", Side: "deposit",
 		Rail: "ach", Amount: 2500, ExpiresAt: time.Now().Add(time.Minute)}
@@ -68,6 +119,15 @@ func TestTransferQuotePage(t *testing.T) {
 	}
 	if a, _ := byTestID(doc, "transfer-confirm").Closest("form").Attr("action"); a != "/transfers/k1/confirm" {
 		t.Errorf("confirm form action: got %q", a)
+	}
+	if !strings.Contains(doc.Text(), "Quote valid until") {
+		t.Error("a quote with an expiry does not show it")
+	}
+	noExpiry := v
+	noExpiry.ExpiresAt = time.Time{}
+	doc = render(t, views.TransferQuotePage(layout, noExpiry))
+	if byTestID(doc, "transfer-confirm").Length() != 1 || strings.Contains(doc.Text(), "valid until") {
+		t.Error("a quote without an expiry: want it confirmable and no expiry shown")
 	}
 	v.Expired = true
 	doc = render(t, views.TransferQuotePage(layout, v))

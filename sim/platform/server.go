@@ -9,6 +9,8 @@
 //	POST   /sandbox/external_bank_accounts/{guid}/state  {"state","failure_code"}
 //	       pins an account in a state; the simulator makes no automatic
 //	       transition afterwards (an API PATCH or DELETE releases the pin).
+//	POST   /sandbox/transfers/{guid}/state  {"state","failure_code"}
+//	       pins a transfer in one of its seven states (no automatic transition afterwards).
 //	POST   /sandbox/seed_accounts  {"customer_guid"|null,"count","state","institution_id"}
 //	       bulk-inserts accounts with a fake Item (no Plaid calls) → {"guids":[...]}.
 //	PUT    /sandbox/faults  {"faults":[{"method","path_prefix","status","latency_ms","timeout","rate","count"}]}
@@ -194,6 +196,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /plaid/webhook", s.handlePlaidWebhook)
 
 	mux.HandleFunc("POST /sandbox/external_bank_accounts/{guid}/state", s.loopbackOnly(s.handlePinState))
+	mux.HandleFunc("POST /sandbox/transfers/{guid}/state", s.loopbackOnly(s.handlePinTransferState))
 	mux.HandleFunc("POST /sandbox/seed_accounts", s.loopbackOnly(s.handleSeedAccounts))
 	mux.HandleFunc("PUT /sandbox/faults", s.loopbackOnly(s.handleSetFaults))
 	mux.HandleFunc("DELETE /sandbox/faults", s.loopbackOnly(s.handleClearFaults))

@@ -68,13 +68,22 @@ func (ts *testSim) fund(t *testing.T, token, account, rail string, cents int64) 
 	if status := ts.doAs(t, token, "POST", "/api/quotes", map[string]any{"product_type": "funding", "asset": "USD", "side": "deposit", "receive_amount": cents}, &q); status != 201 {
 		t.Fatalf("quote: status %d", status)
 	}
+	if q.ExpiresAt != nil {
+		t.Fatalf("funding quote: expires_at %v, want null", *q.ExpiresAt)
+	}
 	var tr transferView
-	status := ts.doAs(t, token, "POST", "/api/transfers", map[string]any{"quote_guid": q.GUID, "transfer_type": "funding",
-		"external_bank_account_guid": account, "payment_rail": rail}, &tr)
+	status := ts.doAs(t, token, "POST", "/api/transfers", fundingBody(q, account, rail), &tr)
 	if status != 201 || tr.State != transferStoring || tr.Amount != cents || tr.QuoteGUID != q.GUID {
 		t.Fatalf("transfer: got %d %+v, want 201 storing for %d cents", status, tr, cents)
 	}
 	return tr
+}
+
+// fundingBody is the platform's funding transfer request for quote q.
+func fundingBody(q quoteJSON, account, rail string) map[string]any {
+	p := []map[string]any{{"type": "customer", "amount": q.ReceiveAmount, "guid": q.CustomerGUID}}
+	return map[string]any{"quote_guid": q.GUID, "transfer_type": "funding", "external_bank_account_guid": account,
+		"payment_rail": rail, "source_participants": p, "destination_participants": p}
 }
 
 // settled polls a transfer until it is completed or failed.
@@ -197,8 +206,8 @@ func TestTransferNeedsACompletedAccount(t *testing.T) {
 		t.Fatalf("transfer on a refresh_required account: got %s/%s, want failed/refresh_required", tr.State, failure(tr))
 	}
 	tr = ts.settled(t, asAlice, ts.fund(t, asAlice, unverified, railACH, 2500).GUID)
-	if tr.State != transferFailed || failure(tr) != transferFailInvalidAccount {
-		t.Fatalf("transfer on an unverified account: got %s/%s, want failed/invalid_account", tr.State, failure(tr))
+	if tr.State != transferFailed || failure(tr) != transferFailInvalidDestination {
+		t.Fatalf("transfer on an unverified account: got %s/%s, want failed/invalid_destination", tr.State, failure(tr))
 	}
 
 	// The customer reconnects: the application PATCHes the account to completed.
@@ -220,7 +229,7 @@ func TestWireFailsWhereTheBankRoutesWiresElsewhere(t *testing.T) {
 	tests := []struct {
 		account, rail, state, code string
 	}{
-		{gingham, railWire, transferFailed, transferFailRoutingNumber},
+		{gingham, railWire, transferFailed, transferFailPaymentRailInvalid},
 		{gingham, railACH, transferCompleted, ""},
 		{platypus, railWire, transferCompleted, ""},
 	}
@@ -270,8 +279,8 @@ func TestQuoteAndTransferValidation(t *testing.T) {
 	t.Run("a quote is executed once", func(t *testing.T) {
 		tr := ts.fund(t, asAlice, account, railACH, 700)
 		var e apiError
-		got := ts.doAs(t, asAlice, "POST", "/api/transfers", map[string]any{"quote_guid": tr.QuoteGUID, "transfer_type": "funding",
-			"external_bank_account_guid": account, "payment_rail": "ach"}, &e)
+		q := quoteJSON{GUID: tr.QuoteGUID, CustomerGUID: alice, ReceiveAmount: 700}
+		got := ts.doAs(t, asAlice, "POST", "/api/transfers", fundingBody(q, account, "ach"), &e)
 		if got != 422 {
 			t.Errorf("second transfer on one quote: got %d %+v, want 422", got, e)
 		}
@@ -280,10 +289,46 @@ func TestQuoteAndTransferValidation(t *testing.T) {
 		var q quoteJSON
 		ts.doAs(t, asAlice, "POST", "/api/quotes", map[string]any{"product_type": "funding", "asset": "USD", "side": "deposit", "receive_amount": 1}, &q)
 		var e apiError
-		got := ts.doAs(t, asAlice, "POST", "/api/transfers", map[string]any{"quote_guid": q.GUID, "transfer_type": "funding",
-			"external_bank_account_guid": account, "payment_rail": "rtp"}, &e)
+		got := ts.doAs(t, asAlice, "POST", "/api/transfers", fundingBody(q, account, "rtp"), &e)
 		if got != 400 || e.MessageCode != codeInvalidValue {
 			t.Errorf("got %d %+v, want 400 invalid_value", got, e)
+		}
+	})
+	t.Run("participants", func(t *testing.T) {
+		var q quoteJSON
+		ts.doAs(t, asAlice, "POST", "/api/quotes", map[string]any{"product_type": "funding", "asset": "USD", "side": "deposit", "receive_amount": 500}, &q)
+		bob := ts.newCustomer(t, "Bob")
+		cases := []struct {
+			name   string
+			change func(b map[string]any)
+			want   int
+			code   string
+		}{
+			{"no source participants", func(b map[string]any) { delete(b, "source_participants") }, 400, codeMissingParameter},
+			{"no destination participants", func(b map[string]any) { delete(b, "destination_participants") }, 400, codeMissingParameter},
+			{"empty source participants", func(b map[string]any) { b["source_participants"] = []any{} }, 400, codeMissingParameter},
+			{"unknown participant type", func(b map[string]any) {
+				b["source_participants"] = []map[string]any{{"type": "counterparty", "amount": 500, "guid": alice}}
+			}, 400, codeInvalidValue},
+			{"another customer", func(b map[string]any) {
+				b["destination_participants"] = []map[string]any{{"type": "customer", "amount": 500, "guid": bob}}
+			}, 422, codeInvalidValue},
+			{"wrong amount", func(b map[string]any) {
+				b["source_participants"] = []map[string]any{{"type": "customer", "amount": 499, "guid": alice}}
+			}, 422, codeInvalidValue},
+		}
+		for _, c := range cases {
+			body := fundingBody(q, account, "ach")
+			c.change(body)
+			var e apiError
+			if got := ts.doAs(t, asAlice, "POST", "/api/transfers", body, &e); got != c.want || e.MessageCode != c.code {
+				t.Errorf("%s: got %d %+v, want %d %s", c.name, got, e, c.want, c.code)
+			}
+		}
+		// Refused requests used nothing up: the quote still executes.
+		var tr transferView
+		if got := ts.doAs(t, asAlice, "POST", "/api/transfers", fundingBody(q, account, "ach"), &tr); got != 201 {
+			t.Errorf("with participants after the refusals: got %d, want 201", got)
 		}
 	})
 	t.Run("scopes", func(t *testing.T) {
@@ -333,7 +378,7 @@ func TestTransferFields(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{"guid", "transfer_type", "customer_guid", "quote_guid", "external_bank_account_guid", "asset", "side", "state",
-		"failure_code", "amount", "payment_rail", "created_at", "updated_at"}
+		"failure_code", "amount", "payment_rail", "created_at", "updated_at", "source_participants", "destination_participants"}
 	if len(fields) != len(want) {
 		t.Errorf("fields: got %v, want exactly %v", fields, want)
 	}
