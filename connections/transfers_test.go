@@ -159,6 +159,16 @@ func TestTransferWithoutQuoteExpiryThroughHoldingAndReviewing(t *testing.T) {
 	ctx := context.Background()
 	tx := connections.NewTransfers(e.svc, connections.TransferConfig{})
 	a := e.linked(e.alice.CustomerGUID, "ins_109508")
+	w, err := tx.Quote(ctx, e.alice, a.GUID, connections.TransferRequest{Amount: "15", Side: "withdrawal", Rail: "ach"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Confirm(ctx, e.alice, w.Key); err != nil {
+		t.Fatalf("confirm a withdrawal: %v", err)
+	}
+	if got := e.settle(tx, e.alice, w.Key); got.State != store.TransferCompleted || got.Side != "withdrawal" {
+		t.Fatalf("ACH withdrawal: got %s %s/%s, want a completed withdrawal", got.Side, got.State, got.FailureCode)
+	}
 	q, err := tx.Quote(ctx, e.alice, a.GUID, connections.TransferRequest{Amount: "40", Side: "withdrawal", Rail: "ach"})
 	if err != nil {
 		t.Fatal(err)

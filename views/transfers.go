@@ -7,7 +7,8 @@ import (
 
 // TransferPanelView is the money-movement part of a connection's page.
 type TransferPanelView struct {
-	Enabled     bool // transfers are wired; otherwise nothing is shown
+	Enabled     bool // transfers are wired; otherwise nothing is shown, unless Off
+	Off         bool // transfers are switched off: say so instead of the form
 	AccountGUID string
 	// Blocked says why this connection cannot move money; the form is shown only when empty.
 	Blocked   string

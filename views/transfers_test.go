@@ -51,6 +51,12 @@ func TestTransferPanel(t *testing.T) {
 			t.Fatal("want only the blocked reason")
 		}
 	})
+	t.Run("switched off: says so, no form", func(t *testing.T) {
+		doc := render(t, views.TransferPanel(views.TransferPanelView{Off: true}, "tok"))
+		if byTestID(doc, "transfer-form").Length() != 0 || !strings.Contains(byTestID(doc, "transfers-off").Text(), "not enabled") {
+			t.Fatal("want only the message that transfers are not enabled")
+		}
+	})
 	t.Run("not wired: nothing", func(t *testing.T) {
 		doc := render(t, views.TransferPanel(views.TransferPanelView{}, "tok"))
 		if byTestID(doc, "transfer-panel").Length() != 0 {

@@ -32,6 +32,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
 	"sync"
 	"time"
 )
@@ -40,14 +41,17 @@ import (
 type Config struct {
 	DataDir                string // holds platformsim.db
 	ClientID, ClientSecret string // bank credentials; generated (and kept) when empty
-	BankGUID               string // generated when empty, persisted
-	Plaid                  Plaid  // required
-	RedirectURIs           []string
-	WebhookURL             string        // given to Plaid for Item webhooks
-	StoringDelay           time.Duration // storing → next state, and workflow token fetch; default 300 ms
-	TokenLifetime          time.Duration // access tokens; default 3600 s
-	ClientName             string        // shown in Link; default "Bank Connections"
-	Logger                 *slog.Logger
+	// KeyScopes are the scopes the bank's API key was created with (default
+	// all): a token request for any other is refused with 403 invalid_scopes.
+	KeyScopes     []string
+	BankGUID      string // generated when empty, persisted
+	Plaid         Plaid  // required
+	RedirectURIs  []string
+	WebhookURL    string        // given to Plaid for Item webhooks
+	StoringDelay  time.Duration // storing → next state, and workflow token fetch; default 300 ms
+	TokenLifetime time.Duration // access tokens; default 3600 s
+	ClientName    string        // shown in Link; default "Bank Connections"
+	Logger        *slog.Logger
 }
 
 // Server is the simulator. Handler serves the API; Close stops the
@@ -62,6 +66,7 @@ type Server struct {
 	secret    string
 	signKey   []byte
 	redirects map[string]bool
+	keyScopes []string
 	faults    *faultSet
 	lists     listCache
 
@@ -102,6 +107,16 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, db: db, plaid: cfg.Plaid, log: log, faults: &faultSet{}, redirects: map[string]bool{}}
 	for _, u := range cfg.RedirectURIs {
 		s.redirects[u] = true
+	}
+	s.keyScopes = allScopes
+	if len(cfg.KeyScopes) > 0 {
+		for _, sc := range cfg.KeyScopes {
+			if !slices.Contains(allScopes, sc) {
+				db.Close()
+				return nil, fmt.Errorf("simplatform: unknown key scope %q", sc)
+			}
+		}
+		s.keyScopes = slices.Clone(cfg.KeyScopes)
 	}
 	if err := s.loadIdentity(ctx); err != nil {
 		db.Close()

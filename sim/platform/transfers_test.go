@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 )
@@ -148,10 +151,8 @@ func TestCustomerTokenSeesOnlyItsCustomer(t *testing.T) {
 		{"read bob's quote", "GET", "/api/quotes/" + bobsQuote.GUID, nil, 404},
 		{"read bob's transfer", "GET", "/api/transfers/" + bobsTransfer.GUID, nil, 404},
 		{"quote for bob", "POST", "/api/quotes", map[string]any{"product_type": "funding", "asset": "USD", "side": "deposit", "receive_amount": 100, "customer_guid": bob}, 422},
-		{"transfer with bob's account", "POST", "/api/transfers", map[string]any{"quote_guid": alicesQuote.GUID, "transfer_type": "funding",
-			"external_bank_account_guid": bobsAccount, "payment_rail": "ach"}, 404},
-		{"transfer with bob's quote", "POST", "/api/transfers", map[string]any{"quote_guid": bobsQuote.GUID, "transfer_type": "funding",
-			"external_bank_account_guid": alicesAccount, "payment_rail": "ach"}, 404},
+		{"transfer with bob's account", "POST", "/api/transfers", fundingBody(alicesQuote, bobsAccount, "ach"), 404},
+		{"transfer with bob's quote", "POST", "/api/transfers", fundingBody(quoteJSON{GUID: bobsQuote.GUID, CustomerGUID: alice, ReceiveAmount: 100}, alicesAccount, "ach"), 404},
 		{"update workflow on bob's account", "POST", "/api/workflows", map[string]any{"type": "plaid", "kind": "link_token_update",
 			"external_bank_account_guid": bobsAccount}, 404},
 	}
@@ -386,5 +387,56 @@ func TestTransferFields(t *testing.T) {
 		if _, ok := fields[f]; !ok {
 			t.Errorf("field %s missing", f)
 		}
+	}
+}
+
+// An API key created without transfers:execute: the platform refuses a token
+// asking for it (403 invalid_scopes), grants one without it, and a customer
+// token never gets more than the bank token that mints it.
+func TestAPIKeyWithoutTransfersExecute(t *testing.T) {
+	keyScopes := []string{}
+	for _, sc := range allScopes {
+		if sc != scopeTransfersExecute {
+			keyScopes = append(keyScopes, sc)
+		}
+	}
+	s, err := New(context.Background(), Config{DataDir: t.TempDir(), Plaid: &fakePlaid{}, ClientID: "bank-id", ClientSecret: "bank-secret", KeyScopes: keyScopes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(func() { srv.Close(); s.Close() })
+	token := func(scope string) (int, string, apiError) {
+		body := `{"grant_type":"client_credentials","client_id":"bank-id","client_secret":"bank-secret","scope":"` + scope + `"}`
+		resp, err := http.Post(srv.URL+"/oauth/token", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		var out struct {
+			AccessToken string `json:"access_token"`
+			Scope       string `json:"scope"`
+		}
+		var e apiError
+		json.Unmarshal(raw, &out)
+		json.Unmarshal(raw, &e)
+		return resp.StatusCode, out.AccessToken, e
+	}
+	if status, tok, e := token("external_bank_accounts:read transfers:execute"); status != 403 || e.MessageCode != codeInvalidScopes || tok != "" {
+		t.Errorf("token with transfers:execute: got %d %+v, want 403 invalid_scopes and no token", status, e)
+	}
+	status, bankToken, _ := token(strings.Join(keyScopes, " "))
+	if status != 200 || bankToken == "" {
+		t.Fatalf("token without transfers:execute: got %d, want 200", status)
+	}
+	ts := &testSim{Server: s, url: srv.URL, token: bankToken}
+	alice := ts.newCustomer(t, "Alice")
+	var e apiError
+	if got := ts.do(t, "POST", "/api/customer_tokens", map[string]any{"customer_guid": alice, "scopes": []string{scopeTransfersExecute}}, &e); got != 403 || e.MessageCode != codeInvalidScopes {
+		t.Errorf("customer token with a scope the bank token lacks: got %d %+v, want 403 invalid_scopes", got, e)
+	}
+	if _, err := New(context.Background(), Config{DataDir: t.TempDir(), Plaid: &fakePlaid{}, KeyScopes: []string{"transfers:everything"}}); err == nil {
+		t.Error("an unknown key scope was accepted")
 	}
 }
