@@ -7,6 +7,7 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 
+	"github.com/bankconnections/portal/platform/contract"
 	"github.com/bankconnections/portal/views"
 )
 
@@ -68,7 +69,7 @@ func TestTransferPanel(t *testing.T) {
 // Each of the platform's seven transfer states (and the portal's two) has
 // its own label in the list.
 func TestTransferStateLabels(t *testing.T) {
-	states := []string{"quoted", "submitting", "storing", "pending", "holding", "reviewing", "completed", "failed", "cancelling"}
+	states := append([]string{"quoted", "submitting"}, contract.TransferStates...)
 	seen := map[string]string{}
 	for _, st := range states {
 		doc := render(t, views.TransferPanel(views.TransferPanelView{Enabled: true, AccountGUID: "a1", Blocked: "x",
@@ -88,11 +89,7 @@ func TestTransferStateLabels(t *testing.T) {
 // unknown code gets general ones; "send it by ACH" only for a wire refused
 // for its rail.
 func TestTransferFailureTexts(t *testing.T) {
-	official := []string{"non_sufficient_funds", "refresh_required", "party_name_invalid", "payment_rail_invalid",
-		"compliance_rejection", "cancelled", "reversed", "limit_exceeded", "network_fee_too_low", "amount_too_low",
-		"internal_error", "invalid_address", "invalid_destination", "customer_action_required", "external_vendor_error",
-		"payment_request_expired", "return_risk_exceeded", "daily_limit_exceeded", "weekly_limit_exceeded",
-		"monthly_limit_exceeded", "customer_contact_info_missing", "recipient_cancelled"}
+	official := contract.TransferFailureCodes // the platform's pinned list
 	generic := views.TransferFailureText("a_code_from_the_future", "ach")
 	if generic == "" || strings.Contains(generic, "a_code") || strings.Contains(generic, "_") {
 		t.Errorf("unknown code: got %q, want general plain words", generic)

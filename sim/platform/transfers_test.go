@@ -7,9 +7,12 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bankconnections/portal/platform/contract"
 )
 
 // doAs is ts.do with another bearer token.
@@ -129,7 +132,7 @@ func TestCustomerTokenSeesOnlyItsCustomer(t *testing.T) {
 	asAlice, asBob := ts.customerToken(t, alice), ts.customerToken(t, bob)
 	bobsTransfer := ts.fund(t, asBob, bobsAccount, railACH, 500)
 	var bobsWorkflow workflowJSON
-	if status := ts.do(t, "POST", "/api/workflows", map[string]any{"type": "plaid", "kind": "link_token_create", "customer_guid": bob}, &bobsWorkflow); status != 201 {
+	if status := ts.do(t, "POST", "/api/workflows", map[string]any{"type": "plaid", "kind": "link_token_create", "language": "en", "link_customization_name": "default", "customer_guid": bob}, &bobsWorkflow); status != 201 {
 		t.Fatalf("bob's workflow: status %d", status)
 	}
 	var alicesQuote quoteJSON
@@ -154,7 +157,7 @@ func TestCustomerTokenSeesOnlyItsCustomer(t *testing.T) {
 		{"transfer with bob's account", "POST", "/api/transfers", fundingBody(alicesQuote, bobsAccount, "ach"), 404},
 		{"transfer with bob's quote", "POST", "/api/transfers", fundingBody(quoteJSON{GUID: bobsQuote.GUID, CustomerGUID: alice, ReceiveAmount: 100}, alicesAccount, "ach"), 404},
 		{"update workflow on bob's account", "POST", "/api/workflows", map[string]any{"type": "plaid", "kind": "link_token_update",
-			"external_bank_account_guid": bobsAccount}, 404},
+			"language": "en", "link_customization_name": "default", "external_bank_account_guid": bobsAccount}, 404},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -438,5 +441,29 @@ func TestAPIKeyWithoutTransfersExecute(t *testing.T) {
 	}
 	if _, err := New(context.Background(), Config{DataDir: t.TempDir(), Plaid: &fakePlaid{}, KeyScopes: []string{"transfers:everything"}}); err == nil {
 		t.Error("an unknown key scope was accepted")
+	}
+}
+
+// The simulator's enums are the pinned definitions': it never answers a value
+// the platform does not have, and knows every one it has.
+func TestSimulatorEnumsMatchTheDefinitions(t *testing.T) {
+	same := func(name string, got, want []string) {
+		t.Helper()
+		g, w := slices.Clone(got), slices.Clone(want)
+		slices.Sort(g)
+		slices.Sort(w)
+		if !slices.Equal(g, w) {
+			t.Errorf("%s: simulator has %v, definitions %v", name, g, w)
+		}
+	}
+	same("transfer states", transferStates, contract.TransferStates)
+	same("transfer failure codes", transferFailureCodes, contract.TransferFailureCodes)
+	same("account states", accountStates, contract.AccountStates)
+	same("workflow languages", languages, contract.WorkflowLanguages)
+	same("scopes", allScopes, contract.Scopes)
+	for _, code := range []string{transferFailRefreshRequired, transferFailInvalidDestination, transferFailPaymentRailInvalid} {
+		if !slices.Contains(contract.TransferFailureCodes, code) {
+			t.Errorf("the simulator answers the failure code %s, which the platform does not have", code)
+		}
 	}
 }
