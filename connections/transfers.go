@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -263,6 +264,11 @@ func refusalCode(err error) string {
 }
 
 func (t *Transfers) record(ctx context.Context, tr store.Transfer, p platform.Transfer) error {
+	if !slices.Contains(platform.TransferStates, p.State) {
+		// A state a newer platform added: keep following the transfer as it is.
+		t.svc.log.Warn("transfer in a state the portal does not know; still following it", "transfer", tr.ID, "state", p.State)
+		return nil
+	}
 	code := ""
 	if p.FailureCode != nil {
 		code = *p.FailureCode

@@ -9,6 +9,7 @@ import (
 
 	"github.com/bankconnections/portal/connections"
 	"github.com/bankconnections/portal/platform"
+	simplatform "github.com/bankconnections/portal/sim/platform"
 	"github.com/bankconnections/portal/store"
 )
 
@@ -197,6 +198,43 @@ func TestTransferWithoutQuoteExpiryThroughHoldingAndReviewing(t *testing.T) {
 	}
 	if got := e.settle(tx, e.alice, q.Key); got.State != store.TransferCompleted {
 		t.Fatalf("after reviewing: got %s, want completed", got.State)
+	}
+}
+
+// A confirm whose POST never reached the platform, on a quote without an
+// expiry: the transfer is not given up as soon as the submit window passed
+// (a null expiry is not an expired quote), only well after it.
+func TestTransferNeverSentWithoutQuoteExpiry(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	tx := connections.NewTransfers(e.svc, connections.TransferConfig{SubmitWindow: time.Minute})
+	a := e.linked(e.alice.CustomerGUID, "ins_109508")
+	q, err := tx.Quote(ctx, e.alice, a.GUID, connections.TransferRequest{Amount: "9", Side: "deposit", Rail: "ach"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.fault(simplatform.Fault{Method: "POST", PathPrefix: "/api/transfers", Status: 503})
+	if tr, err := tx.Confirm(ctx, e.alice, q.Key); err != nil || tr.State != store.TransferSubmitting {
+		t.Fatalf("confirm without an answer: got %+v, %v, want submitting", tr, err)
+	}
+	e.clearFaults()
+	state := func(at time.Time) string {
+		t.Helper()
+		e.svc.SetClock(func() time.Time { return at })
+		if err := tx.Poll(ctx); err != nil {
+			t.Fatalf("poll: %v", err)
+		}
+		tr, err := tx.Transfer(ctx, e.alice, q.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tr.State + "/" + tr.FailureCode
+	}
+	if got := state(time.Now().Add(2 * time.Minute)); got != "submitting/" {
+		t.Fatalf("just past the submit window: got %s, want still submitting", got)
+	}
+	if got := state(time.Now().Add(10 * time.Minute)); got != "failed/not_sent" {
+		t.Fatalf("well past the submit window: got %s, want failed/not_sent", got)
 	}
 }
 
