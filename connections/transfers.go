@@ -267,7 +267,7 @@ func (t *Transfers) record(ctx context.Context, tr store.Transfer, p platform.Tr
 	if !slices.Contains(platform.TransferStates, p.State) {
 		// A state a newer platform added: keep following the transfer as it is.
 		t.svc.log.Warn("transfer in a state the portal does not know; still following it", "transfer", tr.ID, "state", p.State)
-		return nil
+		return t.svc.db.RecordTransfer(ctx, tr.ID, p.GUID, tr.State, tr.FailureCode)
 	}
 	code := ""
 	if p.FailureCode != nil {
