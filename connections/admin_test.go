@@ -18,6 +18,7 @@ import (
 
 	"github.com/bankconnections/portal/connections"
 	"github.com/bankconnections/portal/platform"
+	"github.com/bankconnections/portal/platform/contract"
 	simplatform "github.com/bankconnections/portal/sim/platform"
 	"github.com/bankconnections/portal/store"
 )
@@ -101,7 +102,7 @@ func newWorld(t *testing.T, sandbox bool, refreshTimeout time.Duration) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(sim.Handler())
+	ts := httptest.NewServer(contract.Middleware(t, sim.Handler())) // every exchange checked against the platform's definitions
 	t.Cleanup(func() { ts.Close(); sim.Close() })
 	calls := &inFlight{base: http.DefaultTransport}
 	pcfg := platform.Config{BaseURL: ts.URL, TokenURL: ts.URL + "/oauth/token", ClientID: sim.ClientID(), ClientSecret: sim.ClientSecret(),

@@ -7,6 +7,7 @@ package connections
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -25,6 +26,9 @@ type Config struct {
 	RedirectURI string
 	// Sandbox allows sandbox-only actions (forcing refresh_required).
 	Sandbox bool
+	// BankScopes are the scopes the bank token was granted; customer tokens
+	// ask for no scope outside them (the platform would refuse it). Empty: all.
+	BankScopes []string
 }
 
 // Service is the connections domain.
@@ -72,6 +76,20 @@ var customerScopes = []string{
 	platform.ScopeQuotesRead, platform.ScopeQuotesExecute, platform.ScopeTransfersRead, platform.ScopeTransfersExecute,
 }
 
+// customerScopes are the customer scopes within the bank token's.
+func (s *Service) customerScopes() []string {
+	if len(s.cfg.BankScopes) == 0 {
+		return customerScopes
+	}
+	var out []string
+	for _, sc := range customerScopes {
+		if slices.Contains(s.cfg.BankScopes, sc) {
+			out = append(out, sc)
+		}
+	}
+	return out
+}
+
 // clientFor returns the platform client that acts for an owner: the customer's
 // own token for a customer, the bank's for the organization's connections. The
 // platform then refuses anything outside that customer, even if the portal erred.
@@ -83,7 +101,7 @@ func (s *Service) clientFor(customerGUID string) *platform.Client {
 	defer s.mu.Unlock()
 	c, ok := s.customers[customerGUID]
 	if !ok {
-		c = s.bank.ForCustomer(customerGUID, customerScopes)
+		c = s.bank.ForCustomer(customerGUID, s.customerScopes())
 		s.customers[customerGUID] = c
 	}
 	return c

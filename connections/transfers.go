@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -179,9 +180,13 @@ func (t *Transfers) Quote(ctx context.Context, u store.User, accountGUID string,
 		}
 		return store.Transfer{}, refuse(http.StatusUnprocessableEntity, "quote_refused", "The bank platform could not price this transfer. Nothing was moved.")
 	}
+	var expires time.Time // a funding quote may have no expiry
+	if q.ExpiresAt != nil {
+		expires = *q.ExpiresAt
+	}
 	return t.svc.db.CreateQuotedTransfer(ctx, store.Transfer{
 		Key: newID(), CustomerGUID: u.CustomerGUID, AccountGUID: a.GUID, Side: in.Side, Rail: in.Rail,
-		Amount: q.ReceiveAmount, Fee: q.Fee, QuoteGUID: q.GUID, QuoteExpiresAt: q.ExpiresAt,
+		Amount: q.ReceiveAmount, Fee: q.Fee, QuoteGUID: q.GUID, QuoteExpiresAt: expires,
 	})
 }
 
@@ -206,7 +211,7 @@ func (t *Transfers) Confirm(ctx context.Context, u store.User, key string) (stor
 	if err != nil || tr.State != store.TransferQuoted {
 		return tr, err
 	}
-	if !t.svc.now().Before(tr.QuoteExpiresAt) {
+	if tr.QuoteExpired(t.svc.now()) {
 		return tr, refuse(http.StatusConflict, failureQuoteExpired, "This quote has expired. Nothing was moved; start again for a new quote.")
 	}
 	a, err := t.svc.db.CustomerAccount(ctx, u.CustomerGUID, tr.AccountGUID)
@@ -226,9 +231,8 @@ func (t *Transfers) Confirm(ctx context.Context, u store.User, key string) (stor
 	// The answer must be written down even if the customer closes the tab.
 	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
 	defer cancel()
-	p, err := t.clientFor(u.CustomerGUID).CreateTransfer(callCtx, platform.CreateTransferRequest{
-		QuoteGUID: tr.QuoteGUID, TransferType: platform.TransferTypeFunding, ExternalBankAccountGUID: tr.AccountGUID, PaymentRail: tr.Rail,
-	})
+	p, err := t.clientFor(u.CustomerGUID).CreateTransfer(callCtx,
+		platform.FundingTransfer(u.CustomerGUID, tr.QuoteGUID, tr.Amount, tr.AccountGUID, tr.Rail))
 	bg := context.WithoutCancel(ctx)
 	switch {
 	case err == nil:
@@ -252,7 +256,7 @@ func refusalCode(err error) string {
 	var pe *platform.Error
 	switch {
 	case platform.IsNotFound(err):
-		return platform.TransferFailureInvalidAccount
+		return platform.TransferFailureInvalidDestination
 	case errors.As(err, &pe) && strings.Contains(strings.ToLower(pe.ErrorMessage), "expired"):
 		return failureQuoteExpired
 	}
@@ -260,6 +264,11 @@ func refusalCode(err error) string {
 }
 
 func (t *Transfers) record(ctx context.Context, tr store.Transfer, p platform.Transfer) error {
+	if !slices.Contains(platform.TransferStates, p.State) {
+		// A state a newer platform added: keep following the transfer as it is.
+		t.svc.log.Warn("transfer in a state the portal does not know; still following it", "transfer", tr.ID, "state", p.State)
+		return t.svc.db.RecordTransfer(ctx, tr.ID, p.GUID, tr.State, tr.FailureCode)
+	}
 	code := ""
 	if p.FailureCode != nil {
 		code = *p.FailureCode
@@ -320,12 +329,25 @@ func (t *Transfers) pollOne(ctx context.Context, tr store.Transfer) error {
 		return fmt.Errorf("transfer %d: %w", tr.ID, err)
 	case found:
 		return t.record(ctx, tr, p)
-	case t.svc.now().After(tr.QuoteExpiresAt):
-		// Not on the platform, and its quote can no longer be executed.
+	case t.notSentBy(tr):
+		// Not on the platform, and its quote can no longer be executed (or,
+		// without an expiry, the confirm ended long ago).
 		t.svc.log.Warn("transfer never reached the platform", "transfer", tr.ID)
 		return t.svc.db.RecordTransfer(ctx, tr.ID, "", store.TransferFailed, failureNotSent)
 	}
 	return nil
+}
+
+// notSentBy tells whether a transfer whose confirm got no answer and that the
+// platform does not list can be given up: its quote has expired, or, for a
+// quote without an expiry, several submit windows have passed since the
+// confirm (its call is bounded far below one).
+func (t *Transfers) notSentBy(tr store.Transfer) bool {
+	now := t.svc.now()
+	if !tr.QuoteExpiresAt.IsZero() {
+		return now.After(tr.QuoteExpiresAt)
+	}
+	return now.Sub(tr.UpdatedAt) > 5*t.cfg.SubmitWindow
 }
 
 // findByQuote walks the customer's transfers, newest first, back to shortly

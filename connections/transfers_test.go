@@ -9,6 +9,7 @@ import (
 
 	"github.com/bankconnections/portal/connections"
 	"github.com/bankconnections/portal/platform"
+	simplatform "github.com/bankconnections/portal/sim/platform"
 	"github.com/bankconnections/portal/store"
 )
 
@@ -123,8 +124,8 @@ func TestTransfersOnAnExpiredConnection(t *testing.T) {
 		if _, err := tx.Confirm(ctx, e.alice, w.Key); err != nil {
 			t.Fatal(err)
 		}
-		if got := e.settle(tx, e.alice, w.Key); got.State != store.TransferFailed || got.FailureCode != "invalid_routing_number" {
-			t.Fatalf("wire: got %s/%s, want failed/invalid_routing_number", got.State, got.FailureCode)
+		if got := e.settle(tx, e.alice, w.Key); got.State != store.TransferFailed || got.FailureCode != "payment_rail_invalid" {
+			t.Fatalf("wire: got %s/%s, want failed/payment_rail_invalid", got.State, got.FailureCode)
 		}
 	})
 
@@ -148,6 +149,92 @@ func TestTransfersOnAnExpiredConnection(t *testing.T) {
 	recent, err := tx.Recent(ctx, e.alice.CustomerGUID, a.GUID, 10)
 	if err != nil || len(recent) != 3 {
 		t.Fatalf("recent: got %d, %v, want 3", len(recent), err)
+	}
+}
+
+// The platform answers funding quotes without an expiry: such a quote is
+// confirmed (not refused as expired), and a transfer the platform holds or
+// reviews keeps being followed until it is final.
+func TestTransferWithoutQuoteExpiryThroughHoldingAndReviewing(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	tx := connections.NewTransfers(e.svc, connections.TransferConfig{})
+	a := e.linked(e.alice.CustomerGUID, "ins_109508")
+	w, err := tx.Quote(ctx, e.alice, a.GUID, connections.TransferRequest{Amount: "15", Side: "withdrawal", Rail: "ach"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Confirm(ctx, e.alice, w.Key); err != nil {
+		t.Fatalf("confirm a withdrawal: %v", err)
+	}
+	if got := e.settle(tx, e.alice, w.Key); got.State != store.TransferCompleted || got.Side != "withdrawal" {
+		t.Fatalf("ACH withdrawal: got %s %s/%s, want a completed withdrawal", got.Side, got.State, got.FailureCode)
+	}
+	q, err := tx.Quote(ctx, e.alice, a.GUID, connections.TransferRequest{Amount: "40", Side: "withdrawal", Rail: "ach"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !q.QuoteExpiresAt.IsZero() {
+		t.Fatalf("quote expiry: got %v, want none (the simulator answers null)", q.QuoteExpiresAt)
+	}
+	tr, err := tx.Confirm(ctx, e.alice, q.Key)
+	if err != nil || tr.TransferGUID == "" {
+		t.Fatalf("confirm of a quote without expiry: got %+v, %v, want it sent", tr, err)
+	}
+	for _, state := range []string{"holding", "reviewing", "cancelling", "pending"} {
+		if err := e.sandbox.PinTransferState(ctx, tr.TransferGUID, state, ""); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Poll(ctx); err != nil {
+			t.Fatalf("poll with the transfer %s: %v", state, err)
+		}
+		got, err := tx.Transfer(ctx, e.alice, q.Key)
+		if err != nil || got.State != state || !got.Open() {
+			t.Fatalf("platform says %s: got %s (open %v), %v, want %s and still followed", state, got.State, got.Open(), err, state)
+		}
+	}
+	if err := e.sandbox.PinTransferState(ctx, tr.TransferGUID, "completed", ""); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.settle(tx, e.alice, q.Key); got.State != store.TransferCompleted {
+		t.Fatalf("after reviewing: got %s, want completed", got.State)
+	}
+}
+
+// A confirm whose POST never reached the platform, on a quote without an
+// expiry: the transfer is not given up as soon as the submit window passed
+// (a null expiry is not an expired quote), only well after it.
+func TestTransferNeverSentWithoutQuoteExpiry(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	tx := connections.NewTransfers(e.svc, connections.TransferConfig{SubmitWindow: time.Minute})
+	a := e.linked(e.alice.CustomerGUID, "ins_109508")
+	q, err := tx.Quote(ctx, e.alice, a.GUID, connections.TransferRequest{Amount: "9", Side: "deposit", Rail: "ach"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.fault(simplatform.Fault{Method: "POST", PathPrefix: "/api/transfers", Status: 503})
+	if tr, err := tx.Confirm(ctx, e.alice, q.Key); err != nil || tr.State != store.TransferSubmitting {
+		t.Fatalf("confirm without an answer: got %+v, %v, want submitting", tr, err)
+	}
+	e.clearFaults()
+	state := func(at time.Time) string {
+		t.Helper()
+		e.svc.SetClock(func() time.Time { return at })
+		if err := tx.Poll(ctx); err != nil {
+			t.Fatalf("poll: %v", err)
+		}
+		tr, err := tx.Transfer(ctx, e.alice, q.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tr.State + "/" + tr.FailureCode
+	}
+	if got := state(time.Now().Add(2 * time.Minute)); got != "submitting/" {
+		t.Fatalf("just past the submit window: got %s, want still submitting", got)
+	}
+	if got := state(time.Now().Add(10 * time.Minute)); got != "failed/not_sent" {
+		t.Fatalf("well past the submit window: got %s, want failed/not_sent", got)
 	}
 }
 

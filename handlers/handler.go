@@ -71,7 +71,8 @@ type Handler struct {
 	// many customers may share it behind a proxy.
 	emailThrottle, ipThrottle *throttle
 
-	transfers Transfers // set by SetTransfers
+	transfers    Transfers // set by SetTransfers
+	transfersOff bool      // set by SetTransfersOff
 }
 
 // New builds the handlers.

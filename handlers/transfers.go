@@ -28,6 +28,10 @@ var _ Transfers = (*connections.Transfers)(nil)
 // SetTransfers wires money movement; without it connections show no transfer form.
 func (h *Handler) SetTransfers(t Transfers) { h.transfers = t }
 
+// SetTransfersOff says money movement is switched off (e.g. the platform
+// refused its scopes): connections say so where the form would be.
+func (h *Handler) SetTransfersOff() { h.transfersOff = true }
+
 const recentTransfers = 10
 
 func transferRow(t store.Transfer, a store.Account) views.TransferRow {
@@ -38,7 +42,7 @@ func transferRow(t store.Transfer, a store.Account) views.TransferRow {
 // transferPanel builds a connection's money-movement section.
 func (h *Handler) transferPanel(ctx context.Context, u store.User, a store.Account, form views.TransferForm) (views.TransferPanelView, error) {
 	if h.transfers == nil {
-		return views.TransferPanelView{}, nil
+		return views.TransferPanelView{Off: h.transfersOff}, nil
 	}
 	form.Limit = h.transfers.Limit()
 	p := views.TransferPanelView{Enabled: true, AccountGUID: a.GUID, Blocked: connections.BlockedReason(a.State), Form: form}
@@ -74,7 +78,7 @@ func (h *Handler) transferRows(ctx context.Context, u store.User, accounts []sto
 
 func (h *Handler) transferSide() (Transfers, error) {
 	if h.transfers == nil {
-		return nil, echo.NewHTTPError(http.StatusServiceUnavailable, "Moving money is not available.")
+		return nil, echo.NewHTTPError(http.StatusForbidden, "Deposits and withdrawals are not enabled.")
 	}
 	return h.transfers, nil
 }
@@ -139,7 +143,7 @@ func (h *Handler) TransferQuote(c echo.Context) error {
 		return err
 	}
 	v := views.TransferQuoteView{Key: t.Key, AccountGUID: a.GUID, Institution: a.InstitutionName, Mask: a.AccountMask,
-		Side: t.Side, Rail: t.Rail, Amount: t.Amount, Fee: t.Fee, ExpiresAt: t.QuoteExpiresAt, Expired: !t.QuoteExpiresAt.After(time.Now())}
+		Side: t.Side, Rail: t.Rail, Amount: t.Amount, Fee: t.Fee, ExpiresAt: t.QuoteExpiresAt, Expired: t.QuoteExpired(time.Now())}
 	return Render(c, http.StatusOK, views.TransferQuotePage(h.Layout(c, "Confirm your transfer", "accounts"), v))
 }
 

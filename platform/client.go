@@ -25,7 +25,8 @@ import (
 // by the client); TokenURL is the OAuth2 token endpoint of the identity host.
 type Config struct {
 	BaseURL, TokenURL, ClientID, ClientSecret string
-	// Scopes asked for in the bank token; default AllScopes.
+	// Scopes asked for in the bank token; default AllScopes (the portal
+	// passes what NegotiateScopes granted).
 	Scopes []string
 	// HTTPClient is used for tokens and API calls; default one with a 60 s timeout.
 	HTTPClient *http.Client

@@ -13,6 +13,7 @@ import (
 
 	"github.com/bankconnections/portal/internal/testutil"
 	"github.com/bankconnections/portal/platform"
+	"github.com/bankconnections/portal/platform/contract"
 	simplatform "github.com/bankconnections/portal/sim/platform"
 )
 
@@ -159,7 +160,8 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	if err != nil {
 		t.Fatalf("simplatform.New: %v", err)
 	}
-	handler := sim.Handler()
+	// Every exchange is checked against the platform's definitions.
+	handler := contract.Middleware(t, sim.Handler())
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.requests.mu.Lock()
 		h.requests.counts[r.Method+" "+r.URL.Path]++

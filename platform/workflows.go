@@ -25,6 +25,13 @@ func (c *Client) CreateWorkflow(ctx context.Context, req CreateWorkflowRequest) 
 	if req.Type == "" {
 		req.Type = WorkflowTypePlaid
 	}
+	// The platform requires both for a plaid workflow; English is its default.
+	if req.Language == "" {
+		req.Language = "en"
+	}
+	if req.LinkCustomizationName == "" {
+		req.LinkCustomizationName = "default"
+	}
 	var out Workflow
 	err := c.do(ctx, request{method: http.MethodPost, url: c.apiURL("workflows"), body: req}, &out)
 	return out, err

@@ -14,8 +14,11 @@ const (
 	TransferSubmitting = "submitting"
 	TransferStoring    = "storing"
 	TransferPending    = "pending"
+	TransferHolding    = "holding"
+	TransferReviewing  = "reviewing"
 	TransferCompleted  = "completed"
 	TransferFailed     = "failed"
+	TransferCancelling = "cancelling"
 )
 
 // Transfer is a funding deposit or withdrawal, from the quote on.
@@ -29,20 +32,27 @@ type Transfer struct {
 	Amount         int64  // cents
 	Fee            int64
 	QuoteGUID      string
-	QuoteExpiresAt time.Time
-	TransferGUID   string // the platform's; empty until it answered
+	QuoteExpiresAt time.Time // zero: the quote has no expiry
+	TransferGUID   string    // the platform's; empty until it answered
 	State          string
 	FailureCode    string
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
 }
 
-// Open tells whether the transfer may still change.
+// Open tells whether the transfer may still change: it has been sent and is
+// in none of the final states.
 func (t Transfer) Open() bool {
-	return t.State == TransferSubmitting || t.State == TransferStoring || t.State == TransferPending
+	return t.State != TransferQuoted && t.State != TransferCompleted && t.State != TransferFailed
 }
 
-const transferColumns = `id, idempotency_key, customer_guid, account_guid, side, rail, amount, fee, quote_guid, quote_expires_at,
+// QuoteExpired tells whether the quote can no longer be confirmed at now; a
+// quote without an expiry never expires.
+func (t Transfer) QuoteExpired(now time.Time) bool {
+	return !t.QuoteExpiresAt.IsZero() && !now.Before(t.QuoteExpiresAt)
+}
+
+const transferColumns = `id, idempotency_key, customer_guid, account_guid, side, rail, amount, fee, quote_guid, COALESCE(quote_expires_at, ''),
 	COALESCE(transfer_guid, ''), state, failure_code, created_at, updated_at`
 
 func scanTransfer(row interface{ Scan(...any) error }) (Transfer, error) {
@@ -80,7 +90,7 @@ func (db *DB) CreateQuotedTransfer(ctx context.Context, t Transfer) (Transfer, e
 	res, err := db.write.ExecContext(ctx, `INSERT INTO transfers
 		(idempotency_key, customer_guid, account_guid, side, rail, amount, fee, quote_guid, quote_expires_at, state, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'quoted', ?, ?)`,
-		t.Key, t.CustomerGUID, t.AccountGUID, t.Side, t.Rail, t.Amount, t.Fee, t.QuoteGUID, formatTime(t.QuoteExpiresAt), now, now)
+		t.Key, t.CustomerGUID, t.AccountGUID, t.Side, t.Rail, t.Amount, t.Fee, t.QuoteGUID, nullTime(&t.QuoteExpiresAt), now, now)
 	if isUniqueViolation(err) {
 		return Transfer{}, ErrConflict
 	}
@@ -146,5 +156,5 @@ func (db *DB) recentTransfers(ctx context.Context, customerGUID, accountGUID str
 // OpenTransfers lists the transfers the platform has not finished, oldest first.
 func (db *DB) OpenTransfers(ctx context.Context, limit int) ([]Transfer, error) {
 	return collectTransfers(db.query(ctx, `SELECT `+transferColumns+` FROM transfers
-		WHERE state IN ('submitting', 'storing', 'pending') ORDER BY updated_at LIMIT ?`, limit))
+		WHERE state IN ('submitting', 'storing', 'pending', 'holding', 'reviewing', 'cancelling') ORDER BY updated_at LIMIT ?`, limit))
 }

@@ -7,12 +7,13 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 
+	"github.com/bankconnections/portal/platform/contract"
 	"github.com/bankconnections/portal/views"
 )
 
 func TestTransferPanel(t *testing.T) {
 	rows := []views.TransferRow{
-		{Key: "k2", State: "failed", FailureCode: "invalid_routing_number", Side: "deposit", Rail: "wire", Amount: 1000, CreatedAt: time.Now()},
+		{Key: "k2", State: "failed", FailureCode: "payment_rail_invalid", Side: "deposit", Rail: "wire", Amount: 1000, CreatedAt: time.Now()},
 		{Key: "k1", State: "pending", Side: "withdrawal", Rail: "ach", Amount: 2500, CreatedAt: time.Now()},
 	}
 	t.Run("connected: the form, keeping what was typed", func(t *testing.T) {
@@ -51,12 +52,65 @@ func TestTransferPanel(t *testing.T) {
 			t.Fatal("want only the blocked reason")
 		}
 	})
+	t.Run("switched off: says so, no form", func(t *testing.T) {
+		doc := render(t, views.TransferPanel(views.TransferPanelView{Off: true}, "tok"))
+		if byTestID(doc, "transfer-form").Length() != 0 || !strings.Contains(byTestID(doc, "transfers-off").Text(), "not enabled") {
+			t.Fatal("want only the message that transfers are not enabled")
+		}
+	})
 	t.Run("not wired: nothing", func(t *testing.T) {
 		doc := render(t, views.TransferPanel(views.TransferPanelView{}, "tok"))
 		if byTestID(doc, "transfer-panel").Length() != 0 {
 			t.Fatal("a panel without transfers wired")
 		}
 	})
+}
+
+// Each of the platform's seven transfer states (and the portal's two) has
+// its own label in the list.
+func TestTransferStateLabels(t *testing.T) {
+	states := append([]string{"quoted", "submitting"}, contract.TransferStates...)
+	seen := map[string]string{}
+	for _, st := range states {
+		doc := render(t, views.TransferPanel(views.TransferPanelView{Enabled: true, AccountGUID: "a1", Blocked: "x",
+			Transfers: []views.TransferRow{{Key: "k", State: st, Side: "deposit", Rail: "ach", Amount: 100, CreatedAt: time.Now()}}}, "tok"))
+		label := strings.TrimSpace(byTestID(doc, "transfer-state").Text())
+		if label == "" || label == "Unknown" {
+			t.Errorf("state %s: got label %q, want its own", st, label)
+		}
+		if other, dup := seen[label]; dup {
+			t.Errorf("states %s and %s share the label %q", other, st, label)
+		}
+		seen[label] = st
+	}
+}
+
+// Every failure code of the platform's list has its own plain words; an
+// unknown code gets general ones; "send it by ACH" only for a wire refused
+// for its rail.
+func TestTransferFailureTexts(t *testing.T) {
+	official := contract.TransferFailureCodes // the platform's pinned list
+	generic := views.TransferFailureText("a_code_from_the_future", "ach")
+	if generic == "" || strings.Contains(generic, "a_code") || strings.Contains(generic, "_") {
+		t.Errorf("unknown code: got %q, want general plain words", generic)
+	}
+	seen := map[string]string{}
+	for _, code := range official {
+		text := views.TransferFailureText(code, "ach")
+		if text == generic || strings.Contains(text, "_") {
+			t.Errorf("%s: got %q, want its own plain words", code, text)
+		}
+		if other, dup := seen[text]; dup {
+			t.Errorf("%s and %s share the words %q", other, code, text)
+		}
+		seen[text] = code
+	}
+	if got := views.TransferFailureText("payment_rail_invalid", "wire"); !strings.Contains(got, "send it by ACH") {
+		t.Errorf("wire refused for its rail: got %q, want the advice to send it by ACH", got)
+	}
+	if got := views.TransferFailureText("payment_rail_invalid", "ach"); strings.Contains(got, "by ACH") {
+		t.Errorf("ACH refused for its rail: got %q, want no advice to use ACH", got)
+	}
 }
 
 func TestTransferQuotePage(t *testing.T) {
@@ -68,6 +122,15 @@ func TestTransferQuotePage(t *testing.T) {
 	}
 	if a, _ := byTestID(doc, "transfer-confirm").Closest("form").Attr("action"); a != "/transfers/k1/confirm" {
 		t.Errorf("confirm form action: got %q", a)
+	}
+	if !strings.Contains(doc.Text(), "Quote valid until") {
+		t.Error("a quote with an expiry does not show it")
+	}
+	noExpiry := v
+	noExpiry.ExpiresAt = time.Time{}
+	doc = render(t, views.TransferQuotePage(layout, noExpiry))
+	if byTestID(doc, "transfer-confirm").Length() != 1 || strings.Contains(doc.Text(), "valid until") {
+		t.Error("a quote without an expiry: want it confirmable and no expiry shown")
 	}
 	v.Expired = true
 	doc = render(t, views.TransferQuotePage(layout, v))

@@ -22,6 +22,7 @@ import (
 	"github.com/bankconnections/portal/connections"
 	"github.com/bankconnections/portal/handlers"
 	"github.com/bankconnections/portal/platform"
+	"github.com/bankconnections/portal/platform/contract"
 	simplaid "github.com/bankconnections/portal/sim/plaid"
 	simplatform "github.com/bankconnections/portal/sim/platform"
 	"github.com/bankconnections/portal/sim/platform/plaidgo"
@@ -84,7 +85,7 @@ func newWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	platSrv.Config.Handler = sim.Handler()
+	platSrv.Config.Handler = contract.Middleware(t, sim.Handler()) // every exchange checked against the platform's definitions
 	platSrv.Start()
 	t.Cleanup(func() { platSrv.Close(); sim.Close() })
 

@@ -34,6 +34,7 @@ type config struct {
 	addr, dataDir          string
 	clientID, clientSecret string
 	redirectURIs           []string
+	keyScopes              []string
 }
 
 func parseConfig(args []string, getenv func(string) string) (config, error) {
@@ -49,6 +50,8 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 			cfg.redirectURIs = append(cfg.redirectURIs, v)
 			return nil
 		})
+	fs.Func("key-scopes", "the scopes the API key was created with, space-separated (default all), e.g. to try a key without transfers:execute",
+		func(v string) error { cfg.keyScopes = strings.Fields(v); return nil })
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -79,6 +82,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		Plaid:        newStandalonePlaid(),
 		WebhookURL:   origin + "/plaid/webhook",
 		RedirectURIs: cfg.redirectURIs,
+		KeyScopes:    cfg.keyScopes,
 		Logger:       log,
 	})
 	if err != nil {

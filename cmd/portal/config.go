@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/bankconnections/portal/connections"
+	"github.com/bankconnections/portal/platform"
 )
 
 // config is the validated configuration. Secrets come from the environment only.
@@ -24,6 +26,13 @@ type config struct {
 
 	// Live mode: all five set. Demo mode: none set.
 	PlatformURL, PlatformTokenURL, PlatformClientID, PlatformClientSecret, PlatformBankGUID string
+	// PlatformScopes are asked for in the bank token: the core ones and those
+	// of the features to turn on (a feature whose scope the platform refuses
+	// is switched off at start).
+	PlatformScopes []string
+	// DemoKeyScopes are the scopes of the demo simulator's API key (default
+	// all): lets the demo and tests stand in for a key lacking a scope.
+	DemoKeyScopes []string
 
 	// Plaid sandbox keys make the demo use Plaid's real sandbox and CDN script.
 	PlaidClientID, PlaidSecret, PlaidEnv string
@@ -48,13 +57,14 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	}
 	fs := flag.NewFlagSet("portal", flag.ContinueOnError)
 	var c config
-	var level, interval, limit string
+	var level, interval, limit, scopes string
 	fs.StringVar(&c.Addr, "addr", env("PORTAL_ADDR", "127.0.0.1:8080"), "listen address (env PORTAL_ADDR)")
 	fs.StringVar(&c.DataDir, "data", env("PORTAL_DATA_DIR", "./data"), "directory for the portal's files (env PORTAL_DATA_DIR)")
 	fs.StringVar(&c.BaseURL, "base-url", env("PORTAL_BASE_URL", ""), "public URL of the portal, e.g. https://portal.example.com (env PORTAL_BASE_URL)")
 	fs.StringVar(&level, "log-level", env("PORTAL_LOG_LEVEL", "info"), "debug, info, warn or error (env PORTAL_LOG_LEVEL)")
 	fs.StringVar(&interval, "sync-interval", env("PORTAL_SYNC_INTERVAL", "30s"), "how often to sync connections from the platform (env PORTAL_SYNC_INTERVAL)")
 	fs.StringVar(&limit, "transfer-limit", env("PORTAL_TRANSFER_LIMIT", ""), "largest single deposit or withdrawal in dollars, default 10000 (env PORTAL_TRANSFER_LIMIT)")
+	fs.StringVar(&scopes, "platform-scopes", env("PLATFORM_SCOPES", ""), "scopes asked of the platform, space- or comma-separated; default those of every feature (env PLATFORM_SCOPES)")
 	fs.BoolVar(&c.Quiet, "quiet", false, "do not print the demo banner")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -69,6 +79,17 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	c.SyncInterval = d
 	if c.TransferLimit, err = connections.ParseTransferLimit(limit); err != nil {
 		return c, fmt.Errorf("-transfer-limit: %w", err)
+	}
+	if c.PlatformScopes, err = platform.ParseScopes(scopes); err != nil {
+		return c, fmt.Errorf("-platform-scopes: %w", err)
+	}
+	if v := getenv("PLATFORMSIM_KEY_SCOPES"); v != "" {
+		for _, sc := range strings.Fields(strings.ReplaceAll(v, ",", " ")) {
+			if !slices.Contains(platform.AllScopes, sc) {
+				return c, fmt.Errorf("PLATFORMSIM_KEY_SCOPES: unknown scope %q", sc)
+			}
+			c.DemoKeyScopes = append(c.DemoKeyScopes, sc)
+		}
 	}
 	if c.BaseURL == "" {
 		c.BaseURL = "http://" + c.Addr

@@ -2,10 +2,12 @@ package main
 
 import (
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/bankconnections/portal/platform"
 	"github.com/bankconnections/portal/web"
 )
 
@@ -34,6 +36,19 @@ func TestConfig(t *testing.T) {
 		t.Fatalf("https base URL: got %+v, %v", c, err)
 	}
 
+	if !slices.Equal(c.PlatformScopes, platform.DefaultScopes()) {
+		t.Fatalf("default scopes: got %v, want %v", c.PlatformScopes, platform.DefaultScopes())
+	}
+	core := strings.Join(platform.CoreScopes, " ")
+	c, err = parseConfig([]string{"-platform-scopes", core}, env(map[string]string{"PLATFORM_SCOPES": core + " transfers:read"}))
+	if err != nil || !slices.Equal(c.PlatformScopes, platform.CoreScopes) {
+		t.Fatalf("-platform-scopes over PLATFORM_SCOPES: got %v, %v", c.PlatformScopes, err)
+	}
+	c, err = parseConfig(nil, env(map[string]string{"PLATFORMSIM_KEY_SCOPES": core}))
+	if err != nil || !slices.Equal(c.DemoKeyScopes, platform.CoreScopes) {
+		t.Fatalf("PLATFORMSIM_KEY_SCOPES: got %v, %v", c.DemoKeyScopes, err)
+	}
+
 	partial := map[string]string{"PLATFORM_URL": "https://api.example"}
 	for name, tc := range map[string]struct {
 		args []string
@@ -45,6 +60,9 @@ func TestConfig(t *testing.T) {
 		"bad base URL":        {nil, map[string]string{"PORTAL_BASE_URL": "portal.example"}, "PORTAL_BASE_URL"},
 		"half Plaid keys":     {nil, map[string]string{"PLAID_CLIENT_ID": "x"}, "PLAID_SECRET"},
 		"Plaid production":    {nil, map[string]string{"PLAID_CLIENT_ID": "x", "PLAID_SECRET": "y", "PLAID_ENV": "production"}, "sandbox"},
+		"unknown scope":       {[]string{"-platform-scopes", "transfers:everything"}, nil, "platform-scopes"},
+		"no core scopes":      {nil, map[string]string{"PLATFORM_SCOPES": "transfers:read"}, "accounts and Link need"},
+		"unknown key scope":   {nil, map[string]string{"PLATFORMSIM_KEY_SCOPES": "everything"}, "PLATFORMSIM_KEY_SCOPES"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := parseConfig(tc.args, env(tc.env)); err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -111,7 +111,7 @@ func startDemo(ctx context.Context, cfg config, log *slog.Logger, redirectURI st
 	}
 	d.platformURL = "http://" + ln.Addr().String()
 	d.platform, err = simplatform.New(ctx, simplatform.Config{
-		DataDir: filepath.Join(cfg.DataDir, "platformsim"), Plaid: adapter, RedirectURIs: []string{redirectURI},
+		DataDir: filepath.Join(cfg.DataDir, "platformsim"), Plaid: adapter, RedirectURIs: []string{redirectURI}, KeyScopes: cfg.DemoKeyScopes,
 		WebhookURL: d.platformURL + "/plaid/webhook", Logger: log.With("component", "platform-sim"),
 	})
 	if err != nil {

@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -68,14 +70,21 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 		if env.plaid != nil {
 			plaidOrigin, plaidScript, plaidConnect = env.plaidURL, env.plaidURL+"/link/v2/stable/link-initialize.js", nil
 		}
-		bank := platform.New(platformCfg)
-		if err := seedDemo(ctx, db, env, bank, log); err != nil {
+		// Seeding creates customers and links accounts: nothing of money movement.
+		seedCfg := platformCfg
+		seedCfg.Scopes = append(slices.Clone(platform.CoreScopes), platform.ScopeCustomersExecute)
+		if err := seedDemo(ctx, db, env, platform.New(seedCfg), log); err != nil {
 			return fmt.Errorf("demo seed: %w", err)
 		}
 	}
+	grant, err := negotiateScopes(ctx, platformCfg, cfg.PlatformScopes, log)
+	if err != nil {
+		return err
+	}
+	platformCfg.Scopes = grant.Scopes
 	bank := platform.New(platformCfg)
 	conns := connections.New(log.With("component", "connections"), db, bank, connections.Config{
-		BankGUID: bankGUID, SyncInterval: cfg.SyncInterval, RedirectURI: redirectURI, Sandbox: cfg.demo(),
+		BankGUID: bankGUID, SyncInterval: cfg.SyncInterval, RedirectURI: redirectURI, Sandbox: cfg.demo(), BankScopes: grant.Scopes,
 	})
 	if cfg.demo() {
 		// The demo's first page shows data at once.
@@ -99,8 +108,13 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 		return err
 	}
 	h.SetAdmin(admin)
-	transfers := connections.NewTransfers(conns, connections.TransferConfig{Limit: cfg.TransferLimit})
-	h.SetTransfers(transfers)
+	var transfers *connections.Transfers
+	if grant.Enabled(platform.FeatureTransfers) {
+		transfers = connections.NewTransfers(conns, connections.TransferConfig{Limit: cfg.TransferLimit})
+		h.SetTransfers(transfers)
+	} else {
+		h.SetTransfersOff()
+	}
 	e := web.New(web.Config{Log: log, Store: db, Assets: assets, Handler: h, Sessions: sessions, SecureCookies: cfg.secureCookies(),
 		PlaidOrigin: plaidOrigin, PlaidConnect: plaidConnect})
 
@@ -116,8 +130,10 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 	var work sync.WaitGroup
 	work.Add(1)
 	go func() { defer work.Done(); conns.Run(workCtx) }()
-	work.Add(1)
-	go func() { defer work.Done(); transfers.Run(workCtx) }()
+	if transfers != nil {
+		work.Add(1)
+		go func() { defer work.Done(); transfers.Run(workCtx) }()
+	}
 	work.Add(1)
 	go func() {
 		defer work.Done()
@@ -146,6 +162,29 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 		err = nil
 	}
 	return err
+}
+
+// negotiateScopes asks the platform for a bank token with scopes and switches
+// off, with a log line each, the features whose scopes the API key lacks. An
+// API key without the core scopes stops the start; a platform that cannot be
+// asked now leaves scopes as configured (the token is fetched again later).
+func negotiateScopes(ctx context.Context, pc platform.Config, scopes []string, log *slog.Logger) (platform.Grant, error) {
+	nctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	grant, err := platform.NegotiateScopes(nctx, pc, scopes)
+	switch {
+	case platform.IsInvalidScopes(err):
+		return grant, fmt.Errorf("platform scopes: %w", err)
+	case err != nil:
+		log.Warn("could not check the platform scopes at start; asking for them as configured", "scopes", strings.Join(scopes, " "), "err", err)
+	}
+	for _, f := range platform.Features {
+		if reason, off := grant.Off[f.Name]; off {
+			log.Warn("feature switched off: "+f.Name, "feature", f.Name, "reason", reason)
+		}
+	}
+	log.Info("platform scopes", "scopes", strings.Join(grant.Scopes, " "))
+	return grant, nil
 }
 
 // sessionKeys returns the cookie signing and encryption keys: from

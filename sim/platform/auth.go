@@ -26,6 +26,10 @@ const (
 	scopeCustomersExecute = "customers:execute"
 )
 
+// AllScopes lists every scope of the platform's API, the default of an API
+// key's scopes (Config.KeyScopes).
+func AllScopes() []string { return slices.Clone(allScopes) }
+
 var allScopes = []string{
 	scopeAccountsRead, scopeAccountsWrite, scopeAccountsExecute,
 	scopeWorkflowsRead, scopeWorkflowsExecute,
@@ -123,11 +127,16 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 	scopes := strings.Fields(req.Scope)
 	if len(scopes) == 0 {
-		scopes = allScopes
+		scopes = s.keyScopes
 	}
 	for _, sc := range scopes {
 		if !slices.Contains(allScopes, sc) {
 			writeError(w, http.StatusBadRequest, codeInvalidScopes, "Unknown scope: "+sc)
+			return
+		}
+		// The platform grants an API key only the scopes it was created with.
+		if !slices.Contains(s.keyScopes, sc) {
+			writeError(w, http.StatusForbidden, codeInvalidScopes, "The API key does not have the scope "+sc)
 			return
 		}
 	}
@@ -228,6 +237,11 @@ func (s *Server) handleCreateCustomerToken(w http.ResponseWriter, r *http.Reques
 	for _, sc := range req.Scopes {
 		if !slices.Contains(allScopes, sc) {
 			writeError(w, http.StatusBadRequest, codeInvalidScopes, "Unknown scope: "+sc)
+			return
+		}
+		// A customer token never gets more than the bank token minting it.
+		if !slices.Contains(sub.Scopes, sc) {
+			writeError(w, http.StatusForbidden, codeInvalidScopes, "The bank token does not have the scope "+sc)
 			return
 		}
 	}

@@ -14,7 +14,6 @@ const (
 	sideDeposit    = "deposit"
 	sideWithdrawal = "withdrawal"
 
-	quoteLifetime = 5 * time.Minute
 	// maxAmount bounds an amount in cents (a billion dollars), far below int64's limit.
 	maxAmount = 100_000_000_000
 )
@@ -30,7 +29,8 @@ type quoteJSON struct {
 	DeliverAmount int64   `json:"deliver_amount"`
 	Fee           int64   `json:"fee"`
 	IssuedAt      apiTime `json:"issued_at"`
-	ExpiresAt     apiTime `json:"expires_at"`
+	// ExpiresAt is null for funding quotes, as the platform may answer them.
+	ExpiresAt *apiTime `json:"expires_at"`
 }
 
 const quoteColumns = `guid, product_type, customer_guid, side, asset, receive_amount, deliver_amount, fee, issued_at, expires_at`
@@ -39,7 +39,11 @@ func scanQuote(row interface{ Scan(...any) error }) (quoteJSON, error) {
 	var q quoteJSON
 	var issued, expires int64
 	err := row.Scan(&q.GUID, &q.ProductType, &q.CustomerGUID, &q.Side, &q.Asset, &q.ReceiveAmount, &q.DeliverAmount, &q.Fee, &issued, &expires)
-	q.IssuedAt, q.ExpiresAt = apiTime(fromMillis(issued)), apiTime(fromMillis(expires))
+	q.IssuedAt = apiTime(fromMillis(issued))
+	if expires != 0 {
+		e := apiTime(fromMillis(expires))
+		q.ExpiresAt = &e
+	}
 	return q, err
 }
 
@@ -125,7 +129,7 @@ func (s *Server) handleCreateQuote(w http.ResponseWriter, r *http.Request, sub s
 	_, err = s.db.ExecContext(ctx, `INSERT INTO quotes
 		(guid, bank_guid, customer_guid, product_type, side, asset, receive_amount, deliver_amount, fee, issued_at, expires_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)`,
-		guid, sub.BankGUID, *owner, req.ProductType, req.Side, req.Asset, *amount, *amount, millis(now), millis(now.Add(quoteLifetime)))
+		guid, sub.BankGUID, *owner, req.ProductType, req.Side, req.Asset, *amount, *amount, millis(now), 0) // 0: no expiry
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -244,3 +244,41 @@ func (s *Server) seedAccounts(ctx context.Context, req SeedRequest) ([]string, e
 	s.lists.changed()
 	return guids, err
 }
+
+// handlePinTransferState puts a transfer in one of the seven states (with a
+// failure code of the platform's list when failed) and stops its automatic
+// transitions, so tests can hold one in holding or reviewing.
+func (s *Server) handlePinTransferState(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		State       string  `json:"state"`
+		FailureCode *string `json:"failure_code"`
+	}
+	if err := decodeBody(w, r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if !slices.Contains(transferStates, req.State) {
+		writeError(w, http.StatusBadRequest, codeInvalidValue, "state must be one of "+strings.Join(transferStates, ", "))
+		return
+	}
+	if req.FailureCode != nil && !slices.Contains(transferFailureCodes, *req.FailureCode) {
+		writeError(w, http.StatusBadRequest, codeInvalidValue, "unknown failure_code")
+		return
+	}
+	res, err := s.db.ExecContext(r.Context(), `UPDATE transfers SET state = ?, failure_code = ?, next_at = NULL, updated_at = ?
+		WHERE guid = ?`, req.State, req.FailureCode, millis(time.Now()), r.PathValue("guid"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		writeError(w, http.StatusNotFound, codeNotFound, "Transfer not found")
+		return
+	}
+	t, err := s.transfer(r.Context(), subject{BankGUID: s.bankGUID}, r.PathValue("guid"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, t.transferJSON)
+}

@@ -27,6 +27,16 @@ func (sb Sandbox) PinState(ctx context.Context, guid, state, failureCode string)
 	return sb.call(ctx, http.MethodPost, "/sandbox/external_bank_accounts/"+guid+"/state", body, nil)
 }
 
+// PinTransferState puts a transfer in state (and failure code, may be empty)
+// and stops its automatic transitions.
+func (sb Sandbox) PinTransferState(ctx context.Context, guid, state, failureCode string) error {
+	body := map[string]any{"state": state, "failure_code": nil}
+	if failureCode != "" {
+		body["failure_code"] = failureCode
+	}
+	return sb.call(ctx, http.MethodPost, "/sandbox/transfers/"+guid+"/state", body, nil)
+}
+
 // SeedAccounts bulk-inserts accounts and returns their guids, oldest first.
 func (sb Sandbox) SeedAccounts(ctx context.Context, req SeedRequest) ([]string, error) {
 	var out struct {

@@ -9,6 +9,8 @@
 //	POST   /sandbox/external_bank_accounts/{guid}/state  {"state","failure_code"}
 //	       pins an account in a state; the simulator makes no automatic
 //	       transition afterwards (an API PATCH or DELETE releases the pin).
+//	POST   /sandbox/transfers/{guid}/state  {"state","failure_code"}
+//	       pins a transfer in one of its seven states (no automatic transition afterwards).
 //	POST   /sandbox/seed_accounts  {"customer_guid"|null,"count","state","institution_id"}
 //	       bulk-inserts accounts with a fake Item (no Plaid calls) → {"guids":[...]}.
 //	PUT    /sandbox/faults  {"faults":[{"method","path_prefix","status","latency_ms","timeout","rate","count"}]}
@@ -30,6 +32,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
 	"sync"
 	"time"
 )
@@ -38,14 +41,17 @@ import (
 type Config struct {
 	DataDir                string // holds platformsim.db
 	ClientID, ClientSecret string // bank credentials; generated (and kept) when empty
-	BankGUID               string // generated when empty, persisted
-	Plaid                  Plaid  // required
-	RedirectURIs           []string
-	WebhookURL             string        // given to Plaid for Item webhooks
-	StoringDelay           time.Duration // storing → next state, and workflow token fetch; default 300 ms
-	TokenLifetime          time.Duration // access tokens; default 3600 s
-	ClientName             string        // shown in Link; default "Bank Connections"
-	Logger                 *slog.Logger
+	// KeyScopes are the scopes the bank's API key was created with (default
+	// all): a token request for any other is refused with 403 invalid_scopes.
+	KeyScopes     []string
+	BankGUID      string // generated when empty, persisted
+	Plaid         Plaid  // required
+	RedirectURIs  []string
+	WebhookURL    string        // given to Plaid for Item webhooks
+	StoringDelay  time.Duration // storing → next state, and workflow token fetch; default 300 ms
+	TokenLifetime time.Duration // access tokens; default 3600 s
+	ClientName    string        // shown in Link; default "Bank Connections"
+	Logger        *slog.Logger
 }
 
 // Server is the simulator. Handler serves the API; Close stops the
@@ -60,6 +66,7 @@ type Server struct {
 	secret    string
 	signKey   []byte
 	redirects map[string]bool
+	keyScopes []string
 	faults    *faultSet
 	lists     listCache
 
@@ -100,6 +107,16 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, db: db, plaid: cfg.Plaid, log: log, faults: &faultSet{}, redirects: map[string]bool{}}
 	for _, u := range cfg.RedirectURIs {
 		s.redirects[u] = true
+	}
+	s.keyScopes = allScopes
+	if len(cfg.KeyScopes) > 0 {
+		for _, sc := range cfg.KeyScopes {
+			if !slices.Contains(allScopes, sc) {
+				db.Close()
+				return nil, fmt.Errorf("simplatform: unknown key scope %q", sc)
+			}
+		}
+		s.keyScopes = slices.Clone(cfg.KeyScopes)
 	}
 	if err := s.loadIdentity(ctx); err != nil {
 		db.Close()
@@ -194,6 +211,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /plaid/webhook", s.handlePlaidWebhook)
 
 	mux.HandleFunc("POST /sandbox/external_bank_accounts/{guid}/state", s.loopbackOnly(s.handlePinState))
+	mux.HandleFunc("POST /sandbox/transfers/{guid}/state", s.loopbackOnly(s.handlePinTransferState))
 	mux.HandleFunc("POST /sandbox/seed_accounts", s.loopbackOnly(s.handleSeedAccounts))
 	mux.HandleFunc("PUT /sandbox/faults", s.loopbackOnly(s.handleSetFaults))
 	mux.HandleFunc("DELETE /sandbox/faults", s.loopbackOnly(s.handleClearFaults))

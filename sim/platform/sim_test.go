@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/bankconnections/portal/internal/testutil"
+	"github.com/bankconnections/portal/platform/contract"
 )
 
 // fakePlaid: public token "public-X" gives Item "item-X" with account "acct-X".
@@ -70,7 +71,8 @@ func newTestSim(t *testing.T, dir string) *testSim {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	srv := httptest.NewServer(s.Handler())
+	// Every exchange is checked against the platform's definitions.
+	srv := httptest.NewServer(contract.Middleware(t, s.Handler()))
 	t.Cleanup(func() {
 		srv.Close()
 		s.Close()
@@ -298,7 +300,7 @@ func TestBankLevelUpdateAllowsAccountSelection(t *testing.T) {
 	a := ts.link(t, "org")
 	ts.waitForState(t, a.GUID, stateCompleted)
 	var wf workflowJSON
-	status := ts.do(t, "POST", "/api/workflows", map[string]string{"type": "plaid", "kind": "link_token_update", "external_bank_account_guid": a.GUID}, &wf)
+	status := ts.do(t, "POST", "/api/workflows", map[string]string{"type": "plaid", "kind": "link_token_update", "language": "en", "link_customization_name": "default", "external_bank_account_guid": a.GUID}, &wf)
 	if status != 201 {
 		t.Fatalf("POST workflow: got %d, want 201", status)
 	}

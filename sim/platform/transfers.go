@@ -11,22 +11,39 @@ import (
 	"time"
 )
 
-// Transfer states, rails and failure codes.
+// Transfer states (the platform's seven), rails and failure codes (only
+// ever codes of the platform's own list).
 const (
-	transferStoring   = "storing"
-	transferPending   = "pending"
-	transferCompleted = "completed"
-	transferFailed    = "failed"
+	transferStoring    = "storing"
+	transferPending    = "pending"
+	transferHolding    = "holding"
+	transferReviewing  = "reviewing"
+	transferCompleted  = "completed"
+	transferFailed     = "failed"
+	transferCancelling = "cancelling"
 
 	railACH  = "ach"
 	railWire = "wire"
 
-	transferFailRefreshRequired = "refresh_required"
-	transferFailInvalidAccount  = "invalid_account"
-	transferFailRoutingNumber   = "invalid_routing_number"
+	participantCustomer = "customer"
+	participantBank     = "bank"
+
+	transferFailRefreshRequired    = "refresh_required"
+	transferFailInvalidDestination = "invalid_destination"
+	transferFailPaymentRailInvalid = "payment_rail_invalid"
 )
 
-var transferStates = []string{transferStoring, transferPending, transferCompleted, transferFailed}
+// transferFailureCodes is the platform's list of transfer failure codes.
+var transferFailureCodes = []string{
+	"non_sufficient_funds", "refresh_required", "party_name_invalid", "payment_rail_invalid",
+	"compliance_rejection", "cancelled", "reversed", "limit_exceeded", "network_fee_too_low",
+	"amount_too_low", "internal_error", "invalid_address", "invalid_destination", "customer_action_required",
+	"external_vendor_error", "payment_request_expired", "return_risk_exceeded", "daily_limit_exceeded",
+	"weekly_limit_exceeded", "monthly_limit_exceeded", "customer_contact_info_missing", "recipient_cancelled",
+}
+
+var transferStates = []string{transferStoring, transferPending, transferHolding, transferReviewing,
+	transferCompleted, transferFailed, transferCancelling}
 
 // wireRoutingDiffers lists the institutions whose wires use another ABA
 // routing number than the one Plaid captured (seed 003): the captured number
@@ -50,6 +67,16 @@ type transferJSON struct {
 	PaymentRail             string  `json:"payment_rail"`
 	CreatedAt               apiTime `json:"created_at"`
 	UpdatedAt               apiTime `json:"updated_at"`
+
+	SourceParticipants      []participantJSON `json:"source_participants"`
+	DestinationParticipants []participantJSON `json:"destination_participants"`
+}
+
+// participantJSON is one side of a funding transfer, amount in base units.
+type participantJSON struct {
+	Type   string `json:"type"`
+	Amount int64  `json:"amount"`
+	GUID   string `json:"guid"`
 }
 
 type transfer struct {
@@ -70,6 +97,9 @@ func scanTransfer(row interface{ Scan(...any) error }) (transfer, error) {
 		&t.State, &failure, &t.Amount, &t.fee, &t.PaymentRail, &created, &updated, &t.nextAt)
 	t.FailureCode = nullString(failure)
 	t.CreatedAt, t.UpdatedAt = apiTime(fromMillis(created)), apiTime(fromMillis(updated))
+	// A customer's funding transfer moves that customer's money on both sides.
+	p := []participantJSON{{Type: participantCustomer, Amount: t.Amount, GUID: t.CustomerGUID}}
+	t.SourceParticipants, t.DestinationParticipants = p, p
 	return t, err
 }
 
@@ -87,10 +117,12 @@ func (s *Server) transfer(ctx context.Context, sub subject, guid string) (transf
 }
 
 type createTransferRequest struct {
-	QuoteGUID               string `json:"quote_guid"`
-	TransferType            string `json:"transfer_type"`
-	ExternalBankAccountGUID string `json:"external_bank_account_guid"`
-	PaymentRail             string `json:"payment_rail"`
+	QuoteGUID               string            `json:"quote_guid"`
+	TransferType            string            `json:"transfer_type"`
+	ExternalBankAccountGUID string            `json:"external_bank_account_guid"`
+	PaymentRail             string            `json:"payment_rail"`
+	SourceParticipants      []participantJSON `json:"source_participants"`
+	DestinationParticipants []participantJSON `json:"destination_participants"`
 }
 
 func (req createTransferRequest) validate() error {
@@ -107,6 +139,39 @@ func (req createTransferRequest) validate() error {
 		return errorf(http.StatusBadRequest, codeMissingParameter, "payment_rail is required for a funding transfer")
 	case req.PaymentRail != railACH && req.PaymentRail != railWire:
 		return errorf(http.StatusBadRequest, codeInvalidValue, "payment_rail must be ach or wire")
+	case len(req.SourceParticipants) == 0:
+		return errorf(http.StatusBadRequest, codeMissingParameter, "source_participants is required for a funding transfer")
+	case len(req.DestinationParticipants) == 0:
+		return errorf(http.StatusBadRequest, codeMissingParameter, "destination_participants is required for a funding transfer")
+	}
+	for _, p := range append(slices.Clip(req.SourceParticipants), req.DestinationParticipants...) {
+		switch {
+		case p.Type != participantCustomer && p.Type != participantBank:
+			return errorf(http.StatusBadRequest, codeInvalidValue, "participant type must be customer or bank")
+		case !validGUID(p.GUID):
+			return errorf(http.StatusBadRequest, codeInvalidValue, "participant guid is not a guid")
+		case p.Amount <= 0:
+			return errorf(http.StatusBadRequest, codeInvalidValue, "participant amount must be positive")
+		}
+	}
+	return nil
+}
+
+// checkParticipants refuses participants that do not move the quote's
+// customer's money: for a customer's deposit or withdrawal both lists hold
+// that one customer with the quote's amount.
+func checkParticipants(req createTransferRequest, q quoteJSON) error {
+	for _, list := range [][]participantJSON{req.SourceParticipants, req.DestinationParticipants} {
+		var sum int64
+		for _, p := range list {
+			if p.Type != participantCustomer || p.GUID != q.CustomerGUID {
+				return errorf(http.StatusUnprocessableEntity, codeInvalidValue, "Participants of a funding transfer must be the quote's customer")
+			}
+			sum += p.Amount
+		}
+		if sum != q.ReceiveAmount {
+			return errorf(http.StatusUnprocessableEntity, codeInvalidValue, "Participant amounts must add up to the quote's amount")
+		}
 	}
 	return nil
 }
@@ -139,8 +204,12 @@ func (s *Server) handleCreateTransfer(w http.ResponseWriter, r *http.Request, su
 		s.fail(w, r, err)
 		return
 	}
+	if err := checkParticipants(req, q); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	now := time.Now()
-	if now.After(time.Time(q.ExpiresAt)) {
+	if q.ExpiresAt != nil && now.After(time.Time(*q.ExpiresAt)) {
 		writeError(w, http.StatusUnprocessableEntity, codeInvalidValue, "Quote has expired")
 		return
 	}
@@ -236,9 +305,9 @@ func (s *Server) transferFailure(ctx context.Context, t transfer) (string, error
 	case state == stateRefreshRequired:
 		return transferFailRefreshRequired, nil
 	case state != stateCompleted:
-		return transferFailInvalidAccount, nil
+		return transferFailInvalidDestination, nil
 	case t.PaymentRail == railWire && wireRoutingDiffers[institution]:
-		return transferFailRoutingNumber, nil
+		return transferFailPaymentRailInvalid, nil
 	}
 	return "", nil
 }

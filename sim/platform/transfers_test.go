@@ -5,11 +5,16 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/bankconnections/portal/internal/testutil"
+	"github.com/bankconnections/portal/platform/contract"
 )
 
 // doAs is ts.do with another bearer token.
@@ -71,13 +76,22 @@ func (ts *testSim) fund(t *testing.T, token, account, rail string, cents int64) 
 	if status := ts.doAs(t, token, "POST", "/api/quotes", map[string]any{"product_type": "funding", "asset": "USD", "side": "deposit", "receive_amount": cents}, &q); status != 201 {
 		t.Fatalf("quote: status %d", status)
 	}
+	if q.ExpiresAt != nil {
+		t.Fatalf("funding quote: expires_at %v, want null", *q.ExpiresAt)
+	}
 	var tr transferView
-	status := ts.doAs(t, token, "POST", "/api/transfers", map[string]any{"quote_guid": q.GUID, "transfer_type": "funding",
-		"external_bank_account_guid": account, "payment_rail": rail}, &tr)
+	status := ts.doAs(t, token, "POST", "/api/transfers", fundingBody(q, account, rail), &tr)
 	if status != 201 || tr.State != transferStoring || tr.Amount != cents || tr.QuoteGUID != q.GUID {
 		t.Fatalf("transfer: got %d %+v, want 201 storing for %d cents", status, tr, cents)
 	}
 	return tr
+}
+
+// fundingBody is the platform's funding transfer request for quote q.
+func fundingBody(q quoteJSON, account, rail string) map[string]any {
+	p := []map[string]any{{"type": "customer", "amount": q.ReceiveAmount, "guid": q.CustomerGUID}}
+	return map[string]any{"quote_guid": q.GUID, "transfer_type": "funding", "external_bank_account_guid": account,
+		"payment_rail": rail, "source_participants": p, "destination_participants": p}
 }
 
 // settled polls a transfer until it is completed or failed.
@@ -118,7 +132,7 @@ func TestCustomerTokenSeesOnlyItsCustomer(t *testing.T) {
 	asAlice, asBob := ts.customerToken(t, alice), ts.customerToken(t, bob)
 	bobsTransfer := ts.fund(t, asBob, bobsAccount, railACH, 500)
 	var bobsWorkflow workflowJSON
-	if status := ts.do(t, "POST", "/api/workflows", map[string]any{"type": "plaid", "kind": "link_token_create", "customer_guid": bob}, &bobsWorkflow); status != 201 {
+	if status := ts.do(t, "POST", "/api/workflows", map[string]any{"type": "plaid", "kind": "link_token_create", "language": "en", "link_customization_name": "default", "customer_guid": bob}, &bobsWorkflow); status != 201 {
 		t.Fatalf("bob's workflow: status %d", status)
 	}
 	var alicesQuote quoteJSON
@@ -140,12 +154,10 @@ func TestCustomerTokenSeesOnlyItsCustomer(t *testing.T) {
 		{"read bob's quote", "GET", "/api/quotes/" + bobsQuote.GUID, nil, 404},
 		{"read bob's transfer", "GET", "/api/transfers/" + bobsTransfer.GUID, nil, 404},
 		{"quote for bob", "POST", "/api/quotes", map[string]any{"product_type": "funding", "asset": "USD", "side": "deposit", "receive_amount": 100, "customer_guid": bob}, 422},
-		{"transfer with bob's account", "POST", "/api/transfers", map[string]any{"quote_guid": alicesQuote.GUID, "transfer_type": "funding",
-			"external_bank_account_guid": bobsAccount, "payment_rail": "ach"}, 404},
-		{"transfer with bob's quote", "POST", "/api/transfers", map[string]any{"quote_guid": bobsQuote.GUID, "transfer_type": "funding",
-			"external_bank_account_guid": alicesAccount, "payment_rail": "ach"}, 404},
+		{"transfer with bob's account", "POST", "/api/transfers", fundingBody(alicesQuote, bobsAccount, "ach"), 404},
+		{"transfer with bob's quote", "POST", "/api/transfers", fundingBody(quoteJSON{GUID: bobsQuote.GUID, CustomerGUID: alice, ReceiveAmount: 100}, alicesAccount, "ach"), 404},
 		{"update workflow on bob's account", "POST", "/api/workflows", map[string]any{"type": "plaid", "kind": "link_token_update",
-			"external_bank_account_guid": bobsAccount}, 404},
+			"language": "en", "link_customization_name": "default", "external_bank_account_guid": bobsAccount}, 404},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -198,8 +210,8 @@ func TestTransferNeedsACompletedAccount(t *testing.T) {
 		t.Fatalf("transfer on a refresh_required account: got %s/%s, want failed/refresh_required", tr.State, failure(tr))
 	}
 	tr = ts.settled(t, asAlice, ts.fund(t, asAlice, unverified, railACH, 2500).GUID)
-	if tr.State != transferFailed || failure(tr) != transferFailInvalidAccount {
-		t.Fatalf("transfer on an unverified account: got %s/%s, want failed/invalid_account", tr.State, failure(tr))
+	if tr.State != transferFailed || failure(tr) != transferFailInvalidDestination {
+		t.Fatalf("transfer on an unverified account: got %s/%s, want failed/invalid_destination", tr.State, failure(tr))
 	}
 
 	// The customer reconnects: the application PATCHes the account to completed.
@@ -221,7 +233,7 @@ func TestWireFailsWhereTheBankRoutesWiresElsewhere(t *testing.T) {
 	tests := []struct {
 		account, rail, state, code string
 	}{
-		{gingham, railWire, transferFailed, transferFailRoutingNumber},
+		{gingham, railWire, transferFailed, transferFailPaymentRailInvalid},
 		{gingham, railACH, transferCompleted, ""},
 		{platypus, railWire, transferCompleted, ""},
 	}
@@ -271,8 +283,8 @@ func TestQuoteAndTransferValidation(t *testing.T) {
 	t.Run("a quote is executed once", func(t *testing.T) {
 		tr := ts.fund(t, asAlice, account, railACH, 700)
 		var e apiError
-		got := ts.doAs(t, asAlice, "POST", "/api/transfers", map[string]any{"quote_guid": tr.QuoteGUID, "transfer_type": "funding",
-			"external_bank_account_guid": account, "payment_rail": "ach"}, &e)
+		q := quoteJSON{GUID: tr.QuoteGUID, CustomerGUID: alice, ReceiveAmount: 700}
+		got := ts.doAs(t, asAlice, "POST", "/api/transfers", fundingBody(q, account, "ach"), &e)
 		if got != 422 {
 			t.Errorf("second transfer on one quote: got %d %+v, want 422", got, e)
 		}
@@ -281,10 +293,46 @@ func TestQuoteAndTransferValidation(t *testing.T) {
 		var q quoteJSON
 		ts.doAs(t, asAlice, "POST", "/api/quotes", map[string]any{"product_type": "funding", "asset": "USD", "side": "deposit", "receive_amount": 1}, &q)
 		var e apiError
-		got := ts.doAs(t, asAlice, "POST", "/api/transfers", map[string]any{"quote_guid": q.GUID, "transfer_type": "funding",
-			"external_bank_account_guid": account, "payment_rail": "rtp"}, &e)
+		got := ts.doAs(t, asAlice, "POST", "/api/transfers", fundingBody(q, account, "rtp"), &e)
 		if got != 400 || e.MessageCode != codeInvalidValue {
 			t.Errorf("got %d %+v, want 400 invalid_value", got, e)
+		}
+	})
+	t.Run("participants", func(t *testing.T) {
+		var q quoteJSON
+		ts.doAs(t, asAlice, "POST", "/api/quotes", map[string]any{"product_type": "funding", "asset": "USD", "side": "deposit", "receive_amount": 500}, &q)
+		bob := ts.newCustomer(t, "Bob")
+		cases := []struct {
+			name   string
+			change func(b map[string]any)
+			want   int
+			code   string
+		}{
+			{"no source participants", func(b map[string]any) { delete(b, "source_participants") }, 400, codeMissingParameter},
+			{"no destination participants", func(b map[string]any) { delete(b, "destination_participants") }, 400, codeMissingParameter},
+			{"empty source participants", func(b map[string]any) { b["source_participants"] = []any{} }, 400, codeMissingParameter},
+			{"unknown participant type", func(b map[string]any) {
+				b["source_participants"] = []map[string]any{{"type": "counterparty", "amount": 500, "guid": alice}}
+			}, 400, codeInvalidValue},
+			{"another customer", func(b map[string]any) {
+				b["destination_participants"] = []map[string]any{{"type": "customer", "amount": 500, "guid": bob}}
+			}, 422, codeInvalidValue},
+			{"wrong amount", func(b map[string]any) {
+				b["source_participants"] = []map[string]any{{"type": "customer", "amount": 499, "guid": alice}}
+			}, 422, codeInvalidValue},
+		}
+		for _, c := range cases {
+			body := fundingBody(q, account, "ach")
+			c.change(body)
+			var e apiError
+			if got := ts.doAs(t, asAlice, "POST", "/api/transfers", body, &e); got != c.want || e.MessageCode != c.code {
+				t.Errorf("%s: got %d %+v, want %d %s", c.name, got, e, c.want, c.code)
+			}
+		}
+		// Refused requests used nothing up: the quote still executes.
+		var tr transferView
+		if got := ts.doAs(t, asAlice, "POST", "/api/transfers", fundingBody(q, account, "ach"), &tr); got != 201 {
+			t.Errorf("with participants after the refusals: got %d, want 201", got)
 		}
 	})
 	t.Run("scopes", func(t *testing.T) {
@@ -334,13 +382,88 @@ func TestTransferFields(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{"guid", "transfer_type", "customer_guid", "quote_guid", "external_bank_account_guid", "asset", "side", "state",
-		"failure_code", "amount", "payment_rail", "created_at", "updated_at"}
+		"failure_code", "amount", "payment_rail", "created_at", "updated_at", "source_participants", "destination_participants"}
 	if len(fields) != len(want) {
 		t.Errorf("fields: got %v, want exactly %v", fields, want)
 	}
 	for _, f := range want {
 		if _, ok := fields[f]; !ok {
 			t.Errorf("field %s missing", f)
+		}
+	}
+}
+
+// An API key created without transfers:execute: the platform refuses a token
+// asking for it (403 invalid_scopes), grants one without it, and a customer
+// token never gets more than the bank token that mints it.
+func TestAPIKeyWithoutTransfersExecute(t *testing.T) {
+	keyScopes := []string{}
+	for _, sc := range allScopes {
+		if sc != scopeTransfersExecute {
+			keyScopes = append(keyScopes, sc)
+		}
+	}
+	s, err := New(context.Background(), Config{DataDir: t.TempDir(), Plaid: &fakePlaid{}, ClientID: "bank-id", ClientSecret: "bank-secret", KeyScopes: keyScopes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(func() { srv.Close(); s.Close() })
+	token := func(scope string) (int, string, apiError) {
+		body := `{"grant_type":"client_credentials","client_id":"bank-id","client_secret":"bank-secret","scope":"` + scope + `"}`
+		resp, err := http.Post(srv.URL+"/oauth/token", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		var out struct {
+			AccessToken string `json:"access_token"`
+			Scope       string `json:"scope"`
+		}
+		var e apiError
+		json.Unmarshal(raw, &out)
+		json.Unmarshal(raw, &e)
+		return resp.StatusCode, out.AccessToken, e
+	}
+	if status, tok, e := token("external_bank_accounts:read transfers:execute"); status != 403 || e.MessageCode != codeInvalidScopes || tok != "" {
+		t.Errorf("token with transfers:execute: got %d %+v, want 403 invalid_scopes and no token", status, e)
+	}
+	status, bankToken, _ := token(strings.Join(keyScopes, " "))
+	if status != 200 || bankToken == "" {
+		t.Fatalf("token without transfers:execute: got %d, want 200", status)
+	}
+	ts := &testSim{Server: s, url: srv.URL, token: bankToken}
+	alice := ts.newCustomer(t, "Alice")
+	var e apiError
+	if got := ts.do(t, "POST", "/api/customer_tokens", map[string]any{"customer_guid": alice, "scopes": []string{scopeTransfersExecute}}, &e); got != 403 || e.MessageCode != codeInvalidScopes {
+		t.Errorf("customer token with a scope the bank token lacks: got %d %+v, want 403 invalid_scopes", got, e)
+	}
+	if _, err := New(context.Background(), Config{DataDir: t.TempDir(), Plaid: &fakePlaid{}, KeyScopes: []string{"transfers:everything"}}); err == nil {
+		t.Error("an unknown key scope was accepted")
+	}
+}
+
+// The simulator's enums are the pinned definitions': it never answers a value
+// the platform does not have, and knows every one it has.
+func TestSimulatorEnumsMatchTheDefinitions(t *testing.T) {
+	same := func(name string, got, want []string) {
+		t.Helper()
+		g, w := slices.Clone(got), slices.Clone(want)
+		slices.Sort(g)
+		slices.Sort(w)
+		if !slices.Equal(g, w) {
+			t.Errorf("%s: simulator has %v, definitions %v", name, g, w)
+		}
+	}
+	same("transfer states", transferStates, contract.TransferStates)
+	same("transfer failure codes", transferFailureCodes, contract.TransferFailureCodes)
+	same("account states", accountStates, contract.AccountStates)
+	same("workflow languages", languages, contract.WorkflowLanguages)
+	same("scopes", allScopes, contract.Scopes)
+	for _, code := range []string{transferFailRefreshRequired, transferFailInvalidDestination, transferFailPaymentRailInvalid} {
+		if !slices.Contains(contract.TransferFailureCodes, code) {
+			t.Errorf("the simulator answers the failure code %s, which the platform does not have", code)
 		}
 	}
 }

@@ -98,7 +98,11 @@ func (s *Server) validateWorkflow(req *createWorkflowRequest) error {
 		return errorf(http.StatusBadRequest, codeMissingParameter, "kind is required")
 	case req.Kind != kindLinkTokenCreate && req.Kind != kindLinkTokenUpdate:
 		return errorf(http.StatusBadRequest, codeInvalidValue, "kind must be link_token_create or link_token_update")
-	case req.Language != "" && !slices.Contains(languages, req.Language):
+	case req.Language == "":
+		return errorf(http.StatusBadRequest, codeMissingParameter, "language is required for a plaid workflow")
+	case req.LinkCustomizationName == "":
+		return errorf(http.StatusBadRequest, codeMissingParameter, "link_customization_name is required for a plaid workflow")
+	case !slices.Contains(languages, req.Language):
 		return errorf(http.StatusBadRequest, codeInvalidValue, "language must be one of en, fr, es, nl, de")
 	case len(req.LinkCustomizationName) > 128 || len(req.AndroidPackageName) > 128:
 		return errorf(http.StatusBadRequest, codeInvalidValue, "link_customization_name and android_package_name are at most 128 characters")
@@ -112,12 +116,6 @@ func (s *Server) validateWorkflow(req *createWorkflowRequest) error {
 		return errorf(http.StatusBadRequest, codeMissingParameter, "external_bank_account_guid is required for link_token_update")
 	case req.ExternalBankAccountGUID != "" && !validGUID(req.ExternalBankAccountGUID):
 		return errorf(http.StatusBadRequest, codeInvalidValue, "external_bank_account_guid is not a guid")
-	}
-	if req.Language == "" {
-		req.Language = "en"
-	}
-	if req.LinkCustomizationName == "" {
-		req.LinkCustomizationName = "default"
 	}
 	return nil
 }

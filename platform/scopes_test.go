@@ -1,0 +1,82 @@
+package platform_test
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/bankconnections/portal/platform"
+	simplatform "github.com/bankconnections/portal/sim/platform"
+)
+
+func keyScopes(without ...string) harnessOption {
+	return func(c *simplatform.Config) {
+		c.KeyScopes = slices.DeleteFunc(simplatform.AllScopes(), func(sc string) bool { return slices.Contains(without, sc) })
+	}
+}
+
+func (h *harness) config() platform.Config {
+	return platform.Config{BaseURL: h.url, TokenURL: h.url + "/oauth/token", ClientID: h.sim.ClientID(), ClientSecret: h.sim.ClientSecret()}
+}
+
+func TestNegotiateScopes(t *testing.T) {
+	ctx := context.Background()
+	t.Run("every scope granted: everything on", func(t *testing.T) {
+		h := newHarness(t)
+		g, err := platform.NegotiateScopes(ctx, h.config(), platform.DefaultScopes())
+		if err != nil || !g.Enabled(platform.FeatureTransfers) || !slices.Equal(g.Scopes, platform.DefaultScopes()) {
+			t.Fatalf("got %+v, %v, want the default scopes and transfers on", g, err)
+		}
+		if slices.Contains(g.Scopes, platform.ScopeCustomersExecute) || slices.Contains(g.Scopes, platform.ScopeQuotesRead) {
+			t.Errorf("scopes %v: the portal asks for a scope no feature needs", g.Scopes)
+		}
+	})
+	t.Run("a key without transfers:execute: transfers off, the rest granted", func(t *testing.T) {
+		h := newHarness(t, keyScopes(platform.ScopeTransfersExecute))
+		if err := h.newClient(func(c *platform.Config) { c.Scopes = platform.DefaultScopes() }).CheckToken(ctx); !platform.IsInvalidScopes(err) {
+			t.Fatalf("the simulator granted a token with a scope its key lacks: %v", err)
+		}
+		g, err := platform.NegotiateScopes(ctx, h.config(), platform.DefaultScopes())
+		if err != nil || g.Enabled(platform.FeatureTransfers) || !strings.Contains(g.Off["transfers"], "refused") {
+			t.Fatalf("got %+v, %v, want transfers off because the platform refused", g, err)
+		}
+		if !slices.Equal(g.Scopes, platform.CoreScopes) {
+			t.Errorf("scopes: got %v, want the core ones %v", g.Scopes, platform.CoreScopes)
+		}
+		// The granted scopes work: accounts can be listed with them.
+		c := h.newClient(func(c *platform.Config) { c.Scopes = g.Scopes })
+		if _, err := c.ListExternalBankAccounts(ctx, platform.ListAccountsParams{}); err != nil {
+			t.Errorf("list accounts with the granted scopes: %v", err)
+		}
+	})
+	t.Run("transfers not configured: off without asking", func(t *testing.T) {
+		h := newHarness(t)
+		g, err := platform.NegotiateScopes(ctx, h.config(), platform.CoreScopes)
+		if err != nil || g.Enabled(platform.FeatureTransfers) || !strings.Contains(g.Off["transfers"], "not in the configured") {
+			t.Fatalf("got %+v, %v, want transfers off as not configured", g, err)
+		}
+	})
+	t.Run("a key without a core scope: an error naming it", func(t *testing.T) {
+		h := newHarness(t, keyScopes(platform.ScopeWorkflowsExecute))
+		_, err := platform.NegotiateScopes(ctx, h.config(), platform.DefaultScopes())
+		if !platform.IsInvalidScopes(err) || !strings.Contains(err.Error(), "accounts and Link") {
+			t.Fatalf("got %v, want an invalid_scopes error about accounts and Link", err)
+		}
+	})
+}
+
+func TestParseScopes(t *testing.T) {
+	if got, err := platform.ParseScopes(""); err != nil || !slices.Equal(got, platform.DefaultScopes()) {
+		t.Errorf("empty: got %v, %v, want the defaults", got, err)
+	}
+	core := strings.Join(platform.CoreScopes, ",")
+	if got, err := platform.ParseScopes(core + " " + platform.ScopeTransfersRead); err != nil || len(got) != len(platform.CoreScopes)+1 {
+		t.Errorf("core plus one: got %v, %v", got, err)
+	}
+	for _, bad := range []string{"transfers:everything", platform.ScopeTransfersExecute} {
+		if _, err := platform.ParseScopes(bad); err == nil {
+			t.Errorf("ParseScopes(%q): accepted, want an error", bad)
+		}
+	}
+}
