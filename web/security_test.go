@@ -97,7 +97,7 @@ func newWorld(t *testing.T) *world {
 	bank := platform.New(platform.Config{BaseURL: platURL, TokenURL: platURL + "/oauth/token", ClientID: sim.ClientID(),
 		ClientSecret: sim.ClientSecret(), RetryBase: 10 * time.Millisecond, HTTPClient: &http.Client{Transport: calls, Timeout: 30 * time.Second}})
 	svc := connections.New(log, db, bank, connections.Config{BankGUID: sim.BankGUID(), SyncInterval: time.Hour,
-		RedirectURI: "http://portal.test/link/oauth-return", Sandbox: true})
+		RedirectURI: "http://portal.test/link/oauth-return"})
 	w := &world{svc: svc, calls: calls, sandbox: simplatform.Sandbox{BaseURL: platURL}, bankGUID: sim.BankGUID(),
 		users: map[string]store.User{}, pass: map[string]string{}, owners: map[string]owner{}, spare: map[string][]string{}}
 

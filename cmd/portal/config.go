@@ -109,8 +109,10 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	if (c.PlaidClientID == "") != (c.PlaidSecret == "") {
 		return c, errors.New("real Plaid needs both PLAID_CLIENT_ID and PLAID_SECRET")
 	}
-	if c.PlaidClientID != "" && c.PlaidEnv != "sandbox" {
-		return c, errors.New("PLAID_ENV: only sandbox is supported for the demo")
+	// Live mode may hold Plaid keys to look institution names up; the demo
+	// uses Plaid's sandbox only.
+	if c.PlaidClientID != "" && c.PlaidEnv != "sandbox" && (c.demo() || c.PlaidEnv != "production") {
+		return c, errors.New("PLAID_ENV: only sandbox is supported for the demo (and sandbox or production in live mode)")
 	}
 	c.SessionKey = getenv("PORTAL_SESSION_KEY")
 	c.SMTPHost, c.SMTPUsername, c.SMTPPassword, c.SMTPFrom = getenv("SMTP_HOST"), getenv("SMTP_USERNAME"), getenv("SMTP_PASSWORD"), getenv("SMTP_FROM")

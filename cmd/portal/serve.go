@@ -57,6 +57,12 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 	// under the policy Plaid documents for it.
 	link := web.LinkSource{Origin: "https://cdn.plaid.com", Script: "https://cdn.plaid.com/link/v2/stable/link-initialize.js",
 		Connect: []string{"https://sandbox.plaid.com", "https://production.plaid.com"}}
+	// Institution names missing from the connections are asked of Plaid when
+	// the portal holds Plaid keys.
+	var institutions connections.InstitutionLookup
+	if cfg.PlaidClientID != "" {
+		institutions = plaidInstitutions("https://"+cfg.PlaidEnv+".plaid.com", cfg.PlaidClientID, cfg.PlaidSecret)
+	}
 	if cfg.demo() {
 		env, err := startDemo(ctx, cfg, log, redirectURI)
 		if err != nil {
@@ -67,6 +73,7 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 		platformCfg.ClientID, platformCfg.ClientSecret = env.platform.ClientID(), env.platform.ClientSecret()
 		bankGUID = env.platform.BankGUID()
 		if env.plaid != nil {
+			institutions = plaidInstitutions(env.plaidURL, env.plaid.ClientID(), env.plaid.Secret())
 			// The Link simulator stands in for Plaid's CDN (and API) origin.
 			link = web.LinkSource{Origin: env.plaidURL, Script: env.plaidURL + "/link/v2/stable/link-initialize.js", Connect: []string{env.plaidURL}}
 			if !cfg.LiveLinkCSP {
@@ -80,7 +87,7 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 	}
 	bank := platform.New(platformCfg)
 	conns := connections.New(log.With("component", "connections"), db, bank, connections.Config{
-		BankGUID: bankGUID, SyncInterval: cfg.SyncInterval, RedirectURI: redirectURI, Sandbox: cfg.demo(),
+		BankGUID: bankGUID, SyncInterval: cfg.SyncInterval, RedirectURI: redirectURI, Institutions: institutions,
 	})
 	if cfg.demo() {
 		// The demo's first page shows data at once.
