@@ -3,7 +3,6 @@ package connections_test
 import (
 	"context"
 	"errors"
-	plaidapi "github.com/plaid/plaid-go/v20/plaid"
 	"io"
 	"log/slog"
 	"net/http"
@@ -14,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	plaidapi "github.com/plaid/plaid-go/v20/plaid"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/bankconnections/portal/connections"
