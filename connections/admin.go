@@ -47,9 +47,6 @@ func NewAdmin(s *Service, slow *platform.Client, cfg AdminConfig) *Admin {
 	return &Admin{s: s, slow: slow, cfg: cfg}
 }
 
-// Sandbox reports whether sandbox-only actions are available.
-func (a *Admin) Sandbox() bool { return a.s.cfg.Sandbox }
-
 // SMTPEnabled reports whether the outbox is being sent.
 func (a *Admin) SMTPEnabled() bool { return a.cfg.SMTPEnabled }
 
@@ -59,19 +56,6 @@ func (a *Admin) Wait() { a.jobs.Wait() }
 // Recover ends refresh jobs a stopped process left running.
 func (a *Admin) Recover(ctx context.Context) error {
 	return a.s.db.FailInterruptedRefreshJobs(ctx, "The portal restarted while this refresh was running. Start it again.")
-}
-
-// Institution is a bank the portal knows by name.
-type Institution struct{ ID, Name string }
-
-// Institutions lists the known institutions by name, for the filter.
-func (a *Admin) Institutions() []Institution {
-	out := make([]Institution, 0, len(institutionNames))
-	for id, name := range institutionNames {
-		out = append(out, Institution{ID: id, Name: name})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
 }
 
 // AdminQuery is the admin tab's filter as typed into the page.
@@ -556,15 +540,16 @@ func money(cents *int64) string {
 	return fmt.Sprintf("%s$%d.%02d", sign, c/100, c%100)
 }
 
-// ForceRefreshRequired expires a connection on purpose (sandbox only), to
+// ForceRefreshRequired expires a connection on purpose (at a sandbox bank
+// only, in live mode too: the platform's PATCH does it there), to
 // demonstrate the reconnect flow; the customer is notified as for a real expiry.
 func (a *Admin) ForceRefreshRequired(ctx context.Context, admin store.User, guid string) (int64, error) {
-	if !a.s.cfg.Sandbox {
-		return 0, store.ErrNotFound
-	}
 	acct, err := a.s.db.Account(ctx, guid)
 	if err != nil {
 		return 0, err
+	}
+	if !SandboxBank(acct) {
+		return 0, store.ErrNotFound // never offered for a production bank
 	}
 	switch acct.State {
 	case store.StateCompleted, store.StateUnverified, store.StateRefreshRequired:

@@ -91,9 +91,11 @@ type world struct {
 	calls   *inFlight // the platform calls of the portal (bank and slow client) still running
 	boss    store.User
 	alice   store.User
+	// bankGUID is the simulator's bank, for services built in a test.
+	bankGUID string
 }
 
-func newWorld(t *testing.T, sandbox bool, refreshTimeout time.Duration) *world {
+func newWorld(t *testing.T, refreshTimeout time.Duration) *world {
 	t.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -113,12 +115,12 @@ func newWorld(t *testing.T, sandbox bool, refreshTimeout time.Duration) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	svc := connections.New(log, db, bank, connections.Config{BankGUID: sim.BankGUID(), Sandbox: sandbox})
+	svc := connections.New(log, db, bank, connections.Config{BankGUID: sim.BankGUID()})
 	slow := pcfg
 	slow.MaxRetries = -1
 	adm := connections.NewAdmin(svc, platform.New(slow), connections.AdminConfig{RefreshTimeout: refreshTimeout})
 	t.Cleanup(adm.Wait)
-	w := &world{t: t, db: db, svc: svc, admin: adm, bank: bank, sandbox: simplatform.Sandbox{BaseURL: ts.URL}, plaid: fp, calls: calls}
+	w := &world{t: t, db: db, svc: svc, admin: adm, bank: bank, sandbox: simplatform.Sandbox{BaseURL: ts.URL}, plaid: fp, calls: calls, bankGUID: sim.BankGUID()}
 	cust, err := bank.CreateCustomer(ctx, platform.CreateCustomerRequest{Type: platform.CustomerTypeIndividual, FirstName: "Alice", LastName: "Archer", EmailAddress: "alice@example.com"})
 	if err != nil {
 		t.Fatal(err)
@@ -203,7 +205,7 @@ func (w *world) finishedRefresh(guid string) store.RefreshJob {
 
 func TestRemindOnlyExpiredCustomerConnections(t *testing.T) {
 	ctx := context.Background()
-	w := newWorld(t, true, time.Minute)
+	w := newWorld(t, time.Minute)
 	guid := w.link(w.alice.CustomerGUID, "a1")
 	if _, err := w.admin.Remind(ctx, w.boss, guid); !isRefusal(err, http.StatusConflict) {
 		t.Fatalf("remind a connected account: got %v, want a 409 refusal", err)
@@ -257,7 +259,7 @@ func isRefusal(err error, status int) bool {
 
 func TestDisconnectMakesTheConnectionObsolete(t *testing.T) {
 	ctx := context.Background()
-	w := newWorld(t, true, time.Minute)
+	w := newWorld(t, time.Minute)
 	guid := w.link(w.alice.CustomerGUID, "a1")
 	id, err := w.admin.Disconnect(ctx, w.boss, guid)
 	if err != nil {
@@ -285,7 +287,7 @@ func TestDisconnectMakesTheConnectionObsolete(t *testing.T) {
 
 func TestDisconnectRefusedEmailsEveryAdmin(t *testing.T) {
 	ctx := context.Background()
-	w := newWorld(t, true, time.Minute)
+	w := newWorld(t, time.Minute)
 	guid := w.link("", "org1")
 	if err := w.sandbox.SetFaults(ctx, []simplatform.Fault{{Method: http.MethodDelete, PathPrefix: "/api/external_bank_accounts", Status: 500}}); err != nil {
 		t.Fatal(err)
@@ -317,7 +319,7 @@ func TestDisconnectRefusedEmailsEveryAdmin(t *testing.T) {
 
 func TestOnDemandRefreshOutcomes(t *testing.T) {
 	ctx := context.Background()
-	w := newWorld(t, true, 400*time.Millisecond)
+	w := newWorld(t, 400*time.Millisecond)
 
 	t.Run("balances", func(t *testing.T) {
 		guid := w.link(w.alice.CustomerGUID, "ok")
@@ -392,19 +394,30 @@ func TestOnDemandRefreshOutcomes(t *testing.T) {
 	})
 }
 
+// Forcing refresh_required follows the bank, not the portal's mode: a
+// connection at a sandbox bank can be forced (in live mode too: the world's
+// service has no demo switch), one at a production bank never.
 func TestForceRefreshRequiredIsSandboxOnly(t *testing.T) {
 	ctx := context.Background()
-	live := newWorld(t, false, time.Minute)
-	guid := live.link(live.alice.CustomerGUID, "l1")
-	if _, err := live.admin.ForceRefreshRequired(ctx, live.boss, guid); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("live mode: got %v, want ErrNotFound", err)
+	w := newWorld(t, time.Minute)
+	prod := w.link(w.alice.CustomerGUID, "p1")
+	acct, err := w.db.Account(ctx, prod)
+	if err != nil || acct.Environment != "sandbox" {
+		t.Fatalf("linked account: environment %q, %v", acct.Environment, err)
 	}
-	if a, _ := live.db.Account(ctx, guid); a.State != store.StateCompleted {
-		t.Fatalf("live mode changed the state to %s", a.State)
+	acct.Environment = "production" // as the platform reports a production bank's account
+	acct.UpdatedAt = acct.UpdatedAt.Add(time.Millisecond)
+	if _, err := w.db.UpsertAccounts(ctx, []store.Account{acct}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.admin.ForceRefreshRequired(ctx, w.boss, prod); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("production bank: got %v, want ErrNotFound", err)
+	}
+	if remote, err := w.bank.GetExternalBankAccount(ctx, prod, platform.GetAccountOptions{}); err != nil || remote.State != platform.StateCompleted {
+		t.Fatalf("production bank's platform state: got %s, %v; want it untouched", remote.State, err)
 	}
 
-	w := newWorld(t, true, time.Minute)
-	guid = w.link(w.alice.CustomerGUID, "s1")
+	guid := w.link(w.alice.CustomerGUID, "s1")
 	id, err := w.admin.ForceRefreshRequired(ctx, w.boss, guid)
 	if err != nil {
 		t.Fatal(err)
@@ -425,7 +438,7 @@ func TestForceRefreshRequiredIsSandboxOnly(t *testing.T) {
 
 func TestAdminListFilters(t *testing.T) {
 	ctx := context.Background()
-	w := newWorld(t, true, time.Minute)
+	w := newWorld(t, time.Minute)
 	a1 := w.link(w.alice.CustomerGUID, "a1")
 	org := w.link("", "org1")
 	for _, tc := range []struct {
@@ -464,7 +477,7 @@ func TestAdminListFilters(t *testing.T) {
 
 func TestLinkReviewDeactivatesUnselected(t *testing.T) {
 	ctx := context.Background()
-	w := newWorld(t, true, time.Minute)
+	w := newWorld(t, time.Minute)
 	w.plaid.names = map[string][2]string{"org1": {"Plaid Checking", "1111"}, "org2": {"Plaid Saving", "2222"}, "org3": {"Plaid CD", "3333"}}
 	target := w.link("", "org1")
 	kept := w.link("", "org2")

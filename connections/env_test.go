@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	plaidapi "github.com/plaid/plaid-go/v20/plaid"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/bankconnections/portal/connections"
@@ -116,7 +117,7 @@ func newEnv(t *testing.T) *env {
 		HTTPClient: &http.Client{Transport: lossy, Timeout: 30 * time.Second}})
 	e := &env{t: t, db: db, bank: bank, plaid: plaid, sandbox: simplatform.Sandbox{BaseURL: platURL}, lossy: lossy}
 	e.svc = connections.New(log, db, bank, connections.Config{BankGUID: sim.BankGUID(), SyncInterval: time.Hour,
-		RedirectURI: "http://portal.test/link/oauth-return", Sandbox: true})
+		RedirectURI: "http://portal.test/link/oauth-return", Institutions: standInInstitutions(plaidSrv.URL, plaid.ClientID(), plaid.Secret())})
 	e.alice = e.user("alice@example.com", store.RoleCustomer, e.customer("Alice"))
 	e.bob = e.user("bob@example.com", store.RoleCustomer, e.customer("Bob"))
 	e.admin = e.user("admin@example.com", store.RoleAdmin, "")
@@ -231,4 +232,22 @@ func (e *env) readySession(u store.User, mode, guid string) store.LinkSession {
 		e.t.Fatalf("link session: got state %s (%s), want ready with a token", ls.State, ls.Message)
 	}
 	return ls
+}
+
+// standInInstitutions looks names up at the Plaid stand-in through plaid-go,
+// as the portal does at Plaid.
+func standInInstitutions(baseURL, clientID, secret string) connections.InstitutionLookup {
+	cfg := plaidapi.NewConfiguration()
+	cfg.AddDefaultHeader("PLAID-CLIENT-ID", clientID)
+	cfg.AddDefaultHeader("PLAID-SECRET", secret)
+	cfg.UseEnvironment(plaidapi.Environment(baseURL))
+	client := plaidapi.NewAPIClient(cfg)
+	return func(ctx context.Context, id string) (string, error) {
+		resp, _, err := client.PlaidApi.InstitutionsGetById(ctx).
+			InstitutionsGetByIdRequest(*plaidapi.NewInstitutionsGetByIdRequest(id, []plaidapi.CountryCode{plaidapi.COUNTRYCODE_US})).Execute()
+		if err != nil {
+			return "", err
+		}
+		return resp.Institution.Name, nil
+	}
 }

@@ -24,11 +24,12 @@ type Config struct {
 	StaleAfter   time.Duration
 	// RedirectURI is the registered OAuth return page of the portal.
 	RedirectURI string
-	// Sandbox allows sandbox-only actions (forcing refresh_required).
-	Sandbox bool
 	// BankScopes are the scopes the bank token was granted; customer tokens
 	// ask for no scope outside them (the platform would refuse it). Empty: all.
 	BankScopes []string
+	// Institutions looks institution names up at Plaid; nil when the portal
+	// has no Plaid keys (names then come from Link's metadata only).
+	Institutions InstitutionLookup
 }
 
 // Service is the connections domain.
@@ -41,6 +42,8 @@ type Service struct {
 
 	mu        sync.Mutex
 	customers map[string]*platform.Client // customer guid -> client with that customer's token
+	// lookupFailures holds when an institution's name lookup last failed.
+	lookupFailures map[string]time.Time
 
 	syncMu      sync.Mutex // one sync at a time
 	syncRunning chan struct{}

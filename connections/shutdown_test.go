@@ -56,7 +56,7 @@ func (f *inFlight) count(prefix string) int {
 // platform or about to write, so the database can be closed.
 func TestShutdownCancelsAndWaitsForAdminWork(t *testing.T) {
 	ctx := context.Background()
-	w := newWorld(t, true, 10*time.Minute)
+	w := newWorld(t, 10*time.Minute)
 	refreshing := w.link(w.alice.CustomerGUID, "r1")
 	removing := w.link(w.alice.CustomerGUID, "d1")
 	// The platform holds every read of the two connections until the caller gives up.

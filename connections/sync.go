@@ -13,23 +13,11 @@ import (
 // SyncJob names the sync in job_status.
 const SyncJob = "sync"
 
-// institutionNames are the display names of institutions the portal knows;
-// Link's metadata adds names for others when a customer links them.
-var institutionNames = map[string]string{
-	"ins_109508": "First Platypus Bank",
-	"ins_109509": "First Gingham Credit Union",
-	"ins_109510": "Tattersall Federal Credit Union",
-	"ins_109511": "Tartan Bank",
-	"ins_109512": "Houndstooth Bank",
-	"ins_127287": "Platypus OAuth Bank",
-	"ins_128026": "Capital One",
-}
-
 // localAccount converts the platform's account to the local copy.
 func localAccount(a platform.ExternalBankAccount) store.Account {
 	l := store.Account{
 		GUID: a.GUID, BankGUID: a.BankGUID, Name: a.Name, Asset: a.Asset, AccountKind: a.AccountKind,
-		Environment: a.Environment, InstitutionID: a.PlaidInstitutionID, InstitutionName: institutionNames[a.PlaidInstitutionID],
+		Environment: a.Environment, InstitutionID: a.PlaidInstitutionID,
 		AccountMask: a.PlaidAccountMask, State: a.State, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
 		BalanceUpdatedAt: a.BalanceUpdatedAt,
 	}
@@ -119,6 +107,9 @@ func (s *Service) Sync(ctx context.Context) error {
 			c, err = s.db.MarkAccountsDeleted(ctx, gone, "sync")
 			changes = append(changes, c...)
 		}
+	}
+	if err == nil {
+		s.nameInstitutions(ctx) // before notify, so banners and emails name the bank
 	}
 	if nerr := s.notify(ctx, changes); err == nil {
 		err = nerr

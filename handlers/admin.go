@@ -16,7 +16,7 @@ import (
 type Admin interface {
 	Connections(ctx context.Context, q connections.AdminQuery) (connections.AdminList, error)
 	Connection(ctx context.Context, guid string, flash int64) (connections.ConnectionDetail, error)
-	Institutions() []connections.Institution
+	Institutions(ctx context.Context) ([]store.Institution, error)
 	Remind(ctx context.Context, admin store.User, guid string) (int64, error)
 	Disconnect(ctx context.Context, admin store.User, guid string) (int64, error)
 	StartRefresh(ctx context.Context, admin store.User, guid string) (int64, error)
@@ -24,7 +24,6 @@ type Admin interface {
 	LinkReview(ctx context.Context, admin store.User, id string) (connections.LinkReview, error)
 	DeactivateUnselected(ctx context.Context, admin store.User, id string) error
 	Emails(ctx context.Context, state string) ([]store.Email, error)
-	Sandbox() bool
 	SMTPEnabled() bool
 }
 
@@ -76,8 +75,16 @@ func (h *Handler) AdminConnections(c echo.Context) error {
 	for _, s := range store.States {
 		v.Counts = append(v.Counts, views.StateCount{State: s, N: list.Counts[s]})
 	}
-	for _, i := range adm.Institutions() {
-		v.Institutions = append(v.Institutions, views.Option{Value: i.ID, Label: i.Name + " (" + i.ID + ")"})
+	institutions, err := adm.Institutions(ctx)
+	if err != nil {
+		return err
+	}
+	for _, i := range institutions {
+		label := i.ID
+		if i.Name != "" {
+			label = i.Name + " (" + i.ID + ")"
+		}
+		v.Institutions = append(v.Institutions, views.Option{Value: i.ID, Label: label})
 	}
 	for _, a := range list.Rows {
 		v.Rows = append(v.Rows, adminRow(a, list.CustomerEmails[a.CustomerGUID]))
@@ -94,7 +101,7 @@ var adminActions = map[string]views.AdminAction{
 	"disconnect": {Slug: "disconnect", TestID: "action-disconnect", Label: "Disconnect", Danger: true,
 		Explain: "The platform removes the connection. It becomes obsolete: it can no longer be updated, only linked again as a new connection."},
 	"force-refresh-required": {Slug: "force-refresh-required", TestID: "action-force-refresh-required", Label: "Force refresh required (sandbox)", Danger: true,
-		Explain: "Sandbox only: the platform marks the connection as expired, as if the bank login had ended, and the customer is notified."},
+		Explain: "Sandbox banks only: the platform marks the connection as expired, as if the bank login had ended, and the customer is notified."},
 }
 
 func (h *Handler) actionsFor(v views.AdminConnectionView) []views.AdminAction {
@@ -122,7 +129,7 @@ func (h *Handler) adminConnectionView(ctx context.Context, adm Admin, guid strin
 	a := d.Account
 	v := views.AdminConnectionView{Row: adminRow(a, d.CustomerEmail), AccountKind: a.AccountKind, Asset: a.Asset, FailureCode: a.FailureCode,
 		CreatedAt: a.CreatedAt, BalanceAvailable: a.BalanceAvailable, BalanceCurrent: a.BalanceCurrent, BalanceUpdatedAt: a.BalanceUpdatedAt,
-		Sandbox: adm.Sandbox(), LinkEnabled: h.opts.LinkEnabled}
+		Sandbox: connections.SandboxBank(a), LinkEnabled: h.opts.LinkEnabled}
 	for _, e := range d.Timeline {
 		v.Timeline = append(v.Timeline, views.TimelineEntry{At: e.At, Kind: e.Kind, Title: e.Title, Detail: e.Detail, Result: e.Result})
 	}
@@ -164,12 +171,15 @@ func (h *Handler) AdminConfirm(c echo.Context) error {
 	}
 	guid := c.Param("guid")
 	action, ok := adminActions[c.Param("action")]
-	if !validGUID(guid) || !ok || (action.Slug == "force-refresh-required" && !adm.Sandbox()) {
+	if !validGUID(guid) || !ok {
 		return echo.NewHTTPError(http.StatusNotFound)
 	}
 	v, err := h.adminConnectionView(c.Request().Context(), adm, guid, 0)
 	if err != nil {
 		return err
+	}
+	if action.Slug == "force-refresh-required" && !v.Sandbox {
+		return echo.NewHTTPError(http.StatusNotFound) // a production bank: never offered
 	}
 	return Render(c, http.StatusOK, views.AdminConfirmPage(h.Layout(c, action.Label, "admin"), views.AdminConfirmView{Row: v.Row, Action: action}))
 }
@@ -202,7 +212,7 @@ func (h *Handler) AdminDisconnect(c echo.Context) error { return h.adminAction(c
 // AdminRefresh starts an on-demand refresh in the background.
 func (h *Handler) AdminRefresh(c echo.Context) error { return h.adminAction(c, Admin.StartRefresh) }
 
-// AdminForceRefreshRequired expires a connection (sandbox only).
+// AdminForceRefreshRequired expires a connection (at a sandbox bank only).
 func (h *Handler) AdminForceRefreshRequired(c echo.Context) error {
 	return h.adminAction(c, Admin.ForceRefreshRequired)
 }

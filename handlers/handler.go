@@ -102,10 +102,15 @@ func CurrentUser(c echo.Context) (store.User, bool) {
 // CSRFKey is the context key under which web's CSRF middleware stores the token.
 const CSRFKey = "portal.csrf"
 
+// NonceKey is the context key under which web's header middleware stores
+// this response's CSP nonce.
+const NonceKey = "portal.csp_nonce"
+
 // Layout builds the common page frame for this request.
 func (h *Handler) Layout(c echo.Context, title, nav string) views.Layout {
 	l := views.Layout{Title: title, Nav: nav, CSS: h.assets.URL("app.css"), Scripts: []string{h.assets.URL("app.js")}}
 	l.CSRF, _ = c.Get(CSRFKey).(string)
+	l.Nonce, _ = c.Get(NonceKey).(string)
 	if u, ok := CurrentUser(c); ok {
 		l.SignedIn, l.UserEmail, l.IsAdmin = true, u.Email, u.IsAdmin()
 		l.Scripts = append(l.Scripts, h.opts.Scripts...)

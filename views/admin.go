@@ -116,7 +116,7 @@ type AdminConnectionView struct {
 	Timeline         []TimelineEntry
 	Refresh          *RefreshStatus
 	Flash            *Flash
-	Sandbox          bool
+	Sandbox          bool // the connection is at a sandbox bank of the platform
 	LinkEnabled      bool
 }
 

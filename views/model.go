@@ -14,8 +14,11 @@ type Layout struct {
 	UserEmail string
 	IsAdmin   bool
 	CSRF      string
-	CSS       string   // hashed stylesheet URL
-	Scripts   []string // script URLs, in order
+	// Nonce is this response's CSP nonce, put on the page's own script and
+	// style tags (Link's SDK reads it from its script tag).
+	Nonce   string
+	CSS     string   // hashed stylesheet URL
+	Scripts []string // script URLs, in order
 	// Nav marks the current section: "accounts" or "admin".
 	Nav string
 }

@@ -22,13 +22,27 @@ import (
 
 // newAdminApp is newApp with the admin side wired to a platform that is not
 // there: every page renders from SQLite, and only actions that need the
-// platform would fail.
-func newAdminApp(t *testing.T, sandbox bool) *app {
+// platform would fail. sandboxBank false puts the seeded connections at a
+// production bank.
+func newAdminApp(t *testing.T, sandboxBank bool) *app {
 	t.Helper()
 	a := newApp(t)
+	if !sandboxBank {
+		ctx := context.Background()
+		for _, guid := range []string{aliceAcct, bobAcct} {
+			acct, err := a.db.Account(ctx, guid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			acct.Environment = "production"
+			if _, err := a.db.UpsertAccounts(ctx, []store.Account{acct}, "seed"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	bank := platform.New(platform.Config{BaseURL: "http://127.0.0.1:1", TokenURL: "http://127.0.0.1:1/oauth/token", ClientID: "x", ClientSecret: "y", MaxRetries: -1})
-	svc := connections.New(log, a.db, bank, connections.Config{BankGUID: "bank", Sandbox: sandbox})
+	svc := connections.New(log, a.db, bank, connections.Config{BankGUID: "bank"})
 	assets, err := static.Load()
 	if err != nil {
 		t.Fatal(err)
@@ -167,13 +181,13 @@ func TestAdminRemindThroughTheStack(t *testing.T) {
 		t.Fatalf("detail: got %d, no remind action", r.status)
 	}
 	if strings.Contains(r.body, "action-force-refresh-required") {
-		t.Fatal("live mode shows the sandbox-only expiry")
+		t.Fatal("a production bank's connection offers the sandbox-only expiry")
 	}
 	if r := admin.get("/admin/connections/" + aliceAcct + "/confirm/force-refresh-required"); r.status != http.StatusNotFound {
-		t.Fatalf("sandbox confirm in live mode: got %d, want 404", r.status)
+		t.Fatalf("sandbox confirm for a production bank: got %d, want 404", r.status)
 	}
 	if r := admin.post("/admin/connections/"+aliceAcct+"/force-refresh-required", nil); r.status != http.StatusNotFound {
-		t.Fatalf("sandbox action in live mode: got %d, want 404", r.status)
+		t.Fatalf("sandbox action for a production bank: got %d, want 404", r.status)
 	}
 	r = admin.get("/admin/connections/" + aliceAcct + "/confirm/remind")
 	if r.status != http.StatusOK || !strings.Contains(r.body, `data-testid="confirm"`) {

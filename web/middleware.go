@@ -3,6 +3,7 @@ package web
 import (
 	"crypto/rand"
 	"crypto/subtle"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
@@ -63,11 +64,24 @@ func requestLogger(log *slog.Logger) echo.MiddlewareFunc {
 	}
 }
 
-func securityHeaders(csp string, tls bool) echo.MiddlewareFunc {
+// newNonce returns a fresh CSP nonce: 128 random bits, base64 as CSP wants.
+func newNonce() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// securityHeaders sets the headers every response carries. The CSP is built
+// per response around a fresh nonce (see ContentSecurityPolicy), which views
+// put on the page's own script and style tags and Link's SDK copies onto the
+// style element it injects.
+func securityHeaders(csp func(nonce string) string, tls bool) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
+			nonce := newNonce()
+			c.Set(handlers.NonceKey, nonce)
 			h := c.Response().Header()
-			h.Set("Content-Security-Policy", csp)
+			h.Set("Content-Security-Policy", csp(nonce))
 			h.Set("X-Content-Type-Options", "nosniff")
 			h.Set("Referrer-Policy", "same-origin")
 			h.Set("X-Frame-Options", "DENY")

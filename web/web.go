@@ -28,6 +28,10 @@ type Config struct {
 	PlaidOrigin string
 	// PlaidConnect lists extra origins Link's script may call.
 	PlaidConnect []string
+	// PlaidScript, when set, is the exact URL of Link's script, and the policy
+	// takes the form Plaid documents for its CDN script (live mode). Empty:
+	// the demo's form, which allows the stand-in's whole origin.
+	PlaidScript string
 	// SecureCookies marks cookies Secure (the portal is served over TLS).
 	SecureCookies bool
 	// BodyLimit caps request bodies, e.g. "64K".
@@ -45,7 +49,8 @@ func New(cfg Config) *echo.Echo {
 	if cfg.BodyLimit == "" {
 		cfg.BodyLimit = "64K"
 	}
-	csp := ContentSecurityPolicy(cfg.PlaidOrigin, cfg.PlaidConnect)
+	link := LinkSource{Origin: cfg.PlaidOrigin, Script: cfg.PlaidScript, Connect: cfg.PlaidConnect}
+	csp := func(nonce string) string { return ContentSecurityPolicy(link, nonce) }
 
 	// Order matters: id and recovery first, so every later failure is logged with an id;
 	// headers before anything can write; sessions before CSRF and routes that need the user.
@@ -122,18 +127,44 @@ func routes(e *echo.Echo, h *handlers.Handler, assets *static.Assets) {
 	e.Any("/admin/*", handlers.RequireAdmin(func(c echo.Context) error { return echo.ErrNotFound }))
 }
 
-// ContentSecurityPolicy builds the policy once: no inline script or style anywhere;
-// Link's script and frame from its own origin only.
-func ContentSecurityPolicy(plaidOrigin string, connect []string) string {
-	script, frame, conn := "'self'", "'none'", "'self'"
-	if plaidOrigin != "" {
-		script += " " + plaidOrigin
-		frame = plaidOrigin
-		conn += " " + plaidOrigin
+// LinkSource is where Plaid Link comes from, as the CSP must name it.
+type LinkSource struct {
+	// Origin serves Link's script and frame (Plaid's CDN, or the stand-in);
+	// empty when Link is off.
+	Origin string
+	// Script is the exact URL of Link's script. Set, the policy is the one
+	// Plaid documents for live mode: the script by its URL, Plaid's origin as
+	// default-src and frame-src. Empty, the demo's: the whole origin.
+	Script string
+	// Connect lists the Plaid API origins Link may call.
+	Connect []string
+}
+
+// ContentSecurityPolicy builds the policy of one response around its nonce.
+// Scripts: our own files, Link's script, and nothing inline without the nonce
+// (never 'unsafe-inline'). Styles: our own files and, with the nonce, the
+// style element Link's SDK injects. When Link is on, style attributes are
+// allowed too: the SDK sets inline style attributes, which cannot carry a
+// nonce, and a nonce in the same list would make browsers ignore
+// 'unsafe-inline' (CSP3), so style-src-attr gets 'unsafe-inline' alone, as
+// Plaid documents. Our own markup has no style attributes (tests check).
+func ContentSecurityPolicy(link LinkSource, nonce string) string {
+	n := " 'nonce-" + nonce + "'"
+	def, script, frame, conn, attr := "'self'", "'self'", "'none'", "'self'", "'none'"
+	if link.Origin != "" {
+		frame, attr = link.Origin+"/", "'unsafe-inline'"
+		if link.Script != "" {
+			def += " " + link.Origin + "/"
+			script += " " + link.Script
+		} else {
+			script += " " + link.Origin
+			conn += " " + link.Origin
+		}
 	}
-	if len(connect) > 0 {
-		conn += " " + strings.Join(connect, " ")
+	if len(link.Connect) > 0 {
+		conn += " " + strings.Join(link.Connect, " ")
 	}
-	return "default-src 'self'; script-src " + script + "; style-src 'self'; img-src 'self' data:; font-src 'self'; " +
-		"connect-src " + conn + "; frame-src " + frame + "; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+	return "default-src " + def + "; script-src " + script + n + "; style-src 'self'" + n + "; style-src-elem 'self'" + n +
+		"; style-src-attr " + attr + "; img-src 'self' data:; font-src 'self'; connect-src " + conn + "; frame-src " + frame +
+		"; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 }

@@ -23,6 +23,10 @@ type config struct {
 	LogLevel     slog.Level
 	SyncInterval time.Duration
 	Quiet        bool // demo: do not print the banner (tests)
+	// LiveLinkCSP makes the demo serve its pages under the policy live mode
+	// sends for Plaid's CDN, with the Link simulator in Plaid's place: the
+	// way to check offline that Link works under the live policy.
+	LiveLinkCSP bool
 
 	// Live mode: all five set. Demo mode: none set.
 	PlatformURL, PlatformTokenURL, PlatformClientID, PlatformClientSecret, PlatformBankGUID string
@@ -57,7 +61,7 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	}
 	fs := flag.NewFlagSet("portal", flag.ContinueOnError)
 	var c config
-	var level, interval, limit, scopes string
+	var level, interval, limit, scopes, linkCSP string
 	fs.StringVar(&c.Addr, "addr", env("PORTAL_ADDR", "127.0.0.1:8080"), "listen address (env PORTAL_ADDR)")
 	fs.StringVar(&c.DataDir, "data", env("PORTAL_DATA_DIR", "./data"), "directory for the portal's files (env PORTAL_DATA_DIR)")
 	fs.StringVar(&c.BaseURL, "base-url", env("PORTAL_BASE_URL", ""), "public URL of the portal, e.g. https://portal.example.com (env PORTAL_BASE_URL)")
@@ -66,6 +70,7 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs.StringVar(&limit, "transfer-limit", env("PORTAL_TRANSFER_LIMIT", ""), "largest single deposit or withdrawal in dollars, default 10000 (env PORTAL_TRANSFER_LIMIT)")
 	fs.StringVar(&scopes, "platform-scopes", env("PLATFORM_SCOPES", ""), "scopes asked of the platform, space- or comma-separated; default those of every feature (env PLATFORM_SCOPES)")
 	fs.BoolVar(&c.Quiet, "quiet", false, "do not print the demo banner")
+	fs.StringVar(&linkCSP, "link-csp", env("PORTAL_LINK_CSP", "demo"), "demo: the page policy for Link: demo, or live (the policy live mode sends, with the Link simulator as Plaid's CDN) (env PORTAL_LINK_CSP)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -77,6 +82,13 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 		return c, errors.New("-sync-interval: give a duration of at least 1s, like 30s")
 	}
 	c.SyncInterval = d
+	switch linkCSP {
+	case "demo":
+	case "live":
+		c.LiveLinkCSP = true
+	default:
+		return c, errors.New("-link-csp: give demo or live")
+	}
 	if c.TransferLimit, err = connections.ParseTransferLimit(limit); err != nil {
 		return c, fmt.Errorf("-transfer-limit: %w", err)
 	}
@@ -118,8 +130,10 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	if (c.PlaidClientID == "") != (c.PlaidSecret == "") {
 		return c, errors.New("real Plaid needs both PLAID_CLIENT_ID and PLAID_SECRET")
 	}
-	if c.PlaidClientID != "" && c.PlaidEnv != "sandbox" {
-		return c, errors.New("PLAID_ENV: only sandbox is supported for the demo")
+	// Live mode may hold Plaid keys to look institution names up; the demo
+	// uses Plaid's sandbox only.
+	if c.PlaidClientID != "" && c.PlaidEnv != "sandbox" && (c.demo() || c.PlaidEnv != "production") {
+		return c, errors.New("PLAID_ENV: only sandbox is supported for the demo (and sandbox or production in live mode)")
 	}
 	c.SessionKey = getenv("PORTAL_SESSION_KEY")
 	c.SMTPHost, c.SMTPUsername, c.SMTPPassword, c.SMTPFrom = getenv("SMTP_HOST"), getenv("SMTP_USERNAME"), getenv("SMTP_PASSWORD"), getenv("SMTP_FROM")

@@ -73,11 +73,35 @@ func TestConfig(t *testing.T) {
 }
 
 func TestLivePlaidPolicyAllowsOnlyPlaidsCDN(t *testing.T) {
-	csp := web.ContentSecurityPolicy("https://cdn.plaid.com", []string{"https://sandbox.plaid.com"})
-	for _, want := range []string{"script-src 'self' https://cdn.plaid.com;", "frame-src https://cdn.plaid.com;", "connect-src 'self' https://cdn.plaid.com https://sandbox.plaid.com;"} {
+	csp := web.ContentSecurityPolicy(web.LinkSource{Origin: "https://cdn.plaid.com", Script: "https://cdn.plaid.com/link/v2/stable/link-initialize.js",
+		Connect: []string{"https://sandbox.plaid.com"}}, "n0nce")
+	for _, want := range []string{"default-src 'self' https://cdn.plaid.com/;", "script-src 'self' https://cdn.plaid.com/link/v2/stable/link-initialize.js 'nonce-n0nce';",
+		"frame-src https://cdn.plaid.com/;", "connect-src 'self' https://sandbox.plaid.com;"} {
 		if !strings.Contains(csp, want) {
 			t.Errorf("CSP %q lacks %q", csp, want)
 		}
+	}
+}
+
+func TestLinkCSPFlag(t *testing.T) {
+	env := func(vals map[string]string) func(string) string { return func(k string) string { return vals[k] } }
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		live bool
+	}{
+		{nil, nil, false},
+		{[]string{"-link-csp", "live"}, nil, true},
+		{nil, map[string]string{"PORTAL_LINK_CSP": "live"}, true},
+		{[]string{"-link-csp", "demo"}, map[string]string{"PORTAL_LINK_CSP": "live"}, false},
+	} {
+		c, err := parseConfig(tc.args, env(tc.env))
+		if err != nil || c.LiveLinkCSP != tc.live {
+			t.Errorf("%v %v: got live=%v err=%v, want live=%v", tc.args, tc.env, c.LiveLinkCSP, err, tc.live)
+		}
+	}
+	if _, err := parseConfig([]string{"-link-csp", "strict"}, env(nil)); err == nil || !strings.Contains(err.Error(), "demo or live") {
+		t.Errorf("-link-csp strict: got %v, want an error naming the choices", err)
 	}
 }
 

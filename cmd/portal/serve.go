@@ -56,8 +56,16 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 	platformCfg := platform.Config{BaseURL: cfg.PlatformURL, TokenURL: cfg.PlatformTokenURL, ClientID: cfg.PlatformClientID,
 		ClientSecret: cfg.PlatformClientSecret, Logger: log.With("component", "platform-client"), AttemptTimeout: 20 * time.Second}
 	bankGUID := cfg.PlatformBankGUID
-	plaidOrigin, plaidScript := "https://cdn.plaid.com", "https://cdn.plaid.com/link/v2/stable/link-initialize.js"
-	plaidConnect := []string{"https://sandbox.plaid.com", "https://production.plaid.com"}
+	// Live mode (and the demo with real Plaid keys) loads Link from Plaid's CDN
+	// under the policy Plaid documents for it.
+	link := web.LinkSource{Origin: "https://cdn.plaid.com", Script: "https://cdn.plaid.com/link/v2/stable/link-initialize.js",
+		Connect: []string{"https://sandbox.plaid.com", "https://production.plaid.com"}}
+	// Institution names missing from the connections are asked of Plaid when
+	// the portal holds Plaid keys.
+	var institutions connections.InstitutionLookup
+	if cfg.PlaidClientID != "" {
+		institutions = plaidInstitutions("https://"+cfg.PlaidEnv+".plaid.com", cfg.PlaidClientID, cfg.PlaidSecret)
+	}
 	if cfg.demo() {
 		env, err := startDemo(ctx, cfg, log, redirectURI)
 		if err != nil {
@@ -68,7 +76,12 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 		platformCfg.ClientID, platformCfg.ClientSecret = env.platform.ClientID(), env.platform.ClientSecret()
 		bankGUID = env.platform.BankGUID()
 		if env.plaid != nil {
-			plaidOrigin, plaidScript, plaidConnect = env.plaidURL, env.plaidURL+"/link/v2/stable/link-initialize.js", nil
+			institutions = plaidInstitutions(env.plaidURL, env.plaid.ClientID(), env.plaid.Secret())
+			// The Link simulator stands in for Plaid's CDN (and API) origin.
+			link = web.LinkSource{Origin: env.plaidURL, Script: env.plaidURL + "/link/v2/stable/link-initialize.js", Connect: []string{env.plaidURL}}
+			if !cfg.LiveLinkCSP {
+				link = web.LinkSource{Origin: env.plaidURL}
+			}
 		}
 		// Seeding creates customers and links accounts: nothing of money movement.
 		seedCfg := platformCfg
@@ -84,7 +97,7 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 	platformCfg.Scopes = grant.Scopes
 	bank := platform.New(platformCfg)
 	conns := connections.New(log.With("component", "connections"), db, bank, connections.Config{
-		BankGUID: bankGUID, SyncInterval: cfg.SyncInterval, RedirectURI: redirectURI, Sandbox: cfg.demo(), BankScopes: grant.Scopes,
+		BankGUID: bankGUID, SyncInterval: cfg.SyncInterval, RedirectURI: redirectURI, BankScopes: grant.Scopes, Institutions: institutions,
 	})
 	if cfg.demo() {
 		// The demo's first page shows data at once.
@@ -94,7 +107,7 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 	}
 
 	sessions := web.NewSessions(db, hashKey, blockKey, cfg.secureCookies())
-	h := handlers.New(log, db, sessions, conns, conns, assets, handlers.Options{LinkEnabled: true, Scripts: []string{plaidScript, assets.URL("link.js")}})
+	h := handlers.New(log, db, sessions, conns, conns, assets, handlers.Options{LinkEnabled: true, Scripts: []string{plaidScriptURL(link), assets.URL("link.js")}})
 	// The on-demand refresh may take minutes: its own client, not retried.
 	slowCfg := platformCfg
 	slowCfg.AttemptTimeout, slowCfg.MaxRetries, slowCfg.HTTPClient = 0, -1, &http.Client{Timeout: 3 * time.Minute}
@@ -116,7 +129,7 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 		h.SetTransfersOff()
 	}
 	e := web.New(web.Config{Log: log, Store: db, Assets: assets, Handler: h, Sessions: sessions, SecureCookies: cfg.secureCookies(),
-		PlaidOrigin: plaidOrigin, PlaidConnect: plaidConnect})
+		PlaidOrigin: link.Origin, PlaidScript: link.Script, PlaidConnect: link.Connect})
 
 	srv := &http.Server{
 		Handler:           e,
@@ -142,7 +155,7 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 
 	log.Info("portal listening", "url", cfg.BaseURL, "mode", map[bool]string{true: "demo", false: "live"}[cfg.demo()])
 	if cfg.demo() && !cfg.Quiet {
-		printBanner(stdout, cfg.BaseURL, demoLogins, platformCfg.BaseURL, plaidOrigin)
+		printBanner(stdout, cfg.BaseURL, demoLogins, platformCfg.BaseURL, link.Origin)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -224,4 +237,12 @@ func printBanner(w io.Writer, url string, logins []demoLogin, platformURL, plaid
 	}
 	fmt.Fprintln(w, "\nIn Plaid Link use user_good / pass_good (password mfa_device asks for code 1234; error_INVALID_CREDENTIALS fails).")
 	fmt.Fprintf(w, "Platform simulator: %s (sandbox controls under /sandbox/)\nPlaid: %s\nStop with Ctrl-C.\n", platformURL, plaidURL)
+}
+
+// plaidScriptURL is where the page loads Link's script from.
+func plaidScriptURL(link web.LinkSource) string {
+	if link.Script != "" {
+		return link.Script
+	}
+	return link.Origin + "/link/v2/stable/link-initialize.js"
 }

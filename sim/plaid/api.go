@@ -47,7 +47,24 @@ type item struct {
 	webhook       string
 	products      []string
 	loginRequired bool
-	removed       bool
+	// errorRequestID is the request_id of the call that found the login
+	// broken: the Item's error carries it, as Plaid's does.
+	errorRequestID string
+	removed        bool
+}
+
+// breakLogin puts the Item into ITEM_LOGIN_REQUIRED, found by the request
+// with that id.
+func (it *item) breakLogin(requestID string) {
+	if !it.loginRequired || it.errorRequestID == "" {
+		it.errorRequestID = requestID
+	}
+	it.loginRequired = true
+}
+
+// repairLogin takes the Item out of its error.
+func (it *item) repairLogin() {
+	it.loginRequired, it.errorRequestID = false, ""
 }
 
 type account struct {
@@ -246,10 +263,10 @@ func (s *Server) withItem(body []byte, fn func(it *item) (any, *apiError)) (any,
 }
 
 // itemJSON is the Item object; a login that needs repair shows as its error.
-func (it *item) itemJSON(requestID string) map[string]any {
+func (it *item) itemJSON() map[string]any {
 	var itemErr any
 	if it.loginRequired {
-		itemErr = errLoginRequired().body(requestID)
+		itemErr = errLoginRequired().body(it.errorRequestID)
 	}
 	products := it.products
 	if products == nil {
@@ -307,7 +324,7 @@ func (it *item) accountsJSON() []map[string]any {
 
 func (s *Server) itemGet(r *http.Request, body []byte) (any, *apiError) {
 	return s.withItem(body, func(it *item) (any, *apiError) {
-		return map[string]any{"item": it.itemJSON("")}, nil
+		return map[string]any{"item": it.itemJSON()}, nil
 	})
 }
 
@@ -315,7 +332,7 @@ func (s *Server) itemGet(r *http.Request, body []byte) (any, *apiError) {
 // needs repair (the Item then carries the error).
 func (s *Server) accountsGet(r *http.Request, body []byte) (any, *apiError) {
 	return s.withItem(body, func(it *item) (any, *apiError) {
-		return map[string]any{"accounts": it.accountsJSON(), "item": it.itemJSON("")}, nil
+		return map[string]any{"accounts": it.accountsJSON(), "item": it.itemJSON()}, nil
 	})
 }
 
@@ -325,7 +342,7 @@ func (s *Server) accountsBalanceGet(r *http.Request, body []byte) (any, *apiErro
 		if it.loginRequired {
 			return nil, errLoginRequired()
 		}
-		return map[string]any{"accounts": it.accountsJSON(), "item": it.itemJSON("")}, nil
+		return map[string]any{"accounts": it.accountsJSON(), "item": it.itemJSON()}, nil
 	})
 }
 
@@ -398,7 +415,7 @@ func (inst *institution) institutionJSON() map[string]any {
 
 func (s *Server) sandboxResetLogin(r *http.Request, body []byte) (any, *apiError) {
 	return s.withItem(body, func(it *item) (any, *apiError) {
-		it.loginRequired = true
+		it.breakLogin(requestIDOf(r))
 		s.fireWebhookLocked(it, "ITEM", "ERROR", errLoginRequired())
 		return map[string]any{"reset_login": true}, nil
 	})
@@ -449,10 +466,10 @@ func (s *Server) sandboxFireWebhook(r *http.Request, body []byte) (any, *apiErro
 	switch req.WebhookCode {
 	case "ERROR":
 		// Keep the Item consistent with what the webhook says.
-		it.loginRequired = true
+		it.breakLogin(requestIDOf(r))
 		whErr = errLoginRequired()
 	case "LOGIN_REPAIRED":
-		it.loginRequired = false
+		it.repairLogin()
 	}
 	s.fireWebhookLocked(it, typ, req.WebhookCode, whErr)
 	return map[string]any{"webhook_fired": true}, nil

@@ -2,6 +2,7 @@ package simplaid_test
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -236,13 +237,17 @@ func eventNames(log []callback) []string {
 func testPage(t *testing.T, standInURL string) string {
 	t.Helper()
 	mux := http.NewServeMux()
-	page := `<!doctype html><html><head><meta charset="utf-8"><title>Link test page</title>
-<script src="` + standInURL + `/link/v2/stable/link-initialize.js"></script>
-<script src="/page.js" defer></script></head><body><h1>Link test page</h1></body></html>`
 	serve := func(w http.ResponseWriter, r *http.Request) {
+		// Plaid's documented policy for its script, with a fresh nonce:
+		// the simulator's style element and style attributes must pass it.
+		nonce := rand.Text()
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'self' "+standInURL+"; frame-src "+standInURL+"/; connect-src 'self'; style-src 'self'; base-uri 'none'")
-		_, _ = w.Write([]byte(page))
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'self' "+standInURL+"/link/v2/stable/link-initialize.js 'nonce-"+nonce+
+			"'; frame-src "+standInURL+"/; connect-src 'self'; style-src 'self' 'nonce-"+nonce+"'; style-src-elem 'self' 'nonce-"+nonce+
+			"'; style-src-attr 'unsafe-inline'; base-uri 'none'")
+		_, _ = w.Write([]byte(`<!doctype html><html><head><meta charset="utf-8"><title>Link test page</title>
+<script src="` + standInURL + `/link/v2/stable/link-initialize.js" nonce="` + nonce + `"></script>
+<script src="/page.js" nonce="` + nonce + `" defer></script></head><body><h1>Link test page</h1></body></html>`))
 	}
 	mux.HandleFunc("GET /link", serve)
 	mux.HandleFunc("GET /oauth-return", serve)

@@ -46,13 +46,17 @@ type env struct {
 	// hookURL receives webhooks into hooks.
 	hookURL string
 	hooks   chan delivery
+	// api and hookContract check every answer and webhook against plaid-go's models.
+	api          *contractTransport
+	hookContract *webhookContract
 }
 
 // newEnv starts the stand-in, a webhook receiver and a plaid-go client that
 // sends the stand-in's keys.
 func newEnv(t *testing.T, refreshDelay time.Duration) *env {
 	t.Helper()
-	e := &env{clock: &clock{now: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}, hooks: make(chan delivery, 16)}
+	e := &env{clock: &clock{now: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}, hooks: make(chan delivery, 16),
+		api: &contractTransport{}, hookContract: &webhookContract{}}
 	srv, err := simplaid.New(simplaid.Config{Now: e.clock.Now, RefreshDelay: refreshDelay})
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -61,15 +65,19 @@ func newEnv(t *testing.T, refreshDelay time.Duration) *env {
 	e.ts = httptest.NewServer(srv.Handler())
 	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
+		e.hookContract.check(body)
 		e.hooks <- delivery{Verification: r.Header.Get("Plaid-Verification"), Body: body}
 	}))
 	e.hookURL = recv.URL + "/plaid/webhook"
+	// Registered first, so it runs last: after every delivery has ended.
+	checkContracts(t, e.api, e.hookContract)
 	t.Cleanup(func() {
 		e.ts.Close()
 		srv.Close()
 		recv.Close()
 	})
 	e.client = newClient(e.ts.URL, srv.ClientID(), srv.Secret())
+	e.client.GetConfig().HTTPClient = &http.Client{Transport: e.api}
 	return e
 }
 

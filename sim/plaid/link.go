@@ -407,7 +407,7 @@ func (s *Server) linkOAuth(req *linkRequest) (map[string]any, *linkError) {
 // login is repaired here: the bank has accepted the user again.
 func (s *Server) authenticated(sess *linkSession) {
 	if sess.token.updateMode() {
-		sess.item.loginRequired = false
+		sess.item.repairLogin()
 		sess.step = "CONNECTED"
 		if sess.token.accountSelection {
 			sess.step = "SELECT_ACCOUNT"

@@ -30,6 +30,7 @@ type savedItem struct {
 	Webhook       string          `json:"webhook"`
 	Products      []string        `json:"products"`
 	LoginRequired bool            `json:"login_required"`
+	ErrorRequest  string          `json:"error_request_id,omitempty"`
 	Removed       bool            `json:"removed"`
 }
 
@@ -58,7 +59,7 @@ func (s *Server) snapshot() ([]byte, error) {
 	items := make([]savedItem, 0, len(s.items))
 	for _, it := range s.items {
 		si := savedItem{ID: it.id, AccessToken: it.accessToken, InstitutionID: it.inst.ID, Shared: it.shared, Webhook: it.webhook,
-			Products: it.products, LoginRequired: it.loginRequired, Removed: it.removed}
+			Products: it.products, LoginRequired: it.loginRequired, ErrorRequest: it.errorRequestID, Removed: it.removed}
 		for _, a := range it.accounts {
 			idx := -1
 			for i, t := range it.inst.Accounts {
@@ -98,9 +99,12 @@ func (s *Server) load(path string) error {
 			continue
 		}
 		it := &item{id: si.ID, accessToken: si.AccessToken, inst: inst, shared: si.Shared, webhook: si.Webhook,
-			products: si.Products, loginRequired: si.LoginRequired, removed: si.Removed}
+			products: si.Products, loginRequired: si.LoginRequired, errorRequestID: si.ErrorRequest, removed: si.Removed}
 		if it.shared == nil {
 			it.shared = map[string]bool{}
+		}
+		if it.loginRequired && it.errorRequestID == "" {
+			it.errorRequestID = newRequestID() // saved before Items kept it
 		}
 		for _, sa := range si.Accounts {
 			if sa.TemplateIndex < 0 || sa.TemplateIndex >= len(inst.Accounts) {

@@ -145,6 +145,12 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle("POST "+path, s.apiHandler(h))
 	}
 	s.linkRoutes(mux)
+	// Anything else is answered as Plaid answers an endpoint it does not
+	// have: 404 with its error object.
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.writeAPIError(w, r, newRequestID(), &apiError{Status: http.StatusNotFound, Type: "INVALID_REQUEST", Code: "NOT_FOUND",
+			Message: "the requested endpoint does not exist: " + r.Method + " " + r.URL.Path})
+	})
 	return mux
 }
 
@@ -157,7 +163,16 @@ type apiError struct {
 	DisplayMessage string
 }
 
+// body is the error object as an API answer or an Item carries it.
 func (e *apiError) body(requestID string) map[string]any {
+	m := e.webhookBody()
+	m["request_id"] = requestID
+	return m
+}
+
+// webhookBody is the error object as a webhook carries it: Plaid's
+// definition omits request_id there.
+func (e *apiError) webhookBody() map[string]any {
 	var display any
 	if e.DisplayMessage != "" {
 		display = e.DisplayMessage
@@ -167,12 +182,19 @@ func (e *apiError) body(requestID string) map[string]any {
 		"error_code":        e.Code,
 		"error_message":     e.Message,
 		"display_message":   display,
-		"request_id":        requestID,
 		"causes":            []any{},
 		"status":            e.Status,
 		"documentation_url": "https://plaid.com/docs/errors/",
 		"suggested_action":  nil,
 	}
+}
+
+type requestIDKey struct{}
+
+// requestIDOf is the request_id the API answer to r carries.
+func requestIDOf(r *http.Request) string {
+	id, _ := r.Context().Value(requestIDKey{}).(string)
+	return id
 }
 
 func errInvalidRequest(code, msg string) *apiError {
@@ -221,7 +243,7 @@ func (s *Server) apiHandler(h func(*http.Request, []byte) (any, *apiError)) http
 			s.writeAPIError(w, r, requestID, errInvalidInput("INVALID_API_KEYS", "invalid client_id or secret provided"))
 			return
 		}
-		resp, apiErr := h(r, body)
+		resp, apiErr := h(r.WithContext(context.WithValue(r.Context(), requestIDKey{}, requestID)), body)
 		if apiErr != nil {
 			s.writeAPIError(w, r, requestID, apiErr)
 			return

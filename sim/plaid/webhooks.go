@@ -93,7 +93,7 @@ func (s *Server) fireWebhookLocked(it *item, typ, code string, e *apiError) {
 		"environment":  "sandbox",
 	}
 	if e != nil {
-		payload["error"] = e.body(newRequestID())
+		payload["error"] = e.webhookBody()
 	} else if typ == "ITEM" {
 		payload["error"] = nil
 	}
@@ -109,6 +109,8 @@ func (s *Server) fireWebhookLocked(it *item, typ, code string, e *apiError) {
 		payload["consent_expiration_time"] = s.now().Add(7 * 24 * time.Hour).UTC().Format(time.RFC3339)
 	case "PENDING_DISCONNECT":
 		payload["reason"] = "INSTITUTION_MIGRATION"
+	case "WEBHOOK_UPDATE_ACKNOWLEDGED":
+		payload["new_webhook_url"] = it.webhook
 	}
 	body, err := json.Marshal(payload)
 	if err != nil {

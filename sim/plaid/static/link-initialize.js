@@ -8,7 +8,26 @@
   }
   var script = document.currentScript;
   var plaidOrigin = new URL(script ? script.src : '/', window.location.href).origin;
+  // Like Plaid's SDK, the simulator puts a style element of its own into the
+  // host page (carrying the nonce of its script tag, so a CSP with a nonce
+  // allows it) and sets inline style attributes on its iframe (allowed only
+  // by style-src-attr): the page's CSP is tested as Plaid's script tests it.
+  var nonce = script ? script.nonce || script.getAttribute('nonce') || '' : '';
   var noop = function () {};
+
+  function injectStyle() {
+    if (document.querySelector('style[data-plaid-link-style]')) {
+      return;
+    }
+    var el = document.createElement('style');
+    el.setAttribute('data-plaid-link-style', '');
+    if (nonce) {
+      el.setAttribute('nonce', nonce);
+    }
+    el.textContent = 'iframe[data-testid="plaid-link-iframe"]{position:fixed;top:0;left:0;width:100%;height:100%;' +
+      'border:0;z-index:2147483647;background:transparent;display:none}';
+    (document.head || document.documentElement).appendChild(el);
+  }
 
   function create(config) {
     if (!config || typeof config.token !== 'string' || config.token === '') {
@@ -27,17 +46,8 @@
     iframe.setAttribute('data-testid', 'plaid-link-iframe');
     iframe.setAttribute('title', 'Plaid Link');
     iframe.src = plaidOrigin + '/link/frame?origin=' + encodeURIComponent(window.location.origin);
-    // CSSOM assignments, so a page CSP without 'unsafe-inline' allows them.
-    var st = iframe.style;
-    st.position = 'fixed';
-    st.top = '0';
-    st.left = '0';
-    st.width = '100%';
-    st.height = '100%';
-    st.border = '0';
-    st.zIndex = '2147483647';
-    st.background = 'transparent';
-    st.display = 'none';
+    injectStyle();
+    iframe.setAttribute('style', 'display:none');
 
     function send(msg) {
       if (iframe.contentWindow) {
@@ -47,12 +57,12 @@
 
     function hide() {
       isOpen = false;
-      iframe.style.display = 'none';
+      iframe.setAttribute('style', 'display:none');
     }
 
     function doOpen() {
       isOpen = true;
-      iframe.style.display = 'block';
+      iframe.setAttribute('style', 'display:block');
       send({
         type: 'open',
         token: config.token,

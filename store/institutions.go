@@ -1,0 +1,74 @@
+package store
+
+import (
+	"context"
+	"sort"
+)
+
+// Institution is a bank the connections are held at, named as the
+// connections (or Plaid's institution lookup) named it; Name is empty until
+// a name is known.
+type Institution struct{ ID, Name string }
+
+// Institutions lists the distinct institutions of every connection in the
+// store, by name (unnamed ones last, by id).
+func (db *DB) Institutions(ctx context.Context) ([]Institution, error) {
+	return cached(db, "institutions", func() ([]Institution, error) {
+		// DISTINCT walks the institution index; the name comes from any
+		// connection at that institution that has one.
+		rows, err := db.query(ctx, `SELECT i.institution_id,
+			COALESCE((SELECT a.institution_name FROM accounts a WHERE a.institution_id = i.institution_id AND a.institution_name <> '' LIMIT 1), '')
+			FROM (SELECT DISTINCT institution_id FROM accounts WHERE institution_id <> '') i`)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		var out []Institution
+		for rows.Next() {
+			var in Institution
+			if err := rows.Scan(&in.ID, &in.Name); err != nil {
+				return nil, err
+			}
+			out = append(out, in)
+		}
+		sort.Slice(out, func(i, j int) bool {
+			a, b := out[i], out[j]
+			if (a.Name == "") != (b.Name == "") {
+				return b.Name == ""
+			}
+			if a.Name != b.Name {
+				return a.Name < b.Name
+			}
+			return a.ID < b.ID
+		})
+		return out, rows.Err()
+	})
+}
+
+// UnnamedInstitutions lists the institutions some connection has no name
+// for, each with the name another connection at it has, if any.
+func (db *DB) UnnamedInstitutions(ctx context.Context) ([]Institution, error) {
+	rows, err := db.query(ctx, `SELECT i.institution_id,
+		COALESCE((SELECT a.institution_name FROM accounts a WHERE a.institution_id = i.institution_id AND a.institution_name <> '' LIMIT 1), '')
+		FROM (SELECT DISTINCT institution_id FROM accounts WHERE institution_name = '' AND institution_id <> '') i ORDER BY i.institution_id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Institution
+	for rows.Next() {
+		var in Institution
+		if err := rows.Scan(&in.ID, &in.Name); err != nil {
+			return nil, err
+		}
+		out = append(out, in)
+	}
+	return out, rows.Err()
+}
+
+// NameInstitution gives every connection at the institution that has no
+// name yet this one; names already known are kept.
+func (db *DB) NameInstitution(ctx context.Context, institutionID, name string) error {
+	_, err := db.write.ExecContext(ctx, `UPDATE accounts SET institution_name = ? WHERE institution_id = ? AND institution_name = ''`, name, institutionID)
+	return err
+}
