@@ -5,12 +5,14 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/bankconnections/portal/connections"
+	"github.com/bankconnections/portal/web"
 )
 
 // config is the validated configuration. Secrets come from the environment only.
@@ -30,6 +32,9 @@ type config struct {
 
 	SessionKey string // hex, optional: otherwise generated once into the data dir
 
+	// TrustedProxies are the peers whose X-Forwarded-For names the client.
+	TrustedProxies []*net.IPNet
+
 	TransferLimit int64 // cents: the largest single transfer
 
 	// SMTP sends the outbox; without SMTP_HOST emails stay in the outbox.
@@ -48,13 +53,14 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	}
 	fs := flag.NewFlagSet("portal", flag.ContinueOnError)
 	var c config
-	var level, interval, limit string
+	var level, interval, limit, proxies string
 	fs.StringVar(&c.Addr, "addr", env("PORTAL_ADDR", "127.0.0.1:8080"), "listen address (env PORTAL_ADDR)")
 	fs.StringVar(&c.DataDir, "data", env("PORTAL_DATA_DIR", "./data"), "directory for the portal's files (env PORTAL_DATA_DIR)")
 	fs.StringVar(&c.BaseURL, "base-url", env("PORTAL_BASE_URL", ""), "public URL of the portal, e.g. https://portal.example.com (env PORTAL_BASE_URL)")
 	fs.StringVar(&level, "log-level", env("PORTAL_LOG_LEVEL", "info"), "debug, info, warn or error (env PORTAL_LOG_LEVEL)")
 	fs.StringVar(&interval, "sync-interval", env("PORTAL_SYNC_INTERVAL", "30s"), "how often to sync connections from the platform (env PORTAL_SYNC_INTERVAL)")
 	fs.StringVar(&limit, "transfer-limit", env("PORTAL_TRANSFER_LIMIT", ""), "largest single deposit or withdrawal in dollars, default 10000 (env PORTAL_TRANSFER_LIMIT)")
+	fs.StringVar(&proxies, "trusted-proxies", env("PORTAL_TRUSTED_PROXIES", ""), "CIDR ranges of reverse proxies whose X-Forwarded-For is believed, comma-separated (env PORTAL_TRUSTED_PROXIES)")
 	fs.BoolVar(&c.Quiet, "quiet", false, "do not print the demo banner")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -67,6 +73,9 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 		return c, errors.New("-sync-interval: give a duration of at least 1s, like 30s")
 	}
 	c.SyncInterval = d
+	if c.TrustedProxies, err = web.ParseTrustedProxies(proxies); err != nil {
+		return c, fmt.Errorf("-trusted-proxies: %w", err)
+	}
 	if c.TransferLimit, err = connections.ParseTransferLimit(limit); err != nil {
 		return c, fmt.Errorf("-transfer-limit: %w", err)
 	}
