@@ -50,9 +50,14 @@ func (db *DB) RevokeSession(ctx context.Context, id string) error {
 	return err
 }
 
-// DeleteExpiredSessions removes sessions that can no longer be used.
+// endedSessionGrace is how long an ended session's row outlives it: a Link
+// result posted with its cookie can then still be matched to its owner and
+// kept for the next sign-in (see KeepLinkResult).
+const endedSessionGrace = time.Hour
+
+// DeleteExpiredSessions removes sessions that ended over endedSessionGrace ago.
 func (db *DB) DeleteExpiredSessions(ctx context.Context) (int64, error) {
-	res, err := db.write.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at <= ? OR revoked_at IS NOT NULL`, formatTime(db.now()))
+	res, err := db.write.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at <= ?1 OR revoked_at <= ?1`, formatTime(db.now().Add(-endedSessionGrace)))
 	if err != nil {
 		return 0, err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/bankconnections/portal/handlers"
+	"github.com/bankconnections/portal/static"
 )
 
 func randomID() string {
@@ -94,14 +95,14 @@ const linkCompletePath = "/link/sessions/:id/complete"
 // which ends up in logs and Referer headers). The token is derived from the
 // session cookie (SameSite=Lax), so arriving from another site, which sends
 // that cookie along, never changes it.
-func csrf(s *Sessions, h *handlers.Handler) echo.MiddlewareFunc {
+func csrf(s *Sessions, h *handlers.Handler, publicHost string) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			r := c.Request()
 			switch r.Method {
 			case http.MethodGet, http.MethodHead, http.MethodOptions:
-				if c.Path() == "/healthz" {
-					return next(c) // probes need no cookie
+				if c.Path() == "/healthz" || strings.HasPrefix(c.Path(), static.Prefix) {
+					return next(c) // probes and (shared-cacheable) assets get no cookie
 				}
 				v, err := s.ensureCookie(c)
 				if err != nil {
@@ -110,7 +111,7 @@ func csrf(s *Sessions, h *handlers.Handler) echo.MiddlewareFunc {
 				c.Set(handlers.CSRFKey, s.csrfToken(v))
 				return next(c)
 			}
-			if crossSite(r) {
+			if crossSite(r, publicHost) {
 				return echo.NewHTTPError(http.StatusForbidden, "This request came from another site and was refused.")
 			}
 			v, _ := c.Get(cookieValuesKey).(sessionCookieValues)
@@ -132,8 +133,9 @@ func csrf(s *Sessions, h *handlers.Handler) echo.MiddlewareFunc {
 }
 
 // crossSite reports whether the browser says the request came from another
-// site: Sec-Fetch-Site when it is sent, else an Origin that is not this host.
-func crossSite(r *http.Request) bool {
+// site: Sec-Fetch-Site when it is sent, else an Origin that is neither this
+// request's host nor the public URL's.
+func crossSite(r *http.Request, publicHost string) bool {
 	switch r.Header.Get("Sec-Fetch-Site") {
 	case "cross-site", "same-site":
 		return true
@@ -143,7 +145,10 @@ func crossSite(r *http.Request) bool {
 			return false // not a browser, or an old one: the token still decides
 		}
 		u, err := url.Parse(origin)
-		return err != nil || u.Host == "" || !strings.EqualFold(u.Host, r.Host)
+		if err != nil || u.Host == "" {
+			return true
+		}
+		return !strings.EqualFold(u.Host, r.Host) && !strings.EqualFold(u.Host, publicHost)
 	}
 	return false
 }

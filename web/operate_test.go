@@ -197,3 +197,25 @@ func TestDisabledUserCannotSignIn(t *testing.T) {
 		t.Errorf("bob enabled again: got %d, want 303", r.status)
 	}
 }
+
+// TestNoCookieOnAssetsOrProbes: immutable, shareable responses set no cookie;
+// a page does (it anchors the sign-in form's CSRF token).
+func TestNoCookieOnAssetsOrProbes(t *testing.T) {
+	a := newApp(t)
+	login := a.client().get("/login")
+	if login.header.Get("Set-Cookie") == "" {
+		t.Fatal("/login set no cookie")
+	}
+	paths := []string{"/healthz"}
+	for _, m := range regexpStatic.FindAllStringSubmatch(login.body, -1) {
+		paths = append(paths, m[1])
+	}
+	if len(paths) < 2 {
+		t.Fatal("no static asset on /login")
+	}
+	for _, p := range paths {
+		if r := a.client().get(p); r.status != http.StatusOK || r.header.Get("Set-Cookie") != "" {
+			t.Errorf("%s: got %d with Set-Cookie %q, want 200 and no cookie", p, r.status, r.header.Get("Set-Cookie"))
+		}
+	}
+}

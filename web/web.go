@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -35,6 +36,9 @@ type Config struct {
 	SecureCookies bool
 	// BodyLimit caps request bodies, e.g. "64K".
 	BodyLimit string
+	// BaseURL is the portal's public URL; a request whose Origin is its
+	// origin is from the portal's own pages even when a proxy rewrote Host.
+	BaseURL string
 	// TrustedProxies are the peers whose X-Forwarded-For names the client;
 	// empty: the client is the direct peer.
 	TrustedProxies []*net.IPNet
@@ -59,10 +63,19 @@ func New(cfg Config) *echo.Echo {
 	e.Use(securityHeaders(csp, cfg.SecureCookies))
 	e.Use(middleware.BodyLimit(cfg.BodyLimit))
 	e.Use(cfg.Sessions.Middleware)
-	e.Use(csrf(cfg.Sessions, cfg.Handler))
+	e.Use(csrf(cfg.Sessions, cfg.Handler, publicHost(cfg.BaseURL)))
 
 	routes(e, cfg.Handler, cfg.Assets)
 	return e
+}
+
+// publicHost is the host (and port) of the public URL, "" when not set.
+func publicHost(baseURL string) string {
+	u, err := url.Parse(baseURL)
+	if err != nil {
+		return ""
+	}
+	return u.Host
 }
 
 // ipExtractor finds the client's address. Without trusted proxies it is the

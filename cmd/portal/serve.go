@@ -97,7 +97,7 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 	transfers := connections.NewTransfers(conns, connections.TransferConfig{Limit: cfg.TransferLimit})
 	h.SetTransfers(transfers)
 	e := web.New(web.Config{Log: log, Store: db, Assets: assets, Handler: h, Sessions: sessions, SecureCookies: cfg.secureCookies(),
-		PlaidOrigin: plaidOrigin, PlaidConnect: plaidConnect, TrustedProxies: cfg.TrustedProxies})
+		PlaidOrigin: plaidOrigin, PlaidConnect: plaidConnect, TrustedProxies: cfg.TrustedProxies, BaseURL: cfg.BaseURL})
 
 	srv := &http.Server{
 		Handler:           e,
