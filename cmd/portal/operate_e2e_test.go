@@ -213,4 +213,17 @@ func TestBrowserArrivingFromAnotherSite(t *testing.T) {
 	if msg := eval[string](t, tabA, `(function(){var e=document.querySelector('[data-testid="link-error"]');return e && !e.classList.contains('hidden') ? e.textContent : "";})()`); msg != "" {
 		t.Errorf("tab A shows an error: %q", msg)
 	}
+	screenshot(t, tabA, "arrived-from-another-site")
+
+	// The password page is reached from the header and works under the CSP.
+	within(t, tabA, 20*time.Second, "open the password page",
+		chromedp.Click(tid("account-password")),
+		chromedp.WaitVisible(tid("password-form")),
+		chromedp.SendKeys(chromedp.CSS(`#current_password`), "demo-alice"),
+		chromedp.SendKeys(chromedp.CSS(`#new_password`), "short"),
+		chromedp.SendKeys(chromedp.CSS(`#confirm_password`), "short"),
+		chromedp.Click(tid("password-submit")))
+	waitAcrossNavigation(t, tabA, 20*time.Second, "the refusal of a short password",
+		`!!document.querySelector('[data-testid="password-error"]') && document.querySelector('[data-testid="password-error"]').textContent.indexOf("at least 8") >= 0`)
+	screenshot(t, tabA, "password-page")
 }
