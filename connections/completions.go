@@ -41,6 +41,9 @@ func (s *Service) attempt(ctx context.Context, c store.Completion) {
 	switch c.Mode {
 	case ModeUpdate:
 		acct, err = client.PatchExternalBankAccount(ctx, c.AccountGUID, platform.PatchAccountRequest{State: platform.StateCompleted})
+		if err == nil {
+			acct = s.confirmReconnect(ctx, client, acct)
+		}
 	case ModeCreate:
 		// A POST is never blindly repeated: if an earlier attempt may have
 		// reached the platform, look for the account it made first.
@@ -88,6 +91,40 @@ func (s *Service) attempt(ctx context.Context, c store.Completion) {
 	}
 	s.log.Warn("link completion refused", "completion", c.ID, "mode", c.Mode, "err", err)
 	s.giveUp(bg, c, refusalText(err))
+}
+
+// confirmWithin bounds the check after a reconnect's PATCH.
+const confirmWithin = 8 * time.Second
+
+// confirmReconnect checks a reconnect with the bank after the PATCH: the
+// browser saying Link succeeded is no proof that the bank login works again.
+// A balance refresh pulls data through the bank; if the login is still
+// broken the platform answers 422 and moves the account back to
+// refresh_required, and the account as read back then is what the customer
+// sees. When the check cannot finish in time, the PATCH's answer stands and
+// the next sync shows any change.
+func (s *Service) confirmReconnect(ctx context.Context, client *platform.Client, acct platform.ExternalBankAccount) platform.ExternalBankAccount {
+	if acct.State != platform.StateCompleted && acct.State != platform.StateUnverified {
+		return acct
+	}
+	ctx, cancel := context.WithTimeout(ctx, confirmWithin)
+	defer cancel()
+	fresh, err := client.GetExternalBankAccount(ctx, acct.GUID, platform.GetAccountOptions{ForceBalanceRefresh: true})
+	if err == nil {
+		return fresh
+	}
+	var pe *platform.Error
+	if !errors.As(err, &pe) || pe.Status != 422 {
+		s.log.Warn("reconnect not confirmed with the bank", "account", acct.GUID, "err", err)
+		return acct
+	}
+	back, err := client.GetExternalBankAccount(ctx, acct.GUID, platform.GetAccountOptions{})
+	if err != nil {
+		s.log.Warn("reconnect refused by the bank, account not read back", "account", acct.GUID, "err", err)
+		return acct
+	}
+	s.log.Info("reconnect refused by the bank", "account", acct.GUID, "state", back.State)
+	return back
 }
 
 func temporary(err error) bool {

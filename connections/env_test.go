@@ -172,7 +172,22 @@ func (e *env) sync() {
 	}
 }
 
+// expire flags a connection refresh_required at the platform while its Plaid
+// login stays good: the state after the person has signed in again in Link's
+// update mode, which these tests do not drive. A reconnect then passes the
+// check with the bank (see breakLogin for one that does not).
 func (e *env) expire(guid string) {
+	e.t.Helper()
+	if err := e.sandbox.PinState(context.Background(), guid, platform.StateRefreshRequired, ""); err != nil {
+		e.t.Fatal(err)
+	}
+	e.sync()
+}
+
+// breakLogin expires a connection the way the bank does: the platform's
+// PATCH also expires the Plaid Item's login, so until the person signs in
+// again in Link, the bank refuses to give data.
+func (e *env) breakLogin(guid string) {
 	e.t.Helper()
 	if _, err := e.bank.PatchExternalBankAccount(context.Background(), guid, platform.PatchAccountRequest{State: platform.StateRefreshRequired}); err != nil {
 		e.t.Fatal(err)

@@ -22,6 +22,7 @@ var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a real password"), bc
 const (
 	msgBadLogin  = "That email and password do not match an account. Check them and try again."
 	msgThrottled = "Too many failed sign-in attempts. Wait a minute, then try again."
+	msgDisabled  = "This account is disabled. Contact the bank if you think this is a mistake."
 )
 
 // LoginForm shows the sign-in form.
@@ -48,9 +49,10 @@ func (h *Handler) Login(c echo.Context) error {
 	if _, err := mail.ParseAddress(email); err != nil {
 		return page(http.StatusUnprocessableEntity, "Enter a valid email address, like name@example.com.")
 	}
-	emailKey, ipKey := strings.ToLower(email), c.RealIP()
-	if h.emailThrottle.blocked(emailKey) || h.ipThrottle.blocked(ipKey) {
-		h.log.Warn("login throttled", "ip", c.RealIP())
+	emailKey, ip := strings.ToLower(email), c.RealIP()
+	if h.throttle.blocked(emailKey, ip) {
+		h.throttle.refused(ip)
+		h.log.Warn("login throttled", "ip", ip)
 		return page(http.StatusTooManyRequests, msgThrottled)
 	}
 	u, err := h.store.UserByEmail(c.Request().Context(), email)
@@ -62,16 +64,28 @@ func (h *Handler) Login(c echo.Context) error {
 		hash = []byte(u.PasswordHash)
 	}
 	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || err != nil {
-		h.emailThrottle.fail(emailKey)
-		h.ipThrottle.fail(ipKey)
-		h.log.Info("login failed", "ip", c.RealIP())
+		h.throttle.fail(emailKey, ip)
+		h.log.Info("login failed", "ip", ip)
 		return page(http.StatusUnauthorized, msgBadLogin)
 	}
-	h.emailThrottle.reset(emailKey)
+	// Only after the password matched, so the message tells nothing to someone guessing.
+	if u.Disabled {
+		h.log.Info("login refused: user disabled", "user_id", u.ID)
+		return page(http.StatusForbidden, msgDisabled)
+	}
+	h.throttle.succeed(emailKey, ip)
 	if err := h.sessions.Start(c, u.ID); err != nil {
 		return err
 	}
 	h.log.Info("login", "user_id", u.ID, "role", u.Role)
+	if h.links != nil {
+		// Link results refused while the session had ended were kept: finish them now.
+		if n, err := h.links.FinishKept(c.Request().Context(), u); err != nil {
+			h.log.Error("finish kept link results", "user_id", u.ID, "err", err)
+		} else if n > 0 {
+			h.log.Info("kept link results finished", "user_id", u.ID, "count", n)
+		}
+	}
 	return c.Redirect(http.StatusSeeOther, "/")
 }
 
@@ -81,6 +95,47 @@ func (h *Handler) Logout(c echo.Context) error {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, "/login")
+}
+
+// loginThrottle slows password guessing without letting one address lock out
+// another person: failures count per email and address together (a person's
+// typos), per address (one address spraying many emails), and per email
+// across all addresses (a distributed guess at one account). The last limit
+// holds back only addresses that have failed themselves, so the account's
+// owner, signing in from anywhere else, still gets in.
+type loginThrottle struct {
+	pair, addr, email *throttle
+}
+
+func newLoginThrottle() *loginThrottle {
+	return &loginThrottle{
+		pair:  newThrottle(5, time.Minute),
+		addr:  newThrottle(30, time.Minute),
+		email: newThrottle(20, time.Minute),
+	}
+}
+
+func (l *loginThrottle) blocked(email, ip string) bool {
+	if l.pair.blocked(email+"\x00"+ip) || l.addr.blocked(ip) {
+		return true
+	}
+	return l.email.blocked(email) && l.addr.count(ip) > 0
+}
+
+func (l *loginThrottle) fail(email, ip string) {
+	l.pair.fail(email + "\x00" + ip)
+	l.addr.fail(ip)
+	l.email.fail(email)
+}
+
+// refused counts a try made while blocked against its address: an address
+// that keeps trying stays blocked, and soon for every email.
+func (l *loginThrottle) refused(ip string) { l.addr.fail(ip) }
+
+// succeed forgets a person's own typos; the address's count stays, so a
+// sprayer cannot reset it with one account it knows.
+func (l *loginThrottle) succeed(email, ip string) {
+	l.pair.reset(email + "\x00" + ip)
 }
 
 // throttle counts recent failures per key; a key with max failures inside the
@@ -113,10 +168,12 @@ func (t *throttle) recent(key string) []time.Time {
 	return fs
 }
 
-func (t *throttle) blocked(key string) bool {
+func (t *throttle) blocked(key string) bool { return t.count(key) >= t.max }
+
+func (t *throttle) count(key string) int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return len(t.recent(key)) >= t.max
+	return len(t.recent(key))
 }
 
 func (t *throttle) fail(key string) {

@@ -22,6 +22,8 @@ import (
 // Store is what the handlers read and write directly.
 type Store interface {
 	UserByEmail(ctx context.Context, email string) (store.User, error)
+	// SetPassword replaces a user's password and revokes every session of the user.
+	SetPassword(ctx context.Context, userID int64, hash string) error
 	CustomerAccounts(ctx context.Context, customerGUID string) ([]store.Account, error)
 	CustomerAccount(ctx context.Context, customerGUID, guid string) (store.Account, error)
 	ActiveNotifications(ctx context.Context, customerGUID string) ([]store.Notification, error)
@@ -67,9 +69,8 @@ type Handler struct {
 	admin    Admin // set by SetAdmin
 	assets   *static.Assets
 	opts     Options
-	// A person gets 5 tries a minute per email; one address gets more, since
-	// many customers may share it behind a proxy.
-	emailThrottle, ipThrottle *throttle
+	// throttle slows sign-in and password-change guessing (see loginThrottle).
+	throttle *loginThrottle
 
 	transfers    Transfers // set by SetTransfers
 	transfersOff bool      // set by SetTransfersOff
@@ -79,11 +80,10 @@ type Handler struct {
 func New(log *slog.Logger, st Store, sessions Sessions, syncer Syncer, links Links, assets *static.Assets, opts Options) *Handler {
 	h := &Handler{
 		log: log, store: st, sessions: sessions, syncer: syncer, links: links, assets: assets, opts: opts,
-		emailThrottle: newThrottle(5, time.Minute),
-		ipThrottle:    newThrottle(30, time.Minute),
+		throttle: newLoginThrottle(),
 	}
 	if opts.ThrottleClock != nil {
-		h.emailThrottle.now, h.ipThrottle.now = opts.ThrottleClock, opts.ThrottleClock
+		h.throttle.pair.now, h.throttle.addr.now, h.throttle.email.now = opts.ThrottleClock, opts.ThrottleClock, opts.ThrottleClock
 	}
 	return h
 }
@@ -178,9 +178,16 @@ func (h *Handler) Health(c echo.Context) error {
 	return c.String(http.StatusOK, "ok")
 }
 
-// Home sends people where they belong.
+// Home sends people where they belong. It also finishes Link results that
+// were kept because a stale tab posted them (see KeepLinkResult): the glue
+// sends the person here when that happens.
 func (h *Handler) Home(c echo.Context) error {
 	u, ok := CurrentUser(c)
+	if ok && h.links != nil {
+		if _, err := h.links.FinishKept(c.Request().Context(), u); err != nil {
+			h.log.Error("finish kept link results", "user_id", u.ID, "err", err)
+		}
+	}
 	switch {
 	case !ok:
 		return c.Redirect(http.StatusSeeOther, "/login")

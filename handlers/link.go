@@ -22,6 +22,11 @@ type Links interface {
 	LinkSession(ctx context.Context, u store.User, id string) (store.LinkSession, error)
 	RecordCallback(ctx context.Context, u store.User, id string, cb connections.LinkCallback) (store.LinkSession, error)
 	Complete(ctx context.Context, u store.User, id string, in connections.Success) (connections.CompletionResult, error)
+	// KeepResult stores a Link result whose request was refused (no live
+	// session, or a stale CSRF token) until its owner signs in again.
+	KeepResult(ctx context.Context, sessionID, id string, in connections.Success) (bool, error)
+	// FinishKept completes the user's kept Link results and reports how many.
+	FinishKept(ctx context.Context, u store.User) (int, error)
 }
 
 // linkSessionJSON is what the Link glue reads about a session. The link token
@@ -240,4 +245,44 @@ func readBody(c echo.Context) ([]byte, error) {
 // with the same token and receivedRedirectUri.
 func (h *Handler) OAuthReturn(c echo.Context) error {
 	return Render(c, http.StatusOK, views.OAuthReturnPage(h.Layout(c, "Connecting to your bank", "")))
+}
+
+// msgKept tells the person their bank's answer waits for them.
+const msgKept = "Your sign-in ended before we could finish. Sign in again: we kept your bank's answer and finish it as soon as you do."
+
+// SessionIDKey is the context key under which web's session middleware
+// stores the session id its cookie names, live or not.
+const SessionIDKey = "portal.sid"
+
+func sessionIDOf(c echo.Context) string {
+	id, _ := c.Get(SessionIDKey).(string)
+	return id
+}
+
+// KeepLinkResult is called when a Link result is refused before its handler
+// runs (the session ended, or its CSRF token no longer matches): Link cannot
+// give the result again, so it is kept server-side and finished at the next
+// sign-in of the session's owner. A body that is not a Link result is refused
+// as before and changes nothing.
+func (h *Handler) KeepLinkResult(c echo.Context, refusal *echo.HTTPError) error {
+	if h.links == nil {
+		return refusal
+	}
+	id, body, err := sessionBody(c)
+	if err != nil {
+		return refusal
+	}
+	in, ok := decodeSuccess(body)
+	if !ok {
+		return refusal
+	}
+	kept, err := h.links.KeepResult(c.Request().Context(), sessionIDOf(c), id, in)
+	if err != nil {
+		return err
+	}
+	if !kept {
+		return refusal
+	}
+	h.log.Info("link result kept for the next sign-in", "link_session", id, "refused_with", refusal.Code)
+	return &connections.Error{Status: refusal.Code, Code: "kept", Message: msgKept}
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // writer is the one write connection. It counts committed writes: every
@@ -22,10 +23,54 @@ func (w *writer) ExecContext(ctx context.Context, q string, args ...any) (sql.Re
 	return res, err
 }
 
+// changeWatcher tells whether anyone, in this process or another one sharing
+// the file, has committed since a version was read: SQLite's data_version
+// changes for a connection whenever another connection commits, and this
+// connection never writes, so every commit anywhere moves it.
+type changeWatcher struct {
+	mu   sync.Mutex
+	conn *sql.Conn
+	stmt *sql.Stmt
+
+	seen     atomic.Int64 // the version last looked at
+	lookedAt atomic.Int64 // when, in Unix nanoseconds
+}
+
+func newChangeWatcher(ctx context.Context, db *sql.DB) (*changeWatcher, error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	stmt, err := conn.PrepareContext(ctx, `PRAGMA data_version`)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return &changeWatcher{conn: conn, stmt: stmt}, nil
+}
+
+// version returns the database's change version as this connection sees it.
+func (w *changeWatcher) version() (int64, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var v int64
+	err := w.stmt.QueryRowContext(context.Background()).Scan(&v)
+	return v, err
+}
+
+func (w *changeWatcher) close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.stmt.Close()
+	return w.conn.Close()
+}
+
 // readCache keeps the answers of the hottest page reads (a customer's
 // connections, banners, queued completions, the sync status, sessions) until
-// the next write. Pages read far more often than anything is written, so most
-// page views cost no SQLite work at all.
+// the next write, by this process or any other sharing the file (another
+// process's write is seen through changeWatcher at the start of each
+// signed-in request). Pages read far more often than anything is written, so
+// most page views cost one tiny pragma instead of their queries.
 type readCache struct {
 	mu      sync.Mutex
 	entries map[string]cacheEntry
@@ -36,12 +81,33 @@ type cacheEntry struct {
 	val any
 }
 
+// otherWritesBound is how old a look at other connections' writes may be
+// for a read outside a request (background work); requests look first.
+const otherWritesBound = time.Second
+
+// SeeOtherWrites makes the read cache drop everything when any other
+// connection (another process sharing the file, like an operator's
+// subcommand) has committed since the last look. SessionUser calls it, so
+// each signed-in request starts from what is committed now; it costs one
+// small pragma on a connection of its own.
+func (db *DB) SeeOtherWrites() {
+	w := db.changes
+	v, err := w.version()
+	w.lookedAt.Store(time.Now().UnixNano())
+	if err != nil || w.seen.Swap(v) != v {
+		db.write.gen.Add(1) // every cached answer is now stale
+	}
+}
+
 const maxCacheEntries = 20_000
 
 // cached returns the answer of load for key, from the cache when no write has
 // happened since it was read. Cached values are shared: callers must not
 // modify slices they get from a cached read.
 func cached[T any](db *DB, key string, load func() (T, error)) (T, error) {
+	if time.Now().UnixNano()-db.changes.lookedAt.Load() > int64(otherWritesBound) {
+		db.SeeOtherWrites()
+	}
 	gen := db.write.gen.Load() // before the read: a write during it makes the entry stale at once
 	db.cache.mu.Lock()
 	e, ok := db.cache.entries[key]

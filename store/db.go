@@ -35,7 +35,11 @@ type DB struct {
 	write *writer
 	read  *sql.DB
 	cache readCache
-	now   func() time.Time
+	// watch is a connection of its own that never writes: changes asks it
+	// whether anyone has committed (see changeWatcher).
+	watch   *sql.DB
+	changes *changeWatcher
+	now     func() time.Time
 	// stmts holds the read statements prepared so far, by their text: SQLite
 	// parses and plans a hot query once per connection instead of on every
 	// call. The texts are constants (or one of a few filter combinations), so
@@ -75,7 +79,18 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	r.SetMaxOpenConns(readers)
 	r.SetMaxIdleConns(readers)
 	r.SetConnMaxLifetime(0)
-	db := &DB{write: &writer{DB: w}, read: r, now: func() time.Time { return time.Now().UTC() }}
+	watch, err := sql.Open("sqlite", dsn("deferred"))
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, err
+	}
+	watch.SetMaxOpenConns(1)
+	db := &DB{write: &writer{DB: w}, read: r, watch: watch, now: func() time.Time { return time.Now().UTC() }}
+	if db.changes, err = newChangeWatcher(ctx, watch); err != nil {
+		db.Close()
+		return nil, err
+	}
 	if err := db.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("migrate: %w", err)
@@ -86,7 +101,11 @@ func Open(ctx context.Context, path string) (*DB, error) {
 // Close closes both pools.
 func (db *DB) Close() error {
 	db.stmts.Range(func(_, s any) bool { s.(*sql.Stmt).Close(); return true })
-	return errors.Join(db.read.Close(), db.write.Close())
+	var werr error
+	if db.changes != nil {
+		werr = db.changes.close()
+	}
+	return errors.Join(werr, db.watch.Close(), db.read.Close(), db.write.Close())
 }
 
 // prepared returns the read pool's prepared statement for q, preparing it once.

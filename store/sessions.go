@@ -19,12 +19,16 @@ func (db *DB) SessionUser(ctx context.Context, id string) (User, error) {
 		user    User
 		expires string
 	}
+	// A revocation by another process (an operator's subcommand) counts from this request on.
+	db.SeeOtherWrites()
 	s, err := cached(db, "session:"+id, func() (live, error) {
 		var l live
 		var created, changed string
+		// A disabled user's sessions are revoked when it is disabled; the
+		// condition here also covers a session made in the same instant.
 		err := db.queryRow(ctx, `SELECT u.id, u.email, u.password_hash, u.role, COALESCE(u.customer_guid, ''), u.created_at, u.password_changed_at, s.expires_at
 			FROM sessions s JOIN users u ON u.id = s.user_id
-			WHERE s.id = ? AND s.revoked_at IS NULL`, id).Scan(&l.user.ID, &l.user.Email, &l.user.PasswordHash, &l.user.Role, &l.user.CustomerGUID, &created, &changed, &l.expires)
+			WHERE s.id = ? AND s.revoked_at IS NULL AND u.disabled_at IS NULL`, id).Scan(&l.user.ID, &l.user.Email, &l.user.PasswordHash, &l.user.Role, &l.user.CustomerGUID, &created, &changed, &l.expires)
 		if err != nil {
 			return l, notFound(err)
 		}
@@ -46,9 +50,14 @@ func (db *DB) RevokeSession(ctx context.Context, id string) error {
 	return err
 }
 
-// DeleteExpiredSessions removes sessions that can no longer be used.
+// endedSessionGrace is how long an ended session's row outlives it: a Link
+// result posted with its cookie can then still be matched to its owner and
+// kept for the next sign-in (see KeepLinkResult).
+const endedSessionGrace = time.Hour
+
+// DeleteExpiredSessions removes sessions that ended over endedSessionGrace ago.
 func (db *DB) DeleteExpiredSessions(ctx context.Context) (int64, error) {
-	res, err := db.write.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at <= ? OR revoked_at IS NOT NULL`, formatTime(db.now()))
+	res, err := db.write.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at <= ?1 OR revoked_at <= ?1`, formatTime(db.now().Add(-endedSessionGrace)))
 	if err != nil {
 		return 0, err
 	}

@@ -21,17 +21,18 @@ type User struct {
 	CustomerGUID      string // empty for admins
 	CreatedAt         time.Time
 	PasswordChangedAt time.Time
+	Disabled          bool // cannot sign in
 }
 
 // IsAdmin reports whether the user operates the bank's portal.
 func (u User) IsAdmin() bool { return u.Role == RoleAdmin }
 
-const userColumns = `id, email, password_hash, role, COALESCE(customer_guid, ''), created_at, password_changed_at`
+const userColumns = `id, email, password_hash, role, COALESCE(customer_guid, ''), created_at, password_changed_at, disabled_at IS NOT NULL`
 
 func scanUser(row interface{ Scan(...any) error }) (User, error) {
 	var u User
 	var created, changed string
-	if err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.Role, &u.CustomerGUID, &created, &changed); err != nil {
+	if err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.Role, &u.CustomerGUID, &created, &changed, &u.Disabled); err != nil {
 		return User{}, notFound(err)
 	}
 	u.CreatedAt, u.PasswordChangedAt = parseTime(created), parseTime(changed)
@@ -91,4 +92,40 @@ func (db *DB) SetPassword(ctx context.Context, userID int64, hash string) error 
 		_, err = tx.ExecContext(ctx, `UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL`, now, userID)
 		return err
 	})
+}
+
+// SetDisabled disables a user, revoking every session of the user in the
+// same transaction, or enables the user again.
+func (db *DB) SetDisabled(ctx context.Context, userID int64, disabled bool) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		now := formatTime(db.now())
+		var res sql.Result
+		var err error
+		if disabled {
+			res, err = tx.ExecContext(ctx, `UPDATE users SET disabled_at = COALESCE(disabled_at, ?) WHERE id = ?`, now, userID)
+		} else {
+			res, err = tx.ExecContext(ctx, `UPDATE users SET disabled_at = NULL WHERE id = ?`, userID)
+		}
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		if !disabled {
+			return nil
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL`, now, userID)
+		return err
+	})
+}
+
+// RevokeUserSessions signs a user out everywhere and reports how many sessions ended.
+func (db *DB) RevokeUserSessions(ctx context.Context, userID int64) (int64, error) {
+	res, err := db.write.ExecContext(ctx, `UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?`,
+		formatTime(db.now()), userID, formatTime(db.now()))
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }

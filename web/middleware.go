@@ -1,19 +1,22 @@
 package web
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/bankconnections/portal/handlers"
+	"github.com/bankconnections/portal/static"
 )
 
 func randomID() string {
@@ -95,43 +98,71 @@ func securityHeaders(csp func(nonce string) string, tls bool) echo.MiddlewareFun
 	}
 }
 
-const csrfCookie = "portal_csrf"
+// linkCompletePath is the route whose refused requests are kept: a Link
+// result cannot be asked for again, so it waits server-side for the next sign-in.
+const linkCompletePath = "/link/sessions/:id/complete"
 
-// csrf protects every state-changing request twice: the browser's
-// Sec-Fetch-Site must not say cross-site, and the request must echo the token
-// of its HttpOnly, SameSite=Strict cookie (form field _csrf, header
-// X-CSRF-Token, or query _csrf for sendBeacon, which cannot set headers).
-func csrf(secure bool) echo.MiddlewareFunc {
+// csrf protects every state-changing request twice: the browser must not say
+// the request came from another site (Sec-Fetch-Site, or, from browsers that
+// do not send it, Origin), and the request must echo the session's CSRF token
+// in the X-CSRF-Token header or the _csrf form field (never the query string,
+// which ends up in logs and Referer headers). The token is derived from the
+// session cookie (SameSite=Lax), so arriving from another site, which sends
+// that cookie along, never changes it.
+func csrf(s *Sessions, h *handlers.Handler, publicHost string) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			r := c.Request()
-			token := ""
-			if ck, err := r.Cookie(csrfCookie); err == nil && len(ck.Value) == 64 {
-				token = ck.Value
-			}
 			switch r.Method {
 			case http.MethodGet, http.MethodHead, http.MethodOptions:
-			default:
-				if site := r.Header.Get("Sec-Fetch-Site"); site == "cross-site" || site == "same-site" {
-					return echo.NewHTTPError(http.StatusForbidden, "This request came from another site and was refused.")
+				if c.Path() == "/healthz" || strings.HasPrefix(c.Path(), static.Prefix) {
+					return next(c) // probes and (shared-cacheable) assets get no cookie
 				}
-				sent := r.Header.Get("X-CSRF-Token")
-				if sent == "" {
-					sent = c.FormValue("_csrf")
+				v, err := s.ensureCookie(c)
+				if err != nil {
+					return err
 				}
-				if sent == "" {
-					sent = c.QueryParam("_csrf")
-				}
-				if token == "" || subtle.ConstantTimeCompare([]byte(sent), []byte(token)) != 1 {
-					return echo.NewHTTPError(http.StatusForbidden, "Your session form expired. Reload the page and try again.")
-				}
+				c.Set(handlers.CSRFKey, s.csrfToken(v))
+				return next(c)
 			}
-			if token == "" {
-				token = randomID() + randomID()
-				c.SetCookie(&http.Cookie{Name: csrfCookie, Value: token, Path: "/", HttpOnly: true, Secure: secure, SameSite: http.SameSiteStrictMode})
+			if crossSite(r, publicHost) {
+				return echo.NewHTTPError(http.StatusForbidden, "This request came from another site and was refused.")
 			}
-			c.Set(handlers.CSRFKey, token)
+			v, _ := c.Get(cookieValuesKey).(sessionCookieValues)
+			sent := r.Header.Get("X-CSRF-Token")
+			if sent == "" && !strings.HasPrefix(r.Header.Get(echo.HeaderContentType), echo.MIMEApplicationJSON) {
+				sent = r.PostFormValue("_csrf") // the body only: FormValue would read the query too
+			}
+			if (v.sid == "" && v.anon == "") || !hmac.Equal([]byte(sent), []byte(s.csrfToken(v))) {
+				refusal := echo.NewHTTPError(http.StatusForbidden, "Your session form expired. Reload the page and try again.")
+				if c.Path() == linkCompletePath {
+					return h.KeepLinkResult(c, refusal)
+				}
+				return refusal
+			}
+			c.Set(handlers.CSRFKey, s.csrfToken(v))
 			return next(c)
 		}
 	}
+}
+
+// crossSite reports whether the browser says the request came from another
+// site: Sec-Fetch-Site when it is sent, else an Origin that is neither this
+// request's host nor the public URL's.
+func crossSite(r *http.Request, publicHost string) bool {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "cross-site", "same-site":
+		return true
+	case "":
+		origin := r.Header.Get("Origin")
+		if origin == "" {
+			return false // not a browser, or an old one: the token still decides
+		}
+		u, err := url.Parse(origin)
+		if err != nil || u.Host == "" {
+			return true
+		}
+		return !strings.EqualFold(u.Host, r.Host) && !strings.EqualFold(u.Host, publicHost)
+	}
+	return false
 }

@@ -269,12 +269,15 @@ var matrixCases = []struct{ name, role, params string }{
 // expected is every route's status per case. A route missing here fails the
 // test: whoever adds a route decides who may use it.
 var expected = map[string]map[string]int{
-	"GET /healthz":  {"anonymous": 200, "alice": 200, "bob": 200, "admin": 200},
-	"GET /":         {"anonymous": 303, "alice": 303, "bob": 303, "admin": 303},
-	"GET /login":    {"anonymous": 200, "alice": 303, "bob": 303, "admin": 303},
-	"POST /login":   {"anonymous": 303, "alice": 303, "bob": 303, "admin": 303},
-	"POST /logout":  {"anonymous": 401, "alice": 303, "bob": 303, "admin": 303},
-	"GET /accounts": {"anonymous": 303, "alice": 200, "bob": 200, "admin": 404},
+	"GET /healthz": {"anonymous": 200, "alice": 200, "bob": 200, "admin": 200},
+	"GET /":        {"anonymous": 303, "alice": 303, "bob": 303, "admin": 303},
+	"GET /login":   {"anonymous": 200, "alice": 303, "bob": 303, "admin": 303},
+	"POST /login":  {"anonymous": 303, "alice": 303, "bob": 303, "admin": 303},
+	"POST /logout": {"anonymous": 401, "alice": 303, "bob": 303, "admin": 303},
+	// The matrix sends an empty form: every signed-in user gets the form back with a message.
+	"GET /account/password":  {"anonymous": 303, "alice": 200, "bob": 200, "admin": 200},
+	"POST /account/password": {"anonymous": 401, "alice": 422, "bob": 422, "admin": 422},
+	"GET /accounts":          {"anonymous": 303, "alice": 200, "bob": 200, "admin": 404},
 	"GET /accounts/:guid": {"anonymous": 303, "alice": 200, "bob": 200, "admin": 404,
 		"alice→bob": 404, "bob→alice": 404, "admin→alice": 404},
 	"POST /notifications/:id/dismiss": {"anonymous": 401, "alice": 303, "bob": 303, "admin": 404,
@@ -546,15 +549,18 @@ func TestCSRFOnEveryStateChangingRoute(t *testing.T) {
 			path, ct, body := w.request(t, r, paramsFor(role))
 			before := w.calls.n.Load()
 			for name, hdr := range map[string]map[string]string{
-				"no token":         {"X-CSRF-Token": ""},
-				"wrong token":      {"X-CSRF-Token": strings.Repeat("0", len(tok))},
-				"cross-site":       {"Sec-Fetch-Site": "cross-site"},
-				"same-site":        {"Sec-Fetch-Site": "same-site"},
-				"token from query": {"X-CSRF-Token": "", "X-Query": ""},
+				"no token":    {"X-CSRF-Token": ""},
+				"wrong token": {"X-CSRF-Token": strings.Repeat("0", len(tok))},
+				"cross-site":  {"Sec-Fetch-Site": "cross-site"},
+				"same-site":   {"Sec-Fetch-Site": "same-site"},
+				// The right token, but only in the query string: never accepted there.
+				"token only in the query": {"X-CSRF-Token": "", "X-Query": ""},
+				// A browser that sends no Sec-Fetch-Site still names the page's origin.
+				"foreign Origin, no Sec-Fetch-Site": {"Origin": "https://attacker.example"},
 			} {
 				p := path
 				if _, ok := hdr["X-Query"]; ok {
-					p += "?_csrf=" + strings.Repeat("1", len(tok))
+					p += "?_csrf=" + tok
 				}
 				got := c.send(r.Method, p, ct, body, hdr)
 				if got.status != http.StatusForbidden {
@@ -718,8 +724,9 @@ func TestSessionLifecycle(t *testing.T) {
 	}
 }
 
-// TestCookieFlagsOverTLS: behind TLS both cookies are Secure; the session is
-// HttpOnly and SameSite=Lax, the CSRF cookie HttpOnly and SameSite=Strict.
+// TestCookieFlagsOverTLS: behind TLS the session cookie, which also anchors
+// the CSRF token before sign-in, is Secure, HttpOnly and SameSite=Lax; there
+// is no separate CSRF cookie that navigation from another site could replace.
 func TestCookieFlagsOverTLS(t *testing.T) {
 	a := newApp(t)
 	assets, _ := static.Load()
@@ -730,25 +737,34 @@ func TestCookieFlagsOverTLS(t *testing.T) {
 
 	rec := httptest.NewRecorder()
 	e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/login", nil))
-	csrfSet := ""
-	var token string
+	var anon *http.Cookie
 	for _, ck := range rec.Result().Cookies() {
-		if ck.Name == "portal_csrf" {
-			csrfSet, token = ck.String(), ck.Value
+		switch ck.Name {
+		case "portal_session":
+			anon = ck
+		default:
+			t.Errorf("unexpected cookie %s", ck.Name)
 		}
 	}
-	for _, want := range []string{"HttpOnly", "Secure", "SameSite=Strict", "Path=/"} {
-		if !strings.Contains(csrfSet, want) {
-			t.Errorf("CSRF cookie %q lacks %s", csrfSet, want)
+	if anon == nil {
+		t.Fatal("the sign-in form set no session cookie to anchor its CSRF token")
+	}
+	for _, want := range []string{"HttpOnly", "Secure", "SameSite=Lax", "Path=/"} {
+		if !strings.Contains(anon.String(), want) {
+			t.Errorf("pre-sign-in cookie %q lacks %s", anon.String(), want)
 		}
+	}
+	token := csrfMeta.FindStringSubmatch(rec.Body.String())
+	if token == nil {
+		t.Fatal("no CSRF token on /login")
 	}
 	if got := rec.Header().Get("Strict-Transport-Security"); !strings.Contains(got, "max-age=") {
 		t.Errorf("HSTS over TLS: got %q", got)
 	}
-	form := url.Values{"_csrf": {token}, "email": {"alice@example.com"}, "password": {"demo-alice"}}
+	form := url.Values{"_csrf": {token[1]}, "email": {"alice@example.com"}, "password": {"demo-alice"}}
 	req := httptest.NewRequest(http.MethodPost, "/login", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.AddCookie(&http.Cookie{Name: "portal_csrf", Value: token})
+	req.AddCookie(&http.Cookie{Name: "portal_session", Value: anon.Value})
 	rec = httptest.NewRecorder()
 	e.ServeHTTP(rec, req)
 	if rec.Code != http.StatusSeeOther {

@@ -2,6 +2,9 @@ package web
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"sync"
@@ -25,7 +28,10 @@ type SessionStore interface {
 const (
 	sessionCookie = "portal_session"
 	sessionIDKey  = "sid"
-	sessionTTL    = 12 * time.Hour
+	anonIDKey     = "anon"
+	// cookieValuesKey holds the request's decoded sessionCookieValues.
+	cookieValuesKey = "portal.cookie"
+	sessionTTL      = 12 * time.Hour
 )
 
 // Sessions keeps only a random session id in a signed, encrypted cookie
@@ -34,6 +40,7 @@ const (
 type Sessions struct {
 	cookies *sessions.CookieStore
 	store   SessionStore
+	csrfKey []byte
 
 	// decoded remembers which session id a cookie value carries: verifying and
 	// decrypting it (HMAC, AES, gob) cost more than the rest of a small page.
@@ -44,8 +51,15 @@ type Sessions struct {
 }
 
 type decodedCookie struct {
-	id string
+	sessionCookieValues
 	at time.Time
+}
+
+// sessionCookieValues is what a session cookie carries: the id of a
+// signed-in session, or, before sign-in, a random id that only anchors the
+// CSRF token of the sign-in form.
+type sessionCookieValues struct {
+	sid, anon string
 }
 
 const (
@@ -53,30 +67,62 @@ const (
 	decodedMax = 10_000
 )
 
-// sessionID returns the id inside a session cookie's value ("" when it is not ours).
-func (s *Sessions) sessionID(value string) string {
+// cookieValues returns the ids inside a session cookie's value (zero when it is not ours).
+func (s *Sessions) cookieValues(value string) sessionCookieValues {
 	now := time.Now()
 	s.mu.Lock()
 	d, ok := s.decoded[value]
 	s.mu.Unlock()
 	if ok && now.Sub(d.at) < decodedTTL {
-		return d.id
+		return d.sessionCookieValues
 	}
 	values := map[any]any{}
 	if err := securecookie.DecodeMulti(sessionCookie, value, &values, s.cookies.Codecs...); err != nil {
-		return "" // tampered, expired or from old keys: signed out
+		return sessionCookieValues{} // tampered, expired or from old keys: signed out
 	}
-	id, _ := values[sessionIDKey].(string)
-	if id == "" {
-		return ""
+	var v sessionCookieValues
+	v.sid, _ = values[sessionIDKey].(string)
+	v.anon, _ = values[anonIDKey].(string)
+	if v.sid == "" && v.anon == "" {
+		return v
 	}
 	s.mu.Lock()
 	if len(s.decoded) >= decodedMax {
 		clear(s.decoded)
 	}
-	s.decoded[value] = decodedCookie{id: id, at: now}
+	s.decoded[value] = decodedCookie{sessionCookieValues: v, at: now}
 	s.mu.Unlock()
-	return id
+	return v
+}
+
+// csrfToken is the CSRF token of a session: a MAC of its id, so it lives
+// exactly as long as the session (a new one at every sign-in) and nothing a
+// page on another site can make the browser do changes it.
+func (s *Sessions) csrfToken(v sessionCookieValues) string {
+	m := hmac.New(sha256.New, s.csrfKey)
+	if v.sid != "" {
+		m.Write([]byte("session:" + v.sid))
+	} else {
+		m.Write([]byte("anonymous:" + v.anon))
+	}
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// ensureCookie returns the cookie's ids, first giving a visitor without a
+// session cookie one that anchors a CSRF token for the sign-in form.
+func (s *Sessions) ensureCookie(c echo.Context) (sessionCookieValues, error) {
+	if v, ok := c.Get(cookieValuesKey).(sessionCookieValues); ok && (v.sid != "" || v.anon != "") {
+		return v, nil
+	}
+	v := sessionCookieValues{anon: randomID() + randomID()}
+	sess, _ := s.cookies.Get(c.Request(), sessionCookie)
+	sess.IsNew = true
+	sess.Values = map[any]any{anonIDKey: v.anon}
+	if err := sess.Save(c.Request(), c.Response()); err != nil {
+		return v, err
+	}
+	c.Set(cookieValuesKey, v)
+	return v, nil
 }
 
 var _ handlers.Sessions = (*Sessions)(nil)
@@ -87,7 +133,9 @@ func NewSessions(st SessionStore, hashKey, blockKey []byte, secure bool) *Sessio
 	cs := sessions.NewCookieStore(hashKey, blockKey)
 	cs.Options = &sessions.Options{Path: "/", MaxAge: int(sessionTTL / time.Second), HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode}
 	cs.MaxAge(cs.Options.MaxAge)
-	return &Sessions{cookies: cs, store: st, decoded: map[string]decodedCookie{}}
+	m := hmac.New(sha256.New, hashKey)
+	m.Write([]byte("portal csrf tokens"))
+	return &Sessions{cookies: cs, store: st, csrfKey: m.Sum(nil), decoded: map[string]decodedCookie{}}
 }
 
 // Middleware loads the signed-in user, if the cookie names a live session.
@@ -97,11 +145,13 @@ func (s *Sessions) Middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return next(c)
 		}
-		id := s.sessionID(ck.Value)
-		if id == "" {
+		v := s.cookieValues(ck.Value)
+		c.Set(cookieValuesKey, v)
+		c.Set(handlers.SessionIDKey, v.sid)
+		if v.sid == "" {
 			return next(c)
 		}
-		u, err := s.store.SessionUser(c.Request().Context(), id)
+		u, err := s.store.SessionUser(c.Request().Context(), v.sid)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 		case err != nil:
@@ -127,7 +177,14 @@ func (s *Sessions) Start(c echo.Context, userID int64) error {
 	}
 	sess.IsNew = true
 	sess.Values = map[any]any{sessionIDKey: id}
-	return sess.Save(c.Request(), c.Response())
+	if err := sess.Save(c.Request(), c.Response()); err != nil {
+		return err
+	}
+	// The page this request renders (if any) needs the new session's token.
+	v := sessionCookieValues{sid: id}
+	c.Set(cookieValuesKey, v)
+	c.Set(handlers.CSRFKey, s.csrfToken(v))
+	return nil
 }
 
 // End revokes the session server-side and expires the cookie.

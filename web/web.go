@@ -4,8 +4,12 @@
 package web
 
 import (
+	"errors"
+	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -36,15 +40,19 @@ type Config struct {
 	SecureCookies bool
 	// BodyLimit caps request bodies, e.g. "64K".
 	BodyLimit string
+	// BaseURL is the portal's public URL; a request whose Origin is its
+	// origin is from the portal's own pages even when a proxy rewrote Host.
+	BaseURL string
+	// TrustedProxies are the peers whose X-Forwarded-For names the client;
+	// empty: the client is the direct peer.
+	TrustedProxies []*net.IPNet
 }
 
 // New returns the portal's Echo instance, ready to serve.
 func New(cfg Config) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	// The client's address is the peer's: a forwarded-for header from the
-	// client must not choose which address the login throttle counts.
-	e.IPExtractor = echo.ExtractIPDirect()
+	e.IPExtractor = ipExtractor(cfg.TrustedProxies)
 	e.HTTPErrorHandler = errorHandler(cfg.Log, cfg.Handler)
 	if cfg.BodyLimit == "" {
 		cfg.BodyLimit = "64K"
@@ -60,10 +68,62 @@ func New(cfg Config) *echo.Echo {
 	e.Use(securityHeaders(csp, cfg.SecureCookies))
 	e.Use(middleware.BodyLimit(cfg.BodyLimit))
 	e.Use(cfg.Sessions.Middleware)
-	e.Use(csrf(cfg.SecureCookies))
+	e.Use(csrf(cfg.Sessions, cfg.Handler, publicHost(cfg.BaseURL)))
 
 	routes(e, cfg.Handler, cfg.Assets)
 	return e
+}
+
+// publicHost is the host (and port) of the public URL, "" when not set.
+func publicHost(baseURL string) string {
+	u, err := url.Parse(baseURL)
+	if err != nil {
+		return ""
+	}
+	return u.Host
+}
+
+// ipExtractor finds the client's address. Without trusted proxies it is the
+// peer's: a forwarded-for header from the client must not choose which
+// address the login throttle counts. With them, X-Forwarded-For is read from
+// the right, skipping trusted hops only; Echo trusts loopback, link-local and
+// private peers by default, which is turned off here, so only the configured
+// ranges count.
+func ipExtractor(trusted []*net.IPNet) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, n := range trusted {
+		opts = append(opts, echo.TrustIPRange(n))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
+}
+
+// ParseTrustedProxies reads a comma- or space-separated list of CIDR ranges
+// (a bare address counts as one host).
+func ParseTrustedProxies(list string) ([]*net.IPNet, error) {
+	var out []*net.IPNet
+	for _, f := range strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == ' ' }) {
+		if !strings.Contains(f, "/") {
+			ip := net.ParseIP(f)
+			if ip == nil {
+				return nil, fmt.Errorf("%q is not an address or CIDR range", f)
+			}
+			bits := 128
+			if ip.To4() != nil {
+				ip, bits = ip.To4(), 32
+			}
+			out = append(out, &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)})
+			continue
+		}
+		_, n, err := net.ParseCIDR(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a CIDR range like 10.0.0.0/8", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 // Route is one entry of the route table; the table is exported so tests can
@@ -82,6 +142,8 @@ func Routes() []Route {
 		{http.MethodGet, "/login", "public", func(h *handlers.Handler) echo.HandlerFunc { return h.LoginForm }},
 		{http.MethodPost, "/login", "public", func(h *handlers.Handler) echo.HandlerFunc { return h.Login }},
 		{http.MethodPost, "/logout", "user", func(h *handlers.Handler) echo.HandlerFunc { return h.Logout }},
+		{http.MethodGet, "/account/password", "user", func(h *handlers.Handler) echo.HandlerFunc { return h.PasswordForm }},
+		{http.MethodPost, "/account/password", "user", func(h *handlers.Handler) echo.HandlerFunc { return h.ChangePassword }},
 		{http.MethodGet, "/accounts", "customer", func(h *handlers.Handler) echo.HandlerFunc { return h.Accounts }},
 		{http.MethodGet, "/accounts/:guid", "customer", func(h *handlers.Handler) echo.HandlerFunc { return h.Account }},
 		{http.MethodPost, "/notifications/:id/dismiss", "customer", func(h *handlers.Handler) echo.HandlerFunc { return h.DismissNotification }},
@@ -120,11 +182,27 @@ func routes(e *echo.Echo, h *handlers.Handler, assets *static.Assets) {
 		case "admin":
 			next = handlers.RequireAdmin(next)
 		}
+		if r.Path == linkCompletePath {
+			next = keepRefusedLinkResult(h, next)
+		}
 		e.Add(r.Method, r.Path, next)
 	}
 	e.GET(static.Prefix+"*", echo.WrapHandler(assets))
 	// Anything else under /admin is still the admin area: refuse before revealing what exists.
 	e.Any("/admin/*", handlers.RequireAdmin(func(c echo.Context) error { return echo.ErrNotFound }))
+}
+
+// keepRefusedLinkResult keeps a Link result refused for want of a live
+// session, so it is finished after the next sign-in instead of lost.
+func keepRefusedLinkResult(h *handlers.Handler, next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		err := next(c)
+		var he *echo.HTTPError
+		if errors.As(err, &he) && he.Code == http.StatusUnauthorized {
+			return h.KeepLinkResult(c, he)
+		}
+		return err
+	}
 }
 
 // LinkSource is where Plaid Link comes from, as the CSP must name it.

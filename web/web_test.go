@@ -36,7 +36,10 @@ type app struct {
 	db  *store.DB
 }
 
-func newApp(t *testing.T) *app {
+func newApp(t *testing.T) *app { t.Helper(); return newAppWith(t, nil) }
+
+// newAppWith is newApp with changes to the stack's configuration.
+func newAppWith(t *testing.T, configure func(*web.Config)) *app {
 	t.Helper()
 	ctx := context.Background()
 	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "portal.db"))
@@ -70,8 +73,11 @@ func newApp(t *testing.T) *app {
 	sessions := web.NewSessions(db, make([]byte, 32), make([]byte, 32), false)
 	frozen := time.Now() // the login throttles' window never ends during a test, however slow the machine
 	h := handlers.New(log, db, sessions, nil, nil, assets, handlers.Options{ThrottleClock: func() time.Time { return frozen }})
-	e := web.New(web.Config{Log: log, Store: db, Assets: assets, Handler: h, Sessions: sessions})
-	srv := httptest.NewServer(e)
+	cfg := web.Config{Log: log, Store: db, Assets: assets, Handler: h, Sessions: sessions}
+	if configure != nil {
+		configure(&cfg)
+	}
+	srv := httptest.NewServer(web.New(cfg))
 	t.Cleanup(srv.Close)
 	return &app{t: t, srv: srv, db: db}
 }
@@ -81,6 +87,8 @@ type client struct {
 	t    *testing.T
 	base string
 	http *http.Client
+	// tok is the CSRF token of the session cookie tokFor.
+	tok, tokFor string
 }
 
 func (a *app) client() *client {
@@ -120,19 +128,32 @@ func (c *client) get(path string) resp { c.t.Helper(); return c.do(http.MethodGe
 
 var csrfField = regexp.MustCompile(`name="_csrf" value="([0-9a-f]+)"`)
 
-// token returns the CSRF token the pages embed, loading the login form when
-// the client has none yet.
+var csrfMeta = regexp.MustCompile(`name="csrf-token" content="([0-9a-f]+)"`)
+
+// token returns the CSRF token the pages embed. It belongs to the session
+// cookie, so it is read again from a page whenever that cookie changes.
 func (c *client) token() string {
 	c.t.Helper()
-	if tok := c.cookie("portal_csrf"); tok != "" {
-		return tok
+	ck := c.cookie("portal_session")
+	if c.tok != "" && ck == c.tokFor {
+		return c.tok
 	}
-	r := c.get("/login")
-	m := csrfField.FindStringSubmatch(r.body)
-	if m == nil {
-		c.t.Fatalf("no CSRF token on /login (status %d)", r.status)
+	path := "/login"
+	for range 3 {
+		r := c.get(path)
+		if r.status == http.StatusSeeOther {
+			path = r.header.Get("Location")
+			continue
+		}
+		m := csrfMeta.FindStringSubmatch(r.body)
+		if m == nil {
+			c.t.Fatalf("no CSRF token on %s (status %d)", path, r.status)
+		}
+		c.tok, c.tokFor = m[1], c.cookie("portal_session")
+		return c.tok
 	}
-	return m[1]
+	c.t.Fatalf("no page with a CSRF token from /login")
+	return ""
 }
 
 func (c *client) post(path string, form url.Values) resp {

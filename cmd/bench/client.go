@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -28,12 +29,12 @@ func login(ctx context.Context, base, email, password string) (*session, error) 
 	s := &session{base: base, client: &http.Client{Jar: jar, Timeout: 30 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		Transport:     &http.Transport{MaxIdleConnsPerHost: 64}}}
-	if _, _, err := s.get(ctx, "/login"); err != nil {
+	_, page, err := s.get(ctx, "/login")
+	if err != nil {
 		return nil, err
 	}
-	s.csrf = s.cookie("portal_csrf")
-	if s.csrf == "" {
-		return nil, fmt.Errorf("GET /login set no CSRF cookie")
+	if s.csrf = csrfToken(page); s.csrf == "" {
+		return nil, fmt.Errorf("GET /login has no CSRF token")
 	}
 	form := url.Values{"email": {email}, "password": {password}, "_csrf": {s.csrf}}
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/login", strings.NewReader(form.Encode()))
@@ -47,7 +48,25 @@ func login(ctx context.Context, base, email, password string) (*session, error) 
 	if resp.StatusCode != http.StatusSeeOther || s.cookie("portal_session") == "" {
 		return nil, fmt.Errorf("login as %s: status %d, no session cookie", email, resp.StatusCode)
 	}
+	// The token belongs to the session, which sign-in renews: read it from a page of the new session.
+	_, page, err = s.get(ctx, "/account/password")
+	if err != nil {
+		return nil, err
+	}
+	if s.csrf = csrfToken(page); s.csrf == "" {
+		return nil, fmt.Errorf("no CSRF token after signing in as %s", email)
+	}
 	return s, nil
+}
+
+var csrfMeta = regexp.MustCompile(`name="csrf-token" content="([0-9a-f]+)"`)
+
+// csrfToken is the CSRF token a page carries ("" for none).
+func csrfToken(page string) string {
+	if m := csrfMeta.FindStringSubmatch(page); m != nil {
+		return m[1]
+	}
+	return ""
 }
 
 func (s *session) cookie(name string) string {
@@ -62,7 +81,7 @@ func (s *session) cookie(name string) string {
 
 // header is the Cookie header of this session, for the load tool.
 func (s *session) header() string {
-	return "portal_session=" + s.cookie("portal_session") + "; portal_csrf=" + s.cookie("portal_csrf")
+	return "portal_session=" + s.cookie("portal_session")
 }
 
 func (s *session) get(ctx context.Context, path string) (int, string, error) {

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"slices"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/bankconnections/portal/connections"
 	"github.com/bankconnections/portal/platform"
+	"github.com/bankconnections/portal/web"
 )
 
 // config is the validated configuration. Secrets come from the environment only.
@@ -43,6 +45,9 @@ type config struct {
 
 	SessionKey string // hex, optional: otherwise generated once into the data dir
 
+	// TrustedProxies are the peers whose X-Forwarded-For names the client.
+	TrustedProxies []*net.IPNet
+
 	TransferLimit int64 // cents: the largest single transfer
 
 	// SMTP sends the outbox; without SMTP_HOST emails stay in the outbox.
@@ -61,7 +66,7 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	}
 	fs := flag.NewFlagSet("portal", flag.ContinueOnError)
 	var c config
-	var level, interval, limit, scopes, linkCSP string
+	var level, interval, limit, scopes, linkCSP, proxies string
 	fs.StringVar(&c.Addr, "addr", env("PORTAL_ADDR", "127.0.0.1:8080"), "listen address (env PORTAL_ADDR)")
 	fs.StringVar(&c.DataDir, "data", env("PORTAL_DATA_DIR", "./data"), "directory for the portal's files (env PORTAL_DATA_DIR)")
 	fs.StringVar(&c.BaseURL, "base-url", env("PORTAL_BASE_URL", ""), "public URL of the portal, e.g. https://portal.example.com (env PORTAL_BASE_URL)")
@@ -69,6 +74,7 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs.StringVar(&interval, "sync-interval", env("PORTAL_SYNC_INTERVAL", "30s"), "how often to sync connections from the platform (env PORTAL_SYNC_INTERVAL)")
 	fs.StringVar(&limit, "transfer-limit", env("PORTAL_TRANSFER_LIMIT", ""), "largest single deposit or withdrawal in dollars, default 10000 (env PORTAL_TRANSFER_LIMIT)")
 	fs.StringVar(&scopes, "platform-scopes", env("PLATFORM_SCOPES", ""), "scopes asked of the platform, space- or comma-separated; default those of every feature (env PLATFORM_SCOPES)")
+	fs.StringVar(&proxies, "trusted-proxies", env("PORTAL_TRUSTED_PROXIES", ""), "CIDR ranges of reverse proxies whose X-Forwarded-For is believed, comma-separated (env PORTAL_TRUSTED_PROXIES)")
 	fs.BoolVar(&c.Quiet, "quiet", false, "do not print the demo banner")
 	fs.StringVar(&linkCSP, "link-csp", env("PORTAL_LINK_CSP", "demo"), "demo: the page policy for Link: demo, or live (the policy live mode sends, with the Link simulator as Plaid's CDN) (env PORTAL_LINK_CSP)")
 	if err := fs.Parse(args); err != nil {
@@ -88,6 +94,9 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 		c.LiveLinkCSP = true
 	default:
 		return c, errors.New("-link-csp: give demo or live")
+	}
+	if c.TrustedProxies, err = web.ParseTrustedProxies(proxies); err != nil {
+		return c, fmt.Errorf("-trusted-proxies: %w", err)
 	}
 	if c.TransferLimit, err = connections.ParseTransferLimit(limit); err != nil {
 		return c, fmt.Errorf("-transfer-limit: %w", err)

@@ -48,6 +48,13 @@ func TestConfig(t *testing.T) {
 	if err != nil || !slices.Equal(c.DemoKeyScopes, platform.CoreScopes) {
 		t.Fatalf("PLATFORMSIM_KEY_SCOPES: got %v, %v", c.DemoKeyScopes, err)
 	}
+	c, err = parseConfig([]string{"-trusted-proxies", "10.0.0.0/8, 192.0.2.7"}, env(map[string]string{"PORTAL_TRUSTED_PROXIES": "172.16.0.0/12"}))
+	if err != nil || len(c.TrustedProxies) != 2 || c.TrustedProxies[0].String() != "10.0.0.0/8" || c.TrustedProxies[1].String() != "192.0.2.7/32" {
+		t.Fatalf("trusted proxies: got %v, %v", c.TrustedProxies, err)
+	}
+	if c, _ := parseConfig(nil, env(nil)); len(c.TrustedProxies) != 0 {
+		t.Fatalf("trusted proxies by default: got %v, want none", c.TrustedProxies)
+	}
 
 	partial := map[string]string{"PLATFORM_URL": "https://api.example"}
 	for name, tc := range map[string]struct {
@@ -59,6 +66,7 @@ func TestConfig(t *testing.T) {
 		"bad interval":        {[]string{"-sync-interval", "5ms"}, nil, "sync-interval"},
 		"bad base URL":        {nil, map[string]string{"PORTAL_BASE_URL": "portal.example"}, "PORTAL_BASE_URL"},
 		"half Plaid keys":     {nil, map[string]string{"PLAID_CLIENT_ID": "x"}, "PLAID_SECRET"},
+		"bad trusted proxy":   {nil, map[string]string{"PORTAL_TRUSTED_PROXIES": "10.0.0.0/33"}, "trusted-proxies"},
 		"Plaid production":    {nil, map[string]string{"PLAID_CLIENT_ID": "x", "PLAID_SECRET": "y", "PLAID_ENV": "production"}, "sandbox"},
 		"unknown scope":       {[]string{"-platform-scopes", "transfers:everything"}, nil, "platform-scopes"},
 		"no core scopes":      {nil, map[string]string{"PLATFORM_SCOPES": "transfers:read"}, "accounts and Link need"},

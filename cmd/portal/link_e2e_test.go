@@ -314,7 +314,10 @@ type apiClient struct {
 	csrf string
 }
 
-var csrfInput = regexp.MustCompile(`name="_csrf" value="([0-9a-f]+)"`)
+var (
+	csrfInput = regexp.MustCompile(`name="_csrf" value="([0-9a-f]+)"`)
+	csrfMeta  = regexp.MustCompile(`name="csrf-token" content="([0-9a-f]+)"`)
+)
 
 func signIn(t *testing.T, base, email, password string) *apiClient {
 	t.Helper()
@@ -334,11 +337,17 @@ func signIn(t *testing.T, base, email, password string) *apiClient {
 	if err != nil {
 		t.Fatal(err)
 	}
+	body, _ = io.ReadAll(res.Body)
 	res.Body.Close()
 	if res.Request.URL.Path == "/login" {
 		t.Fatalf("sign in as %s failed", email)
 	}
-	return &apiClient{t: t, base: base, c: c, csrf: m[1]}
+	// The CSRF token belongs to the session, which sign-in renews.
+	tok := csrfMeta.FindStringSubmatch(string(body))
+	if tok == nil {
+		t.Fatalf("no CSRF token on %s after signing in", res.Request.URL.Path)
+	}
+	return &apiClient{t: t, base: base, c: c, csrf: tok[1]}
 }
 
 func (a *apiClient) json(method, path string, body any) (int, map[string]string) {

@@ -129,7 +129,7 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 		h.SetTransfersOff()
 	}
 	e := web.New(web.Config{Log: log, Store: db, Assets: assets, Handler: h, Sessions: sessions, SecureCookies: cfg.secureCookies(),
-		PlaidOrigin: link.Origin, PlaidScript: link.Script, PlaidConnect: link.Connect})
+		PlaidOrigin: link.Origin, PlaidScript: link.Script, PlaidConnect: link.Connect, TrustedProxies: cfg.TrustedProxies, BaseURL: cfg.BaseURL})
 
 	srv := &http.Server{
 		Handler:           e,

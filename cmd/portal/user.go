@@ -7,55 +7,164 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/bankconnections/portal/handlers"
 	"github.com/bankconnections/portal/store"
 )
 
-// runUser is the operator's subcommand: `portal user create -email ... -role ...`.
-// The password comes from PORTAL_USER_PASSWORD or the first line of stdin, never a flag.
+const userUsage = `usage:
+  portal user create -email EMAIL -role customer|admin [-customer-guid GUID] [-data DIR]
+  portal user set-password -email EMAIL [-data DIR]
+  portal user disable -email EMAIL [-data DIR]
+  portal user enable -email EMAIL [-data DIR]
+  portal user sessions revoke -email EMAIL [-data DIR]
+Passwords come from PORTAL_USER_PASSWORD or the first line of stdin, never a flag.
+Every command but create and enable signs the user out everywhere at once,
+also in a portal running on the same data folder.`
+
+// runUser is the operator's subcommand for the user lifecycle. It works on
+// the database file directly, so it runs next to a live portal: the portal
+// sees each change from its next request on (see store.SeeOtherWrites).
 func runUser(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout io.Writer) error {
-	if len(args) == 0 || args[0] != "create" {
-		return errors.New("usage: portal user create -email EMAIL -role customer|admin [-customer-guid GUID] [-data DIR] (password from PORTAL_USER_PASSWORD or stdin)")
+	if len(args) == 0 {
+		return errors.New(userUsage)
 	}
-	fs := flag.NewFlagSet("user create", flag.ContinueOnError)
+	cmd, rest := args[0], args[1:]
+	if cmd == "sessions" {
+		if len(rest) == 0 || rest[0] != "revoke" {
+			return errors.New(userUsage)
+		}
+		cmd, rest = "sessions revoke", rest[1:]
+	}
+	switch cmd {
+	case "create", "set-password", "disable", "enable", "sessions revoke":
+	default:
+		return errors.New(userUsage)
+	}
+	fs := flag.NewFlagSet("user "+cmd, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
 	dataDir := getenv("PORTAL_DATA_DIR")
 	if dataDir == "" {
 		dataDir = "./data"
 	}
 	email := fs.String("email", "", "the user's email")
-	role := fs.String("role", store.RoleCustomer, "customer or admin")
-	customer := fs.String("customer-guid", "", "the customer's platform guid (customers only)")
-	fs.StringVar(&dataDir, "data", dataDir, "the portal's data directory")
-	if err := fs.Parse(args[1:]); err != nil {
-		return err
+	role, customer := new(string), new(string)
+	if cmd == "create" {
+		fs.StringVar(role, "role", store.RoleCustomer, "customer or admin")
+		fs.StringVar(customer, "customer-guid", "", "the customer's platform guid (customers only)")
 	}
-	password := getenv("PORTAL_USER_PASSWORD")
-	if password == "" {
+	fs.StringVar(&dataDir, "data", dataDir, "the portal's data directory")
+	if err := fs.Parse(rest); err != nil {
+		return fmt.Errorf("%w\n%s", err, userUsage)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q\n%s", fs.Arg(0), userUsage)
+	}
+	readPassword := func() (string, error) {
+		if pw := getenv("PORTAL_USER_PASSWORD"); pw != "" {
+			return pw, nil
+		}
 		line, err := bufio.NewReader(stdin).ReadString('\n')
 		if err != nil && !errors.Is(err, io.EOF) {
+			return "", err
+		}
+		return strings.TrimRight(line, "\r\n"), nil
+	}
+	if cmd == "create" {
+		password, err := readPassword()
+		if err != nil {
 			return err
 		}
-		password = strings.TrimRight(line, "\r\n")
+		u, err := newUser(*email, password, *role, *customer)
+		if err != nil {
+			return err
+		}
+		db, err := store.Open(ctx, filepath.Join(dataDir, "portal.db"))
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		if _, err := db.CreateUser(ctx, u); errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("a user with email %s already exists", u.Email)
+		} else if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "created %s %s\n", u.Role, u.Email)
+		return nil
 	}
-	u, err := newUser(*email, password, *role, *customer)
-	if err != nil {
-		return err
+
+	if strings.TrimSpace(*email) == "" {
+		return errors.New("give the user's -email")
 	}
-	db, err := store.Open(ctx, filepath.Join(dataDir, "portal.db"))
+	var hash []byte
+	if cmd == "set-password" {
+		password, err := readPassword()
+		if err != nil {
+			return err
+		}
+		if err := checkPassword(password); err != nil {
+			return err
+		}
+		if hash, err = bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost); err != nil {
+			return err
+		}
+	}
+	// Never create the database here: a mistyped -data must not look like success.
+	path := filepath.Join(dataDir, "portal.db")
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("no portal database in %s: check -data", dataDir)
+	}
+	db, err := store.Open(ctx, path)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if _, err := db.CreateUser(ctx, u); errors.Is(err, store.ErrConflict) {
-		return fmt.Errorf("a user with email %s already exists", u.Email)
-	} else if err != nil {
+	u, err := db.UserByEmail(ctx, strings.TrimSpace(*email))
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("no user with email %s", strings.TrimSpace(*email))
+	}
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "created %s %s\n", u.Role, u.Email)
+	switch cmd {
+	case "set-password":
+		if err := db.SetPassword(ctx, u.ID, string(hash)); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "password changed for %s; every session of the user was signed out\n", u.Email)
+	case "disable":
+		if err := db.SetDisabled(ctx, u.ID, true); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "disabled %s; every session of the user was signed out\n", u.Email)
+	case "enable":
+		if err := db.SetDisabled(ctx, u.ID, false); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "enabled %s\n", u.Email)
+	case "sessions revoke":
+		n, err := db.RevokeUserSessions(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "signed out %s: %d live sessions ended\n", u.Email, n)
+	}
+	return nil
+}
+
+// checkPassword applies the length rules of every password the portal sets.
+func checkPassword(password string) error {
+	switch {
+	case len(password) < handlers.MinPasswordLength:
+		return fmt.Errorf("the password must have at least %d characters", handlers.MinPasswordLength)
+	case len(password) > handlers.MaxPasswordLength:
+		return fmt.Errorf("the password must have at most %d characters", handlers.MaxPasswordLength)
+	}
 	return nil
 }
 
@@ -65,10 +174,8 @@ func newUser(email, password, role, customerGUID string) (store.User, error) {
 	switch {
 	case email == "" || !strings.Contains(email, "@"):
 		return store.User{}, errors.New("give a valid -email")
-	case len(password) < 8:
-		return store.User{}, errors.New("the password must have at least 8 characters")
-	case len(password) > 72:
-		return store.User{}, errors.New("the password must have at most 72 characters")
+	case checkPassword(password) != nil:
+		return store.User{}, checkPassword(password)
 	case role != store.RoleCustomer && role != store.RoleAdmin:
 		return store.User{}, errors.New("-role must be customer or admin")
 	case role == store.RoleCustomer && customerGUID == "":

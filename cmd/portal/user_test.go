@@ -64,3 +64,45 @@ func TestUserCreateReadsThePasswordFromStdinOrEnv(t *testing.T) {
 		})
 	}
 }
+
+func TestUserLifecycleCommandsRefuseBadInput(t *testing.T) {
+	dir := t.TempDir()
+	env := func(vals map[string]string) func(string) string { return func(k string) string { return vals[k] } }
+	var out bytes.Buffer
+	ctx := context.Background()
+	if err := run(ctx, []string{"user", "create", "-data", dir, "-email", "c@bank.example", "-role", "customer", "-customer-guid", strings.Repeat("c", 32)},
+		env(nil), strings.NewReader("a long password\n"), &out); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		args []string
+		pw   string
+		want string
+	}{
+		{"unknown subcommand", []string{"user", "delete", "-email", "c@bank.example"}, "", "usage"},
+		{"sessions without revoke", []string{"user", "sessions", "-email", "c@bank.example"}, "", "usage"},
+		{"no email", []string{"user", "disable", "-data", dir}, "", "-email"},
+		{"unknown email", []string{"user", "disable", "-data", dir, "-email", "nobody@bank.example"}, "", "no user with email nobody@bank.example"},
+		{"mistyped data folder", []string{"user", "sessions", "revoke", "-data", filepath.Join(dir, "nope"), "-email", "c@bank.example"}, "", "no portal database"},
+		{"short password", []string{"user", "set-password", "-data", dir, "-email", "c@bank.example"}, "short", "at least 8"},
+		{"stray argument", []string{"user", "enable", "-data", dir, "-email", "c@bank.example", "extra"}, "", "unexpected argument"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := run(ctx, tc.args, env(nil), strings.NewReader(tc.pw+"\n"), &out)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error with %q", err, tc.want)
+			}
+		})
+	}
+	db, err := store.Open(ctx, filepath.Join(dir, "portal.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	u, err := db.UserByEmail(ctx, "c@bank.example")
+	if err != nil || u.Disabled || bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte("a long password")) != nil {
+		t.Fatalf("after refused commands: got disabled=%v, password changed or %v; want nothing changed", u.Disabled, err)
+	}
+}

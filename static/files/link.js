@@ -58,15 +58,12 @@
     });
   }
 
-  // report sends one Link callback; when the page is going away, sendBeacon
-  // delivers it anyway (it cannot set headers, so the token rides in the query).
+  // report sends one Link callback. A request with a body is sent with
+  // keepalive (see api), so it is delivered even when the page is going away;
+  // sendBeacon is not used because it cannot send the CSRF header, and the
+  // token is never put in a URL.
   function report(session, payload) {
-    var url = "/link/sessions/" + session.id + "/callbacks";
-    if (document.visibilityState === "hidden" && navigator.sendBeacon) {
-      navigator.sendBeacon(url + "?_csrf=" + encodeURIComponent(csrf), new Blob([JSON.stringify(payload)], { type: "application/json" }));
-      return Promise.resolve({});
-    }
-    return api("POST", url, payload).catch(function () { return {}; });
+    return api("POST", "/link/sessions/" + session.id + "/callbacks", payload).catch(function () { return {}; });
   }
 
   function sleep(ms) { return new Promise(function (r) { setTimeout(r, ms); }); }
@@ -130,6 +127,17 @@
     el.appendChild(b);
   }
 
+  // keptNotice says a refused Link result was kept for the next sign-in and
+  // offers the way there (the start page signs in, then finishes it).
+  function keptNotice(msg) {
+    var el = show("link-error", msg);
+    if (!el) return;
+    var a = document.createElement("a");
+    a.href = "/"; a.textContent = "Continue"; a.setAttribute("data-testid", "link-kept");
+    el.appendChild(document.createTextNode(" "));
+    el.appendChild(a);
+  }
+
   function doneText(mode, res) {
     if (mode === "update") {
       return res.label === "Connected" ? "Reconnected: the connection works again." :
@@ -180,12 +188,16 @@
           if (res.next) { location.assign(res.next); return; }
           if (res.status === "finishing") {
             show("link-done", "Almost done: we are finishing with the bank platform. This page updates by itself.");
+          } else if (session.mode === "update" && res.state === "refresh_required") {
+            // The platform checked with the bank after the reconnect: the login still does not work.
+            show("link-error", "Your bank still reports the login as not working, so this connection still needs a refresh. Choose Reconnect to try again.");
           } else {
             show("link-done", doneText(session.mode, res));
           }
           if (opts.onDone) opts.onDone(); else refreshList(true);
         }).catch(function (err) {
           forget();
+          if (err.data && err.data.code === "kept") { idle(); keptNotice(err.message); return; }
           finish(err.message);
           if (err.data && err.data.existing_guid) offerReconnect(err.data.existing_guid);
         });
