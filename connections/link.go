@@ -158,6 +158,11 @@ func (s *Service) awaitLinkToken(ctx context.Context, ls store.LinkSession, cust
 		}
 		select {
 		case <-ctx.Done():
+			if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				s.log.Info("link token wait ended by shutdown", "link_session", ls.ID)
+				fail("The portal restarted while preparing the connection. Please try again.")
+				return
+			}
 			s.log.Warn("link token timed out", "link_session", ls.ID)
 			fail("Preparing the connection took too long. Please try again.")
 			return

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bankconnections/portal/connections"
 	"github.com/bankconnections/portal/internal/testutil"
 	simplatform "github.com/bankconnections/portal/sim/platform"
 	"github.com/bankconnections/portal/store"
@@ -51,10 +52,11 @@ func (f *inFlight) count(prefix string) int {
 	return n
 }
 
-// The end of Run (shutdown) cancels the admin's background work and waits for
-// it: when Run returns, no removal watcher or refresh is still calling the
-// platform or about to write, so the database can be closed.
-func TestShutdownCancelsAndWaitsForAdminWork(t *testing.T) {
+// The end of Run (shutdown) cancels the background work started off the
+// request path and waits for it: when Run returns, no removal watcher,
+// refresh or link-token poll is still calling the platform or about to
+// write, so the database can be closed.
+func TestShutdownCancelsAndWaitsForBackgroundWork(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t, 10*time.Minute)
 	refreshing := w.link(w.alice.CustomerGUID, "r1")
@@ -64,6 +66,7 @@ func TestShutdownCancelsAndWaitsForAdminWork(t *testing.T) {
 	if err := w.sandbox.SetFaults(ctx, []simplatform.Fault{
 		{Method: http.MethodGet, PathPrefix: "/api/external_bank_accounts/" + refreshing, Timeout: true},
 		{Method: http.MethodGet, PathPrefix: "/api/external_bank_accounts/" + removing, Timeout: true},
+		{Method: http.MethodGet, PathPrefix: "/api/workflows/", Timeout: true},
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -79,9 +82,14 @@ func TestShutdownCancelsAndWaitsForAdminWork(t *testing.T) {
 	if _, err := w.admin.StartRefresh(ctx, w.boss, refreshing); err != nil {
 		t.Fatalf("refresh: %v", err)
 	}
+	ls, err := w.svc.StartLink(ctx, w.alice, connections.ModeCreate, "")
+	if err != nil {
+		t.Fatalf("start link: %v", err)
+	}
 	testutil.Eventually(t, 30*time.Second, func() error {
-		if r, f := w.calls.count(get+removing), w.calls.count(get+refreshing); r != 1 || f != 1 {
-			return fmt.Errorf("reads waiting on the platform: got %d of the removal watcher and %d of the refresh, want 1 and 1", r, f)
+		r, f, l := w.calls.count(get+removing), w.calls.count(get+refreshing), w.calls.count("GET /api/workflows/")
+		if r != 1 || f != 1 || l != 1 {
+			return fmt.Errorf("reads waiting on the platform: got %d of the removal watcher, %d of the refresh, %d of the link-token poll; want 1 each", r, f, l)
 		}
 		return nil
 	})
@@ -92,7 +100,7 @@ func TestShutdownCancelsAndWaitsForAdminWork(t *testing.T) {
 	case <-time.After(2 * time.Minute):
 		t.Fatal("Run did not return after its context ended")
 	}
-	if n := w.calls.count(get); n != 0 {
+	if n := w.calls.count("GET "); n != 0 {
 		t.Fatalf("platform reads still running after Run returned: got %d, want 0", n)
 	}
 	// The refresh was cut short by the shutdown, not by its 10-minute bound,
@@ -100,6 +108,10 @@ func TestShutdownCancelsAndWaitsForAdminWork(t *testing.T) {
 	j, err := w.db.LatestRefreshJob(ctx, refreshing)
 	if err != nil || j.State != store.RefreshFailed || !strings.Contains(j.Message, "stopped") {
 		t.Fatalf("refresh job after shutdown: got %+v, %v; want failed: the portal stopped", j, err)
+	}
+	// So was the link-token poll, and the customer is told to try again.
+	if ls, err = w.svc.LinkSession(ctx, w.alice, ls.ID); err != nil || ls.State != store.LinkFailed || !strings.Contains(ls.Message, "restarted") {
+		t.Fatalf("link session after shutdown: got %s %q (%v), want failed: the portal restarted", ls.State, ls.Message, err)
 	}
 	w.admin.Wait() // returns at once: every admin job ended with Run
 }

@@ -2,9 +2,16 @@ package mail
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"io"
 	"log"
+	"math/big"
 	"mime"
 	"mime/quotedprintable"
 	"net"
@@ -17,6 +24,7 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+	gomail "github.com/wneessen/go-mail"
 )
 
 // smtpServer is a real SMTP server in the test's process (emersion/go-smtp):
@@ -26,9 +34,10 @@ type smtpServer struct {
 	user string
 	pass string
 
-	mu       sync.Mutex
-	refuse   map[string]*smtp.SMTPError // "RCPT to@x" or "DATA" -> the reply
-	received []received
+	mu          sync.Mutex
+	refuse      map[string]*smtp.SMTPError // "RCPT to@x" or "DATA" -> the reply
+	received    []received
+	authOverTLS []bool // per AUTH: was the connection encrypted
 }
 
 type received struct {
@@ -36,11 +45,13 @@ type received struct {
 	data     []byte
 }
 
-func newSMTPServer(t *testing.T) *smtpServer {
+// newSMTPServer starts the server; with tlsConfig it offers STARTTLS.
+func newSMTPServer(t *testing.T, tlsConfig *tls.Config) *smtpServer {
 	t.Helper()
 	s := &smtpServer{user: "portal", pass: "s3cret", refuse: map[string]*smtp.SMTPError{}}
-	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &session{srv: s}, nil }))
+	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) { return &session{srv: s, conn: c}, nil }))
 	srv.Domain = "mail.test"
+	srv.TLSConfig = tlsConfig
 	srv.AllowInsecureAuth = true // the test's connection is plain; the client only sends AUTH to 127.0.0.1 over it
 	srv.ErrorLog = log.New(io.Discard, "", 0)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -67,6 +78,7 @@ func (s *smtpServer) messages() []received {
 
 type session struct {
 	srv      *smtpServer
+	conn     *smtp.Conn
 	authed   bool
 	from, to string
 }
@@ -74,6 +86,10 @@ type session struct {
 func (c *session) AuthMechanisms() []string { return []string{sasl.Plain} }
 
 func (c *session) Auth(string) (sasl.Server, error) {
+	_, encrypted := c.conn.TLSConnectionState()
+	c.srv.mu.Lock()
+	c.srv.authOverTLS = append(c.srv.authOverTLS, encrypted)
+	c.srv.mu.Unlock()
 	return sasl.NewPlainServer(func(_, user, pass string) error {
 		if user != c.srv.user || pass != c.srv.pass {
 			return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "bad credentials"}
@@ -119,7 +135,7 @@ func (c *session) Reset()        { c.from, c.to = "", "" }
 func (c *session) Logout() error { return nil }
 
 func TestSendDeliversThroughSMTP(t *testing.T) {
-	srv := newSMTPServer(t)
+	srv := newSMTPServer(t, nil)
 	s := srv.sender()
 	s.now = func() time.Time { return time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC) }
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -152,7 +168,7 @@ func TestSendDeliversThroughSMTP(t *testing.T) {
 }
 
 func TestSendClassifiesFailures(t *testing.T) {
-	srv := newSMTPServer(t)
+	srv := newSMTPServer(t, nil)
 	srv.refuse["RCPT gone@example.com"] = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
 	srv.refuse["RCPT busy@example.com"] = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again later"}
 	closed, err := net.Listen("tcp", "127.0.0.1:0")
@@ -199,7 +215,7 @@ func TestSendClassifiesFailures(t *testing.T) {
 }
 
 func TestSendRefusedAtData(t *testing.T) {
-	srv := newSMTPServer(t)
+	srv := newSMTPServer(t, nil)
 	srv.refuse["DATA"] = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "content rejected"}
 	err := srv.sender().Send(context.Background(), Message{ID: 1, To: "a@example.com", Subject: "s", Body: "b"})
 	if !Permanent(err) {
@@ -218,4 +234,54 @@ func qpDecode(t *testing.T, encoding string, body []byte) string {
 		t.Fatalf("quoted-printable body: %v", err)
 	}
 	return string(b)
+}
+
+// A server that offers STARTTLS gets the credentials and the message only
+// over the encrypted connection.
+func TestSendUsesSTARTTLSWhenOffered(t *testing.T) {
+	cert, roots := selfSigned(t)
+	srv := newSMTPServer(t, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	s := srv.sender()
+	s.opts = []gomail.Option{gomail.WithTLSConfig(&tls.Config{RootCAs: roots, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12})}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.Send(ctx, Message{ID: 1, To: "a@example.com", Subject: "s", Body: "b"}); err != nil {
+		t.Fatalf("send: %v", err)
+	}
+	srv.mu.Lock()
+	auths := append([]bool(nil), srv.authOverTLS...)
+	srv.mu.Unlock()
+	if len(auths) != 1 || !auths[0] {
+		t.Fatalf("AUTH over TLS: got %v, want [true]", auths)
+	}
+	if got := srv.messages(); len(got) != 1 {
+		t.Fatalf("messages: got %d, want 1", len(got))
+	}
+}
+
+// selfSigned makes a certificate for 127.0.0.1 and the pool that trusts it.
+func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "mail.test"},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+		NotBefore:   time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IsCA: true, BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(leaf)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, roots
 }
