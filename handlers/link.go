@@ -248,7 +248,7 @@ func (h *Handler) OAuthReturn(c echo.Context) error {
 }
 
 // msgKept tells the person their bank's answer waits for them.
-const msgKept = "Your sign-in ended before we could finish. Sign in again: we kept your bank's answer and finish it as soon as you do."
+const msgKept = "This page's sign-in is no longer current, so we could not finish here, but we kept your bank's answer. Choose Continue (and sign in again if asked) to finish it."
 
 // SessionIDKey is the context key under which web's session middleware
 // stores the session id its cookie names, live or not.

@@ -227,3 +227,35 @@ func TestBrowserArrivingFromAnotherSite(t *testing.T) {
 		`!!document.querySelector('[data-testid="password-error"]') && document.querySelector('[data-testid="password-error"]').textContent.indexOf("at least 8") >= 0`)
 	screenshot(t, tabA, "password-page")
 }
+
+// TestBrowserKeptLinkResult: the person's session ends while Link is open
+// (an operator signs them out); Link's result is refused but kept, the page
+// says so, and signing in again finishes the reconnect.
+func TestBrowserKeptLinkResult(t *testing.T) {
+	p := startPortal(t)
+	ctx := newBrowser(t)
+	login(t, ctx, p.URL, "alice@example.com", "demo-alice")
+	within(t, ctx, 20*time.Second, "accounts page", chromedp.WaitVisible(tid("account-list")))
+	expired := guidsInState(t, ctx, "refresh_required")
+	if len(expired) != 1 {
+		t.Fatalf("alice's expired connections: got %v, want 1", expired)
+	}
+	guid := expired[0]
+	within(t, ctx, 20*time.Second, "click Reconnect", chromedp.Click(chromedp.CSS(`[data-testid="reconnect"][data-guid="`+guid+`"]`)))
+	f := linkFrame(t, ctx, p.PlaidURL)
+	inFrame(t, f, "Link is open", chromedp.WaitVisible(tid("plaid-username")))
+
+	userCommand(t, p, "", "sessions", "revoke", "-email", "alice@example.com")
+	plaidLogin(t, f, "user_good", "pass_good")
+	waitFor(t, ctx, 30*time.Second, "the page to say the result was kept",
+		`(function(){var e=document.querySelector('[data-testid="link-error"]');return !!e && !e.classList.contains('hidden') && e.textContent.indexOf("we kept your bank's answer") >= 0 && !!e.querySelector('[data-testid="link-kept"]');})()`)
+	screenshot(t, ctx, "link-result-kept")
+	if got := rowState(t, ctx, guid); !strings.HasPrefix(got, "refresh_required|") {
+		t.Fatalf("the row before signing in again: got %s, want still refresh_required", got)
+	}
+
+	within(t, ctx, 20*time.Second, "follow Continue", chromedp.Click(tid("link-kept")))
+	waitAcrossNavigation(t, ctx, 20*time.Second, "the sign-in form", `location.pathname === "/login" && document.readyState === "complete"`)
+	login(t, ctx, p.URL, "alice@example.com", "demo-alice")
+	reloadUntil(t, ctx, p.URL+"/accounts", 45*time.Second, "the kept reconnect to show Connected", rowStateJS+`(`+jsQuote(guid)+`) === "completed|Connected||"`)
+}
