@@ -53,13 +53,13 @@ type portal struct {
 	PlaidURL    string // the Plaid stand-in
 	DataDir     string
 	cmd         *exec.Cmd
-	stderr      *strings.Builder
+	stderr      *lockedWriter // the process writes it while the test reads it
 }
 
 // startPortal runs the demo binary on a free port with a fresh data dir.
 func startPortal(t *testing.T, env ...string) *portal {
 	t.Helper()
-	p := &portal{DataDir: t.TempDir(), stderr: &strings.Builder{}}
+	p := &portal{DataDir: t.TempDir(), stderr: &lockedWriter{}}
 	p.start(t, env...)
 	return p
 }
@@ -75,7 +75,7 @@ func (p *portal) start(t *testing.T, env ...string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stderr = &lockedWriter{b: p.stderr}
+	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -133,13 +133,19 @@ func (p *portal) stop() {
 
 type lockedWriter struct {
 	mu sync.Mutex
-	b  *strings.Builder
+	b  strings.Builder
 }
 
 func (w *lockedWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.b.Write(p)
+}
+
+func (w *lockedWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
 }
 
 const chromiumPath = "/usr/bin/chromium"
