@@ -60,7 +60,7 @@ func TestBrowserKeyWithoutTransfersExecute(t *testing.T) {
 			t.Errorf("POST transfer: got %d %.200q, want 403 saying not enabled", resp, body)
 		}
 	})
-	logs := p.stderr.String()
+	logs := p.logs()
 	if strings.Contains(logs, `"level":"ERROR"`) {
 		t.Errorf("errors in the log:\n%s", logs)
 	}
@@ -75,13 +75,16 @@ func TestBrowserKeyWithoutTransfersExecute(t *testing.T) {
 func waitForLog(t *testing.T, p *portal, d time.Duration, s string) {
 	t.Helper()
 	deadline := time.Now().Add(d)
-	for !strings.Contains(p.stderr.String(), s) {
+	for !strings.Contains(p.logs(), s) {
 		if time.Now().After(deadline) {
-			t.Fatalf("log line %s not seen; stderr:\n%s", s, p.stderr.String())
+			t.Fatalf("log line %s not seen; stderr:\n%s", s, p.logs())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// logs is what the running portal has written to stderr so far.
+func (p *portal) logs() string { return p.stderr.String() }
 
 // postForm posts form with the CSRF token of the page at from, as the page's
 // own form would, and returns the status and body.
