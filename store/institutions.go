@@ -11,7 +11,7 @@ import (
 type Institution struct{ ID, Name string }
 
 // institutionsQuery yields each distinct institution id with a name some
-// connection there has (” if none). Rather than reading every account, it
+// connection there has (empty if none). Rather than reading every account, it
 // skips through the (institution_id, institution_name) index one institution
 // at a time: a few seeks per institution however many connections it holds.
 const institutionsQuery = `WITH RECURSIVE ids(id) AS (
