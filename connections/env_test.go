@@ -20,6 +20,7 @@ import (
 	"github.com/bankconnections/portal/platform"
 	"github.com/bankconnections/portal/platform/contract"
 	simplaid "github.com/bankconnections/portal/sim/plaid"
+	"github.com/bankconnections/portal/sim/plaid/plaidcontract"
 	simplatform "github.com/bankconnections/portal/sim/platform"
 	"github.com/bankconnections/portal/sim/platform/plaidgo"
 	"github.com/bankconnections/portal/store"
@@ -91,7 +92,15 @@ func newEnv(t *testing.T) *env {
 	}
 	plaidSrv := httptest.NewServer(plaid.Handler())
 	t.Cleanup(func() { plaidSrv.Close(); plaid.Close() })
-	adapter, err := plaidgo.New(plaidgo.Config{ClientID: plaid.ClientID(), Secret: plaid.Secret(), BaseURL: plaidSrv.URL})
+	// Every answer of the Plaid stand-in is held to plaid-go's models.
+	plaidAPI := &plaidcontract.Transport{}
+	t.Cleanup(func() {
+		for _, p := range plaidAPI.Problems() {
+			t.Errorf("Plaid API contract: %s", p)
+		}
+	})
+	adapter, err := plaidgo.New(plaidgo.Config{ClientID: plaid.ClientID(), Secret: plaid.Secret(), BaseURL: plaidSrv.URL,
+		HTTPClient: &http.Client{Transport: plaidAPI, Timeout: 30 * time.Second}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +126,7 @@ func newEnv(t *testing.T) *env {
 		HTTPClient: &http.Client{Transport: lossy, Timeout: 30 * time.Second}})
 	e := &env{t: t, db: db, bank: bank, plaid: plaid, sandbox: simplatform.Sandbox{BaseURL: platURL}, lossy: lossy}
 	e.svc = connections.New(log, db, bank, connections.Config{BankGUID: sim.BankGUID(), SyncInterval: time.Hour,
-		RedirectURI: "http://portal.test/link/oauth-return", Institutions: standInInstitutions(plaidSrv.URL, plaid.ClientID(), plaid.Secret())})
+		RedirectURI: "http://portal.test/link/oauth-return", Institutions: standInInstitutions(plaidSrv.URL, plaid.ClientID(), plaid.Secret(), plaidAPI)})
 	e.alice = e.user("alice@example.com", store.RoleCustomer, e.customer("Alice"))
 	e.bob = e.user("bob@example.com", store.RoleCustomer, e.customer("Bob"))
 	e.admin = e.user("admin@example.com", store.RoleAdmin, "")
@@ -251,8 +260,9 @@ func (e *env) readySession(u store.User, mode, guid string) store.LinkSession {
 
 // standInInstitutions looks names up at the Plaid stand-in through plaid-go,
 // as the portal does at Plaid.
-func standInInstitutions(baseURL, clientID, secret string) connections.InstitutionLookup {
+func standInInstitutions(baseURL, clientID, secret string, rt http.RoundTripper) connections.InstitutionLookup {
 	cfg := plaidapi.NewConfiguration()
+	cfg.HTTPClient = &http.Client{Transport: rt, Timeout: 30 * time.Second}
 	cfg.AddDefaultHeader("PLAID-CLIENT-ID", clientID)
 	cfg.AddDefaultHeader("PLAID-SECRET", secret)
 	cfg.UseEnvironment(plaidapi.Environment(baseURL))

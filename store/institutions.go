@@ -10,15 +10,23 @@ import (
 // a name is known.
 type Institution struct{ ID, Name string }
 
+// institutionsQuery yields each distinct institution id with a name some
+// connection there has (empty if none). Rather than reading every account, it
+// skips through the (institution_id, institution_name) index one institution
+// at a time: a few seeks per institution however many connections it holds.
+const institutionsQuery = `WITH RECURSIVE ids(id) AS (
+		SELECT MIN(institution_id) FROM accounts WHERE institution_id > ''
+		UNION ALL
+		SELECT (SELECT MIN(institution_id) FROM accounts WHERE institution_id > ids.id) FROM ids WHERE ids.id IS NOT NULL
+	), named(id, name) AS (
+		SELECT id, COALESCE((SELECT MAX(institution_name) FROM accounts WHERE institution_id = ids.id), '') FROM ids WHERE id IS NOT NULL
+	)`
+
 // Institutions lists the distinct institutions of every connection in the
 // store, by name (unnamed ones last, by id).
 func (db *DB) Institutions(ctx context.Context) ([]Institution, error) {
 	return cached(db, "institutions", func() ([]Institution, error) {
-		// DISTINCT walks the institution index; the name comes from any
-		// connection at that institution that has one.
-		rows, err := db.query(ctx, `SELECT i.institution_id,
-			COALESCE((SELECT a.institution_name FROM accounts a WHERE a.institution_id = i.institution_id AND a.institution_name <> '' LIMIT 1), '')
-			FROM (SELECT DISTINCT institution_id FROM accounts WHERE institution_id <> '') i`)
+		rows, err := db.query(ctx, institutionsQuery+` SELECT id, name FROM named`)
 		if err != nil {
 			return nil, err
 		}
@@ -48,9 +56,8 @@ func (db *DB) Institutions(ctx context.Context) ([]Institution, error) {
 // UnnamedInstitutions lists the institutions some connection has no name
 // for, each with the name another connection at it has, if any.
 func (db *DB) UnnamedInstitutions(ctx context.Context) ([]Institution, error) {
-	rows, err := db.query(ctx, `SELECT i.institution_id,
-		COALESCE((SELECT a.institution_name FROM accounts a WHERE a.institution_id = i.institution_id AND a.institution_name <> '' LIMIT 1), '')
-		FROM (SELECT DISTINCT institution_id FROM accounts WHERE institution_name = '' AND institution_id <> '') i ORDER BY i.institution_id`)
+	rows, err := db.query(ctx, institutionsQuery+` SELECT id, name FROM named
+		WHERE EXISTS (SELECT 1 FROM accounts a WHERE a.institution_id = named.id AND a.institution_name = '') ORDER BY id`)
 	if err != nil {
 		return nil, err
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/bankconnections/portal/platform"
 	"github.com/bankconnections/portal/platform/contract"
 	simplaid "github.com/bankconnections/portal/sim/plaid"
+	"github.com/bankconnections/portal/sim/plaid/plaidcontract"
 	simplatform "github.com/bankconnections/portal/sim/platform"
 	"github.com/bankconnections/portal/sim/platform/plaidgo"
 	"github.com/bankconnections/portal/static"
@@ -74,7 +75,14 @@ func newWorld(t *testing.T) *world {
 	}
 	plaidSrv := httptest.NewServer(plaid.Handler())
 	t.Cleanup(func() { plaidSrv.Close(); plaid.Close() })
-	adapter, err := plaidgo.New(plaidgo.Config{ClientID: plaid.ClientID(), Secret: plaid.Secret(), BaseURL: plaidSrv.URL})
+	plaidAPI := &plaidcontract.Transport{} // every answer held to plaid-go's models
+	t.Cleanup(func() {
+		for _, p := range plaidAPI.Problems() {
+			t.Errorf("Plaid API contract: %s", p)
+		}
+	})
+	adapter, err := plaidgo.New(plaidgo.Config{ClientID: plaid.ClientID(), Secret: plaid.Secret(), BaseURL: plaidSrv.URL,
+		HTTPClient: &http.Client{Transport: plaidAPI, Timeout: 30 * time.Second}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,10 @@ func TestPlaidInstitutionLookup(t *testing.T) {
 	}
 	ts := httptest.NewServer(sp.Handler())
 	t.Cleanup(func() { ts.Close(); sp.Close() })
-	lookup := plaidInstitutions(ts.URL, sp.ClientID(), sp.Secret())
+	lookup, err := plaidInstitutions(ts.URL, sp.ClientID(), sp.Secret(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx := context.Background()
 	if name, err := lookup(ctx, "ins_109508"); err != nil || name != "First Platypus Bank" {
 		t.Fatalf("ins_109508: got %q, %v", name, err)
@@ -25,7 +28,11 @@ func TestPlaidInstitutionLookup(t *testing.T) {
 	if _, err := lookup(ctx, "ins_000000"); err == nil || !strings.Contains(err.Error(), "INVALID_INSTITUTION") {
 		t.Fatalf("unknown institution: got %v, want Plaid's INVALID_INSTITUTION", err)
 	}
-	if _, err := plaidInstitutions(ts.URL, sp.ClientID(), "wrong")(ctx, "ins_109508"); err == nil || strings.Contains(err.Error(), "wrong") {
+	bad, err := plaidInstitutions(ts.URL, sp.ClientID(), "wrong-secret", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bad(ctx, "ins_109508"); err == nil || strings.Contains(err.Error(), "wrong-secret") {
 		t.Fatalf("wrong secret: got %v, want an error that does not echo the secret", err)
 	}
 }

@@ -64,7 +64,9 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 	// the portal holds Plaid keys.
 	var institutions connections.InstitutionLookup
 	if cfg.PlaidClientID != "" {
-		institutions = plaidInstitutions("https://"+cfg.PlaidEnv+".plaid.com", cfg.PlaidClientID, cfg.PlaidSecret)
+		if institutions, err = plaidInstitutions("https://"+cfg.PlaidEnv+".plaid.com", cfg.PlaidClientID, cfg.PlaidSecret, log); err != nil {
+			return err
+		}
 	}
 	if cfg.demo() {
 		env, err := startDemo(ctx, cfg, log, redirectURI)
@@ -76,7 +78,9 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 		platformCfg.ClientID, platformCfg.ClientSecret = env.platform.ClientID(), env.platform.ClientSecret()
 		bankGUID = env.platform.BankGUID()
 		if env.plaid != nil {
-			institutions = plaidInstitutions(env.plaidURL, env.plaid.ClientID(), env.plaid.Secret())
+			if institutions, err = plaidInstitutions(env.plaidURL, env.plaid.ClientID(), env.plaid.Secret(), log); err != nil {
+				return err
+			}
 			// The Link simulator stands in for Plaid's CDN (and API) origin.
 			link = web.LinkSource{Origin: env.plaidURL, Script: env.plaidURL + "/link/v2/stable/link-initialize.js", Connect: []string{env.plaidURL}}
 			if !cfg.LiveLinkCSP {

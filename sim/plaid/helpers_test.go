@@ -12,6 +12,7 @@ import (
 	"github.com/plaid/plaid-go/v20/plaid"
 
 	simplaid "github.com/bankconnections/portal/sim/plaid"
+	"github.com/bankconnections/portal/sim/plaid/plaidcontract"
 )
 
 // clock is an injectable, movable time source.
@@ -47,7 +48,7 @@ type env struct {
 	hookURL string
 	hooks   chan delivery
 	// api and hookContract check every answer and webhook against plaid-go's models.
-	api          *contractTransport
+	api          *plaidcontract.Transport
 	hookContract *webhookContract
 }
 
@@ -56,7 +57,7 @@ type env struct {
 func newEnv(t *testing.T, refreshDelay time.Duration) *env {
 	t.Helper()
 	e := &env{clock: &clock{now: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}, hooks: make(chan delivery, 16),
-		api: &contractTransport{}, hookContract: &webhookContract{}}
+		api: &plaidcontract.Transport{}, hookContract: &webhookContract{}}
 	srv, err := simplaid.New(simplaid.Config{Now: e.clock.Now, RefreshDelay: refreshDelay})
 	if err != nil {
 		t.Fatalf("New: %v", err)

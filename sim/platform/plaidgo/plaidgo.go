@@ -144,7 +144,7 @@ func (a *Adapter) Accounts(ctx context.Context, accessToken string) (simplatform
 	it := resp.GetItem()
 	item := simplatform.Item{ItemID: it.GetItemId(), InstitutionID: it.GetInstitutionId()}
 	if item.InstitutionID != "" {
-		name, err := a.institutionName(ctx, item.InstitutionID)
+		name, err := a.InstitutionName(ctx, item.InstitutionID)
 		if err != nil {
 			return simplatform.Item{}, nil, err
 		}
@@ -163,9 +163,9 @@ func (a *Adapter) Accounts(ctx context.Context, accessToken string) (simplatform
 	return item, accounts, nil
 }
 
-// institutionName looks the name up once per institution (the Item carries
+// InstitutionName looks the name up once per institution (the Item carries
 // only the id).
-func (a *Adapter) institutionName(ctx context.Context, id string) (string, error) {
+func (a *Adapter) InstitutionName(ctx context.Context, id string) (string, error) {
 	a.mu.Lock()
 	name, ok := a.institutions[id]
 	a.mu.Unlock()

@@ -20,6 +20,7 @@ import (
 	"github.com/plaid/plaid-go/v20/plaid"
 
 	simplaid "github.com/bankconnections/portal/sim/plaid"
+	"github.com/bankconnections/portal/sim/plaid/plaidcontract"
 	simplatform "github.com/bankconnections/portal/sim/platform"
 	"github.com/bankconnections/portal/sim/platform/plaidgo"
 )
@@ -63,13 +64,32 @@ func newEnv(t *testing.T) *env {
 		t.Fatalf("simplaid.New: %v", err)
 	}
 	ts := httptest.NewServer(srv.Handler())
+	// Every answer the adapter gets and every webhook the stand-in sends is
+	// held to plaid-go's models.
+	api := &plaidcontract.Transport{}
+	var hookMu sync.Mutex
+	var hookProblems []string
 	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
+		hookMu.Lock()
+		hookProblems = append(hookProblems, plaidcontract.CheckWebhook(body)...)
+		hookMu.Unlock()
 		e.hooks <- delivery{verification: r.Header.Get("Plaid-Verification"), body: body}
 	}))
+	t.Cleanup(func() {
+		for _, p := range api.Problems() {
+			t.Errorf("Plaid API contract: %s", p)
+		}
+		hookMu.Lock()
+		defer hookMu.Unlock()
+		for _, p := range hookProblems {
+			t.Errorf("Plaid webhook contract: %s", p)
+		}
+	})
 	t.Cleanup(func() { ts.Close(); srv.Close(); recv.Close() })
 	e.srv, e.url, e.hookURL = srv, ts.URL, recv.URL
-	e.adapter, err = plaidgo.New(plaidgo.Config{ClientID: srv.ClientID(), Secret: srv.Secret(), BaseURL: ts.URL})
+	e.adapter, err = plaidgo.New(plaidgo.Config{ClientID: srv.ClientID(), Secret: srv.Secret(), BaseURL: ts.URL,
+		HTTPClient: &http.Client{Transport: api, Timeout: 30 * time.Second}})
 	if err != nil {
 		t.Fatalf("plaidgo.New: %v", err)
 	}
