@@ -169,9 +169,11 @@ func formAsJSON(body []byte) []byte {
 func Middleware(t testing.TB, next http.Handler) http.Handler {
 	var mu sync.Mutex
 	var violations []string
+	checked := 0
 	t.Cleanup(func() {
 		mu.Lock()
 		defer mu.Unlock()
+		t.Logf("platform contract: %d exchanges checked, %d violations", checked, len(violations))
 		for _, v := range violations {
 			t.Errorf("platform contract: %s", v)
 		}
@@ -189,11 +191,12 @@ func Middleware(t testing.TB, next http.Handler) http.Handler {
 		}
 		v := CheckExchange(Exchange{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), ContentType: r.Header.Get("Content-Type"),
 			Request: req, Status: rec.status, Answer: rec.body.Bytes()})
-		if len(v) > 0 {
-			mu.Lock()
-			violations = append(violations, v...)
-			mu.Unlock()
+		mu.Lock()
+		if r.URL.Path == "/oauth/token" || strings.HasPrefix(r.URL.Path, "/api/") {
+			checked++
 		}
+		violations = append(violations, v...)
+		mu.Unlock()
 	})
 }
 
