@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -142,7 +143,7 @@ func checkQuery(where, pattern string, q url.Values) []string {
 	}
 	for param, enum := range listFilters[pattern] {
 		for _, v := range strings.Split(q.Get(param), ",") {
-			if v != "" && !containsString(enum, v) {
+			if v != "" && !slices.Contains(enum, v) {
 				out = append(out, fmt.Sprintf("%s: filter %s=%s is not one of %s", where, param, v, strings.Join(enum, ", ")))
 			}
 		}
