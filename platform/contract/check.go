@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -142,7 +143,7 @@ func checkQuery(where, pattern string, q url.Values) []string {
 	}
 	for param, enum := range listFilters[pattern] {
 		for _, v := range strings.Split(q.Get(param), ",") {
-			if v != "" && !containsString(enum, v) {
+			if v != "" && !slices.Contains(enum, v) {
 				out = append(out, fmt.Sprintf("%s: filter %s=%s is not one of %s", where, param, v, strings.Join(enum, ", ")))
 			}
 		}
@@ -169,9 +170,11 @@ func formAsJSON(body []byte) []byte {
 func Middleware(t testing.TB, next http.Handler) http.Handler {
 	var mu sync.Mutex
 	var violations []string
+	checked := 0
 	t.Cleanup(func() {
 		mu.Lock()
 		defer mu.Unlock()
+		t.Logf("platform contract: %d exchanges checked, %d violations", checked, len(violations))
 		for _, v := range violations {
 			t.Errorf("platform contract: %s", v)
 		}
@@ -189,11 +192,12 @@ func Middleware(t testing.TB, next http.Handler) http.Handler {
 		}
 		v := CheckExchange(Exchange{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), ContentType: r.Header.Get("Content-Type"),
 			Request: req, Status: rec.status, Answer: rec.body.Bytes()})
-		if len(v) > 0 {
-			mu.Lock()
-			violations = append(violations, v...)
-			mu.Unlock()
+		mu.Lock()
+		if r.URL.Path == "/oauth/token" || strings.HasPrefix(r.URL.Path, "/api/") {
+			checked++
 		}
+		violations = append(violations, v...)
+		mu.Unlock()
 	})
 }
 

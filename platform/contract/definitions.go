@@ -1,6 +1,9 @@
 package contract
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // Enums of the pinned definitions (see the package comment for the version).
 var (
@@ -424,7 +427,7 @@ var TokenRequest = &Schema{Name: "TokenRequest", Fields: map[string]Field{
 }, Rules: []func(map[string]any) string{
 	func(o map[string]any) string {
 		for _, sc := range strings.Fields(str(o["scope"])) {
-			if !containsString(Scopes, sc) {
+			if !slices.Contains(Scopes, sc) {
 				return "scope " + sc + " is not a scope of the platform"
 			}
 		}
@@ -452,13 +455,4 @@ var (
 func str(v any) string {
 	s, _ := v.(string)
 	return s
-}
-
-func containsString(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
