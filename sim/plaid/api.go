@@ -50,6 +50,9 @@ type item struct {
 	// errorRequestID is the request_id of the call that found the login
 	// broken: the Item's error carries it, as Plaid's does.
 	errorRequestID string
+	// consentExpires is when the user's consent ends, once a
+	// PENDING_EXPIRATION warning has announced it; zero otherwise.
+	consentExpires time.Time
 	removed        bool
 }
 
@@ -272,9 +275,12 @@ func (it *item) itemJSON() map[string]any {
 	if products == nil {
 		products = []string{}
 	}
-	var webhook any
+	var webhook, consentExpires any
 	if it.webhook != "" {
 		webhook = it.webhook
+	}
+	if !it.consentExpires.IsZero() {
+		consentExpires = it.consentExpires.UTC().Format(time.RFC3339)
 	}
 	return map[string]any{
 		"item_id":                 it.id,
@@ -284,7 +290,7 @@ func (it *item) itemJSON() map[string]any {
 		"available_products":      []string{"balance"},
 		"billed_products":         products,
 		"products":                products,
-		"consent_expiration_time": nil,
+		"consent_expiration_time": consentExpires,
 		"update_type":             "background",
 	}
 }

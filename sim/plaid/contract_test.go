@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/plaid/plaid-go/v20/plaid"
 
@@ -82,6 +83,22 @@ func TestStandInConformsToPlaidGo(t *testing.T) {
 			t.Errorf("fired %s: got %v", code, h)
 		}
 		checkSignature(t, e, d)
+	}
+
+	// After PENDING_EXPIRATION the Item reports the end the webhook announced.
+	if _, _, err := api.SandboxItemFireWebhook(ctx).SandboxItemFireWebhookRequest(*plaid.NewSandboxItemFireWebhookRequest(access, "PENDING_EXPIRATION")).Execute(); err != nil {
+		t.Fatalf("fire PENDING_EXPIRATION: %v", err)
+	}
+	var warning plaid.PendingExpirationWebhook
+	if err := json.Unmarshal(e.nextHook(t).Body, &warning); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := api.ItemGet(ctx).ItemGetRequest(*plaid.NewItemGetRequest(access)).Execute()
+	if err != nil {
+		t.Fatalf("item get: %v", err)
+	}
+	if ends := got.Item.ConsentExpirationTime.Get(); ends == nil || !ends.Equal(warning.ConsentExpirationTime) || !ends.Equal(e.clock.Now().Add(7*24*time.Hour)) {
+		t.Errorf("item consent_expiration_time %v, want the webhook's %v, 7 days ahead", ends, warning.ConsentExpirationTime)
 	}
 
 	// An Item's error carries the request_id of the call that broke the login.

@@ -408,6 +408,7 @@ func (s *Server) linkOAuth(req *linkRequest) (map[string]any, *linkError) {
 func (s *Server) authenticated(sess *linkSession) {
 	if sess.token.updateMode() {
 		sess.item.repairLogin()
+		sess.item.consentExpires = time.Time{} // the user consented again
 		sess.step = "CONNECTED"
 		if sess.token.accountSelection {
 			sess.step = "SELECT_ACCOUNT"

@@ -31,6 +31,7 @@ type savedItem struct {
 	Products      []string        `json:"products"`
 	LoginRequired bool            `json:"login_required"`
 	ErrorRequest  string          `json:"error_request_id,omitempty"`
+	ConsentEnds   *time.Time      `json:"consent_expiration_time,omitempty"`
 	Removed       bool            `json:"removed"`
 }
 
@@ -59,7 +60,7 @@ func (s *Server) snapshot() ([]byte, error) {
 	items := make([]savedItem, 0, len(s.items))
 	for _, it := range s.items {
 		si := savedItem{ID: it.id, AccessToken: it.accessToken, InstitutionID: it.inst.ID, Shared: it.shared, Webhook: it.webhook,
-			Products: it.products, LoginRequired: it.loginRequired, ErrorRequest: it.errorRequestID, Removed: it.removed}
+			Products: it.products, LoginRequired: it.loginRequired, ErrorRequest: it.errorRequestID, ConsentEnds: timePtr(it.consentExpires), Removed: it.removed}
 		for _, a := range it.accounts {
 			idx := -1
 			for i, t := range it.inst.Accounts {
@@ -102,6 +103,9 @@ func (s *Server) load(path string) error {
 			products: si.Products, loginRequired: si.LoginRequired, errorRequestID: si.ErrorRequest, removed: si.Removed}
 		if it.shared == nil {
 			it.shared = map[string]bool{}
+		}
+		if si.ConsentEnds != nil {
+			it.consentExpires = *si.ConsentEnds
 		}
 		if it.loginRequired && it.errorRequestID == "" {
 			it.errorRequestID = newRequestID() // saved before Items kept it
@@ -189,4 +193,11 @@ func (s *Server) SandboxLinkAccount(institutionID string, n int, webhook string)
 	a := it.accounts[n]
 	it.shared[a.ID] = true
 	return SandboxLinked{PublicToken: s.newPublicToken(it), AccountID: a.ID, AccountName: a.Name, AccountMask: a.Mask}, nil
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }

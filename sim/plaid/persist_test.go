@@ -3,6 +3,7 @@ package simplaid
 import (
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 func TestItemsSurviveARestart(t *testing.T) {
@@ -21,7 +22,8 @@ func TestItemsSurviveARestart(t *testing.T) {
 	s1.mu.Lock()
 	itemID := s1.publicTokens[linked.PublicToken].itemID
 	it := s1.items[itemID]
-	it.loginRequired = true
+	it.breakLogin("req0000000000001")
+	it.consentExpires = time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
 	access := it.accessToken
 	s1.mu.Unlock()
 	s1.Close()
@@ -39,6 +41,9 @@ func TestItemsSurviveARestart(t *testing.T) {
 	}
 	if pt := s2.publicTokens[linked.PublicToken]; pt == nil || pt.itemID != itemID || pt.used {
 		t.Fatalf("public token after restart: got %+v, want it alive for the same Item", pt)
+	}
+	if got.errorRequestID != "req0000000000001" || !got.consentExpires.Equal(time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)) {
+		t.Fatalf("item after restart: error request_id %q, consent ends %v; want both kept", got.errorRequestID, got.consentExpires)
 	}
 	if !got.loginRequired || got.inst.ID != "ins_109508" || len(got.accounts) != 2 || !got.shared[linked.AccountID] || len(got.sharedAccounts()) != 1 {
 		t.Fatalf("item after restart: got %+v", got)

@@ -106,7 +106,9 @@ func (s *Server) fireWebhookLocked(it *item, typ, code string, e *apiError) {
 	case "TRANSACTIONS_REMOVED":
 		payload["removed_transactions"] = []string{}
 	case "PENDING_EXPIRATION":
-		payload["consent_expiration_time"] = s.now().Add(7 * 24 * time.Hour).UTC().Format(time.RFC3339)
+		// The Item reports the same end from now on, as Plaid's does.
+		it.consentExpires = s.now().Add(7 * 24 * time.Hour).UTC().Truncate(time.Second)
+		payload["consent_expiration_time"] = it.consentExpires.Format(time.RFC3339)
 	case "PENDING_DISCONNECT":
 		payload["reason"] = "INSTITUTION_MIGRATION"
 	case "WEBHOOK_UPDATE_ACKNOWLEDGED":
