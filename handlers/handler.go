@@ -69,6 +69,7 @@ type Handler struct {
 	emailThrottle, ipThrottle *throttle
 
 	transfers Transfers // set by SetTransfers
+	demo      Demo      // set by SetDemo in demo mode; nil in live mode
 }
 
 // New builds the handlers.
@@ -102,6 +103,7 @@ func (h *Handler) Layout(c echo.Context, title, nav string) views.Layout {
 		l.SignedIn, l.UserEmail, l.IsAdmin = true, u.Email, u.IsAdmin()
 		l.Scripts = append(l.Scripts, h.opts.Scripts...)
 	}
+	l.Demo = h.demoPanel(c)
 	return l
 }
 

@@ -21,6 +21,8 @@ type config struct {
 	LogLevel     slog.Level
 	SyncInterval time.Duration
 	Quiet        bool // demo: do not print the banner (tests)
+	// DemoResetOnStart starts the demo from freshly seeded data.
+	DemoResetOnStart bool
 
 	// Live mode: all five set. Demo mode: none set.
 	PlatformURL, PlatformTokenURL, PlatformClientID, PlatformClientSecret, PlatformBankGUID string
@@ -56,6 +58,7 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs.StringVar(&interval, "sync-interval", env("PORTAL_SYNC_INTERVAL", "30s"), "how often to sync connections from the platform (env PORTAL_SYNC_INTERVAL)")
 	fs.StringVar(&limit, "transfer-limit", env("PORTAL_TRANSFER_LIMIT", ""), "largest single deposit or withdrawal in dollars, default 10000 (env PORTAL_TRANSFER_LIMIT)")
 	fs.BoolVar(&c.Quiet, "quiet", false, "do not print the demo banner")
+	fs.BoolVar(&c.DemoResetOnStart, "demo-reset-on-start", false, "demo: start from freshly seeded data (the data dir's demo data is deleted)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
