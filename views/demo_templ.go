@@ -43,20 +43,20 @@ func DemoControls(p DemoPanel, csrf string) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "<details class=\"demo-panel\" data-testid=\"demo-panel\"><summary data-testid=\"demo-controls\">Demo controls</summary><div class=\"demo-body\"><p data-testid=\"demo-story\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "<p class=\"demo-status\" data-testid=\"demo-status\" role=\"status\" aria-live=\"polite\"></p><details class=\"demo-panel\" data-testid=\"demo-panel\"><summary data-testid=\"demo-controls\">Demo controls</summary><div class=\"demo-body\"><p data-testid=\"demo-story\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var2 string
 		templ_7745c5c3_Var2, templ_7745c5c3_Err = templ.JoinStringErrs(p.Story())
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/demo.templ`, Line: 15, Col: 43}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/demo.templ`, Line: 16, Col: 43}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var2))
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 3, "</p><p class=\"demo-status\" data-testid=\"demo-status\" role=\"status\" aria-live=\"polite\"></p><h2>Sign in as</h2><div class=\"demo-logins\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 3, "</p><h2>Sign in as</h2><div class=\"demo-logins\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

@@ -30,12 +30,21 @@
     delete form.dataset.submitted;
     form.querySelectorAll("button[type=submit]").forEach(function (b) { b.disabled = false; });
   }
+  // The answer stays until it is clicked away or the next one comes.
+  document.addEventListener("click", function (ev) {
+    var s = ev.target.closest ? ev.target.closest('[data-testid="demo-status"]') : null;
+    if (s) s.textContent = "";
+  });
   document.addEventListener("submit", function (ev) {
     var form = ev.target;
     if (!form.hasAttribute || !form.hasAttribute("data-demo-fetch") || ev.defaultPrevented) return;
     ev.preventDefault();
     var label = (ev.submitter || form.querySelector("button")).textContent;
     status(label + "…");
+    // Close the panel so the audience sees the page change underneath; the
+    // answer shows next to the panel's button.
+    var panel = form.closest("details");
+    if (panel) panel.open = false;
     fetch(form.action, {
       method: "POST", credentials: "same-origin",
       headers: { "Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded" },

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// panelClick opens the Demo controls (a <details>) and clicks one of its buttons.
+func panelClick(t *testing.T, ctx context.Context, sel string) {
+	t.Helper()
+	within(t, ctx, 15*time.Second, "Demo controls: "+sel,
+		chromedp.WaitVisible(tid("demo-controls")),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-testid="demo-panel"]').open = true`),
+		clickIn(chromedp.CSS(sel)))
+}
+
+// statusSays waits for the panel's answer to an action.
+func statusSays(t *testing.T, ctx context.Context, what, text string) {
+	t.Helper()
+	waitFor(t, ctx, 40*time.Second, what, `(document.querySelector('[data-testid="demo-status"]')||{}).textContent.indexOf(`+jsQuote(text)+`) >= 0`)
+}
+
+// TestBrowserDemoControls gives the demo as a salesperson would, with the
+// panel only: sign in as alice, expire a connection and watch it flag without
+// a reload, take the platform down, reconnect (Finishing…), recover
+// (Connected), and reset to the seeded state.
+func TestBrowserDemoControls(t *testing.T) {
+	p := startPortal(t)
+	ctx := newBrowser(t)
+	within(t, ctx, 20*time.Second, "first visit", chromedp.Navigate(p.URL), chromedp.WaitVisible(tid("demo-controls")))
+
+	t.Run("the guided tour shows once", func(t *testing.T) {
+		if got := eval[string](t, ctx, `(document.querySelector('[data-testid="demo-tour"]')||{dataset:{}}).dataset.step || ""`); got != "1" {
+			t.Fatalf("tour step on the first visit: got %q, want 1", got)
+		}
+		within(t, ctx, 15*time.Second, "tour: next", clickIn(tid("tour-next")))
+		waitAcrossNavigation(t, ctx, 15*time.Second, "tour step 2", `document.readyState === "complete" && (document.querySelector('[data-testid="demo-tour"]')||{dataset:{}}).dataset.step === "2"`)
+		within(t, ctx, 15*time.Second, "tour: close", clickIn(tid("tour-dismiss")))
+		waitAcrossNavigation(t, ctx, 15*time.Second, "the tour closed", `document.readyState === "complete" && !!document.querySelector('[data-testid="demo-controls"]') && !document.querySelector('[data-testid="demo-tour"]')`)
+		within(t, ctx, 15*time.Second, "reload", chromedp.Navigate(p.URL+"/login"), chromedp.WaitVisible(tid("demo-controls")))
+		if eval[bool](t, ctx, `!!document.querySelector('[data-testid="demo-tour"]')`) {
+			t.Fatal("the tour came back after it was closed")
+		}
+	})
+
+	panelClick(t, ctx, `[data-testid="demo-switch"][data-email="alice@example.com"]`)
+	waitAcrossNavigation(t, ctx, 20*time.Second, "alice's accounts", `location.pathname === "/accounts" && document.querySelectorAll('[data-testid="account-row"]').length === 4`)
+	seededExpired := guidsInState(t, ctx, "refresh_required")
+	if len(seededExpired) != 1 {
+		t.Fatalf("alice's expired connections: got %v, want 1", seededExpired)
+	}
+	expired := seededExpired[0]
+	connected := guidsInState(t, ctx, "completed")
+	if len(connected) != 1 {
+		t.Fatalf("alice's connected connections: got %v, want 1", connected)
+	}
+	banners := eval[int](t, ctx, `document.querySelectorAll('[data-testid="banner"]').length`)
+	eval[bool](t, ctx, `window.__noReload = true`)
+
+	t.Run("expire a connection: the row flags without a reload", func(t *testing.T) {
+		panelClick(t, ctx, tidSel("demo-expire"))
+		waitFor(t, ctx, 30*time.Second, "the row to flag", rowStateJS+`(`+jsQuote(connected[0])+`) === "refresh_required|Refresh required|flag|"`)
+		waitFor(t, ctx, 10*time.Second, "a new banner", `document.querySelectorAll('[data-testid="banner"]').length > `+itoa(banners))
+		screenshot(t, ctx, "demo-expired")
+	})
+
+	t.Run("platform down: reconnect waits with Finishing…, then Connected after recovery", func(t *testing.T) {
+		panelClick(t, ctx, tidSel("demo-fail"))
+		statusSays(t, ctx, "the outage", "answers 500")
+		within(t, ctx, 10*time.Second, "click Reconnect", chromedp.Click(chromedp.CSS(`[data-testid="reconnect"][data-guid="`+expired+`"]`)))
+		f := linkFrame(t, ctx, p.PlaidURL)
+		plaidLogin(t, f, "user_good", "pass_good")
+		waitFor(t, ctx, 60*time.Second, "Finishing…", rowStateJS+`(`+jsQuote(expired)+`).endsWith("|finishing")`)
+		screenshot(t, ctx, "demo-finishing")
+		panelClick(t, ctx, tidSel("demo-recover"))
+		statusSays(t, ctx, "the recovery", "The platform is back")
+		waitFor(t, ctx, 60*time.Second, "Connected", rowStateJS+`(`+jsQuote(expired)+`) === "completed|Connected||"`)
+	})
+	if !eval[bool](t, ctx, `window.__noReload === true`) {
+		t.Fatal("the page was reloaded during the stories")
+	}
+
+	t.Run("reset: the seeded state again", func(t *testing.T) {
+		panelClick(t, ctx, tidSel("demo-reset"))
+		waitAcrossNavigation(t, ctx, 30*time.Second, "the accounts page after the reset",
+			`document.readyState === "complete" && location.pathname === "/accounts" && window.__noReload !== true && document.querySelectorAll('[data-testid="account-row"]').length === 4`)
+		if got := guidsInState(t, ctx, "refresh_required"); len(got) != 1 || got[0] != expired {
+			t.Errorf("expired connections after the reset: got %v, want [%s]", got, expired)
+		}
+		if got := guidsInState(t, ctx, "completed"); len(got) != 1 || got[0] != connected[0] {
+			t.Errorf("connected connections after the reset: got %v, want %v", got, connected)
+		}
+		if n := eval[int](t, ctx, `document.querySelectorAll('[data-testid="banner"]').length`); n != banners {
+			t.Errorf("banners after the reset: got %d, want %d as seeded", n, banners)
+		}
+		screenshot(t, ctx, "demo-reset")
+		for _, l := range logLines(p.cmd.Stderr.(*lockedWriter).String(), "demo reset") {
+			t.Logf("reset took %v ms", l["took_ms"])
+		}
+	})
+}
+
+func tidSel(id string) string { return `[data-testid="` + id + `"]` }
+
+func itoa(n int) string { return fmt.Sprint(n) }
