@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -79,6 +80,20 @@ func TestBrowserDemoControls(t *testing.T) {
 		panelClick(t, ctx, tidSel("demo-recover"))
 		statusSays(t, ctx, "the recovery", "The platform is back")
 		waitFor(t, ctx, 60*time.Second, "Connected", rowStateJS+`(`+jsQuote(expired)+`) === "completed|Connected||"`)
+	})
+
+	t.Run("slow platform: the page shows progress, then Link opens", func(t *testing.T) {
+		panelClick(t, ctx, tidSel("demo-slow"))
+		statusSays(t, ctx, "the slowdown", "10 s")
+		if story := eval[string](t, ctx, `document.querySelector('[data-testid="demo-story"]').textContent`); !strings.Contains(story, "slow") {
+			t.Errorf("the panel's story after the slowdown: %q, want it to say the platform is slow", story)
+		}
+		within(t, ctx, 10*time.Second, "click Reconnect", chromedp.Click(chromedp.CSS(`[data-testid="reconnect"][data-guid="`+connected[0]+`"]`)))
+		waitFor(t, ctx, 5*time.Second, "the progress", `!document.querySelector('[data-testid="link-progress"]').classList.contains("hidden")`)
+		f := linkFrame(t, ctx, p.PlaidURL)
+		inFrame(t, f, "close Link", clickIn(tid("plaid-close")))
+		panelClick(t, ctx, tidSel("demo-recover"))
+		statusSays(t, ctx, "the recovery", "The platform is back")
 	})
 	if !eval[bool](t, ctx, `window.__noReload === true`) {
 		t.Fatal("the page was reloaded during the stories")

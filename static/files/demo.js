@@ -21,9 +21,12 @@
     return fetch(location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
       .then(function (r) { return r.text(); })
       .then(function (html) {
-        var fresh = new DOMParser().parseFromString(html, "text/html").querySelector("main");
-        var cur = document.querySelector("main");
+        var doc = new DOMParser().parseFromString(html, "text/html");
+        var fresh = doc.querySelector("main"), cur = document.querySelector("main");
         if (fresh && cur && !editing(cur)) cur.replaceWith(document.importNode(fresh, true));
+        // The panel tells the story it is in: the platform's state changed too.
+        var story = doc.querySelector('[data-testid="demo-story"]'), shown = document.querySelector('[data-testid="demo-story"]');
+        if (story && shown) shown.textContent = story.textContent;
       });
   }
   function release(form) {
