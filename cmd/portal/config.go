@@ -58,7 +58,8 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs.StringVar(&interval, "sync-interval", env("PORTAL_SYNC_INTERVAL", "30s"), "how often to sync connections from the platform (env PORTAL_SYNC_INTERVAL)")
 	fs.StringVar(&limit, "transfer-limit", env("PORTAL_TRANSFER_LIMIT", ""), "largest single deposit or withdrawal in dollars, default 10000 (env PORTAL_TRANSFER_LIMIT)")
 	fs.BoolVar(&c.Quiet, "quiet", false, "do not print the demo banner")
-	fs.BoolVar(&c.DemoResetOnStart, "demo-reset-on-start", false, "demo: start from freshly seeded data (the data dir's demo data is deleted)")
+	fs.BoolVar(&c.DemoResetOnStart, "demo-reset-on-start", env("PORTAL_DEMO_RESET_ON_START", "") == "1",
+		"demo: start from freshly seeded data; the data dir's demo data is deleted (env PORTAL_DEMO_RESET_ON_START=1)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

@@ -122,3 +122,34 @@ func TestBrowserDemoControls(t *testing.T) {
 func tidSel(id string) string { return `[data-testid="` + id + `"]` }
 
 func itoa(n int) string { return fmt.Sprint(n) }
+
+// TestDemoResetOnStart: the demo keeps its state across a restart, unless
+// it is started with -demo-reset-on-start.
+func TestDemoResetOnStart(t *testing.T) {
+	p := startPortal(t)
+	count := func() int {
+		t.Helper()
+		alice := signIn(t, p.URL, "alice@example.com", "demo-alice")
+		return strings.Count(alice.page("/accounts"), `data-state="refresh_required"`)
+	}
+	if n := count(); n != 1 {
+		t.Fatalf("seeded: %d expired connections, want 1", n)
+	}
+	alice := signIn(t, p.URL, "alice@example.com", "demo-alice")
+	if status, out := alice.json("POST", "/demo/expire", nil); status != 200 || !strings.Contains(out["message"], "expired") {
+		t.Fatalf("expire: got %d %v", status, out)
+	}
+	if n := count(); n != 2 {
+		t.Fatalf("after the expiry: %d expired connections, want 2", n)
+	}
+	p.stop()
+	p.restart(t)
+	if n := count(); n != 2 {
+		t.Errorf("after a restart: %d expired connections, want 2 (kept)", n)
+	}
+	p.stop()
+	p.restart(t, "PORTAL_DEMO_RESET_ON_START=1")
+	if n := count(); n != 1 {
+		t.Errorf("after a restart with -demo-reset-on-start: %d expired connections, want 1 (seeded)", n)
+	}
+}
