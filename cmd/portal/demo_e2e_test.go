@@ -35,6 +35,7 @@ func TestBrowserDemoControls(t *testing.T) {
 	within(t, ctx, 20*time.Second, "first visit", chromedp.Navigate(p.URL), chromedp.WaitVisible(tid("demo-controls")))
 
 	t.Run("the guided tour shows once", func(t *testing.T) {
+		screenshot(t, ctx, "demo-tour")
 		if got := eval[string](t, ctx, `(document.querySelector('[data-testid="demo-tour"]')||{dataset:{}}).dataset.step || ""`); got != "1" {
 			t.Fatalf("tour step on the first visit: got %q, want 1", got)
 		}
@@ -61,6 +62,8 @@ func TestBrowserDemoControls(t *testing.T) {
 	}
 	banners := eval[int](t, ctx, `document.querySelectorAll('[data-testid="banner"]').length`)
 	eval[bool](t, ctx, `window.__noReload = true`)
+	eval[bool](t, ctx, `document.querySelector('[data-testid="demo-panel"]').open = true`)
+	screenshot(t, ctx, "demo-panel")
 
 	t.Run("expire a connection: the row flags without a reload", func(t *testing.T) {
 		panelClick(t, ctx, tidSel("demo-expire"))
