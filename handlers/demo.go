@@ -38,12 +38,13 @@ func (h *Handler) SetDemo(d Demo) { h.demo = d }
 // tourCookie remembers how far this browser got in the guided tour.
 const tourCookie = "demo_tour"
 
-// demoPanel builds the panel for this request; nil outside the demo.
+// demoPanel builds the panel for this request; nil outside the demo. The
+// page to come back to is the path alone: a query may carry a Link state.
 func (h *Handler) demoPanel(c echo.Context) *views.DemoPanel {
 	if h.demo == nil {
 		return nil
 	}
-	p := &views.DemoPanel{CSS: h.assets.URL("demo.css"), Script: h.assets.URL("demo.js"), Return: returnPath(c.Request().URL.RequestURI()),
+	p := &views.DemoPanel{CSS: h.assets.URL("demo.css"), Script: h.assets.URL("demo.js"), Return: returnPath(c.Request().URL.Path),
 		Logins: h.demo.Logins(), ResetReady: h.demo.ResetReady(), TourStep: 1}
 	p.Platform, p.Until = h.demo.Platform()
 	if u, ok := CurrentUser(c); ok {
