@@ -98,7 +98,8 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 		demoCtl = newDemoController(log.With("component", "demo"), db, conns, bank, demoEnvOf, cfg.DataDir)
 		if freshDemo {
 			if err := demoCtl.keepSeed(ctx); err != nil {
-				return fmt.Errorf("demo: keep the seeded state: %w", err)
+				// The demo still runs; only its reset button is unavailable.
+				log.Warn("demo: keep the seeded state", "err", err)
 			}
 		}
 	}

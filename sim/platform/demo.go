@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 )
 
 // The demo's reset: the simulator's data is copied aside once, right after
@@ -26,7 +27,7 @@ func (s *Server) Snapshot(ctx context.Context, path string) error {
 
 // Restore replaces every customer, account, workflow, quote, transfer and
 // webhook delivery with those of the snapshot at path, in one transaction,
-// and clears the injected faults.
+// and clears the injected faults. The accounts come back as updated now.
 func (s *Server) Restore(ctx context.Context, path string) error {
 	if _, err := os.Stat(path); err != nil {
 		return err
@@ -37,6 +38,11 @@ func (s *Server) Restore(ctx context.Context, path string) error {
 	}
 	defer conn.Close()
 	err = restoreTables(ctx, conn, path, map[string]bool{"settings": true, "migrations": true})
+	if err == nil {
+		// The restored accounts are news to a client that saw later versions:
+		// they must not look older than what it holds (clients keep the newest copy).
+		_, err = conn.ExecContext(ctx, `UPDATE external_bank_accounts SET updated_at = ?`, millis(time.Now()))
+	}
 	s.lists.changed()
 	s.faults.set(nil)
 	return err

@@ -46,9 +46,13 @@ func TestSnapshotAndRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	later := ts.link(t, "later")
-	if status := ts.do(t, "PATCH", "/api/external_bank_accounts/"+seeded.GUID, map[string]string{"state": stateRefreshRequired}, nil); status != http.StatusOK {
+	var expired struct {
+		UpdatedAt time.Time `json:"updated_at"`
+	}
+	if status := ts.do(t, "PATCH", "/api/external_bank_accounts/"+seeded.GUID, map[string]string{"state": stateRefreshRequired}, &expired); status != http.StatusOK {
 		t.Fatalf("force refresh_required: got %d", status)
 	}
+	expiredAt := expired.UpdatedAt
 	if err := sb.SetFaults(ctx, []Fault{{PathPrefix: "/api/customers", Status: 500}}); err != nil {
 		t.Fatal(err)
 	}
@@ -61,9 +65,18 @@ func TestSnapshotAndRestore(t *testing.T) {
 	if err := ts.Restore(ctx, snap); err != nil {
 		t.Fatal(err)
 	}
-	// The bank token issued before still works: the identity was kept.
-	if got := ts.state(t, seeded.GUID); got != stateCompleted {
-		t.Errorf("seeded account after the restore: got %q, want completed", got)
+	// The bank token issued before still works: the identity was kept. The
+	// account is as seeded, but newer than anything a client saw before.
+	var back struct {
+		State     string    `json:"state"`
+		UpdatedAt time.Time `json:"updated_at"`
+	}
+	ts.do(t, "GET", "/api/external_bank_accounts/"+seeded.GUID, nil, &back)
+	if back.State != stateCompleted {
+		t.Errorf("seeded account after the restore: got %q, want completed", back.State)
+	}
+	if back.UpdatedAt.Before(expiredAt) {
+		t.Errorf("updated_at after the restore: got %s, want no earlier than %s (the expiry before it)", back.UpdatedAt, expiredAt)
 	}
 	if status := ts.do(t, "GET", "/api/external_bank_accounts/"+later.GUID, nil, nil); status != http.StatusNotFound {
 		t.Errorf("account made after the snapshot: got %d, want 404", status)
