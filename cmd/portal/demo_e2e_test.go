@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -154,5 +157,60 @@ func TestDemoResetOnStart(t *testing.T) {
 	p.restart(t, "PORTAL_DEMO_RESET_ON_START=1")
 	if n := count(); n != 1 {
 		t.Errorf("after a restart with -demo-reset-on-start: %d expired connections, want 1 (seeded)", n)
+	}
+}
+
+// demoPost sends a Demo controls form as the panel's script does.
+func demoPost(a *apiClient, path string, form url.Values) (int, map[string]string) {
+	a.t.Helper()
+	form.Set("_csrf", a.csrf)
+	req, _ := http.NewRequest(http.MethodPost, a.base+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	res, err := a.c.Do(req)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	out := map[string]string{}
+	json.NewDecoder(res.Body).Decode(&out)
+	return res.StatusCode, out
+}
+
+// TestDemoPlaidWebhooks: the panel has Plaid fire its webhooks at the
+// platform simulator, through the stand-in's sandbox API.
+func TestDemoPlaidWebhooks(t *testing.T) {
+	p := startPortal(t)
+	alice := signIn(t, p.URL, "alice@example.com", "demo-alice")
+	expired := func() int { return strings.Count(alice.page("/accounts"), `data-state="refresh_required"`) }
+	if n := expired(); n != 1 {
+		t.Fatalf("seeded: %d expired connections, want 1", n)
+	}
+	status, out := demoPost(alice, "/demo/webhook", url.Values{"code": {"PENDING_DISCONNECT"}})
+	if status != http.StatusOK || !strings.Contains(out["message"], "PENDING_DISCONNECT") {
+		t.Fatalf("PENDING_DISCONNECT: got %d %v", status, out)
+	}
+	poll(t, 20*time.Second, "the platform to receive PENDING_DISCONNECT", func() bool {
+		for _, l := range logLines(p.cmd.Stderr.(*lockedWriter).String(), "plaid webhook") {
+			if l["code"] == "PENDING_DISCONNECT" {
+				return true
+			}
+		}
+		return false
+	})
+	if n := expired(); n != 1 {
+		t.Errorf("after PENDING_DISCONNECT: %d expired connections, want 1 (a warning only)", n)
+	}
+	status, out = demoPost(alice, "/demo/webhook", url.Values{"code": {"ITEM_LOGIN_REQUIRED"}})
+	if status != http.StatusOK || !strings.Contains(out["message"], "flagged") {
+		t.Fatalf("ITEM_LOGIN_REQUIRED: got %d %v", status, out)
+	}
+	if n := expired(); n != 2 {
+		t.Errorf("after ITEM_LOGIN_REQUIRED: %d expired connections, want 2", n)
+	}
+	// Nothing left for Plaid to flag: a plain answer, nothing changes.
+	status, out = demoPost(alice, "/demo/webhook", url.Values{"code": {"ITEM_LOGIN_REQUIRED"}})
+	if status != http.StatusOK || !strings.Contains(out["message"], "No Connected connection") {
+		t.Errorf("a second ITEM_LOGIN_REQUIRED: got %d %v", status, out)
 	}
 }
