@@ -214,3 +214,24 @@ func TestDemoPlaidWebhooks(t *testing.T) {
 		t.Errorf("a second ITEM_LOGIN_REQUIRED: got %d %v", status, out)
 	}
 }
+
+// TestDemoPrintsOneLine: the demo says where it runs, in one line, and
+// nothing else (the people and the stories are in the page's Demo controls).
+func TestDemoPrintsOneLine(t *testing.T) {
+	out := &lockedWriter{b: &strings.Builder{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	getenv := func(string) string { return "" }
+	go func() {
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-data", t.TempDir(), "-log-level", "error"}, getenv, strings.NewReader(""), out)
+	}()
+	poll(t, 90*time.Second, "the demo's line", func() bool { return strings.Contains(out.String(), "\n") })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if len(lines) != 1 || !strings.HasPrefix(lines[0], "Bank-connections portal demo is running: http://127.0.0.1:") {
+		t.Errorf("the demo printed %q, want one line with its URL", out.String())
+	}
+}
