@@ -25,7 +25,17 @@ func panelClick(t *testing.T, ctx context.Context, sel string) {
 // statusSays waits for the panel's answer to an action.
 func statusSays(t *testing.T, ctx context.Context, what, text string) {
 	t.Helper()
-	waitFor(t, ctx, 40*time.Second, what, `(document.querySelector('[data-testid="demo-status"]')||{}).textContent.indexOf(`+jsQuote(text)+`) >= 0`)
+	deadline := time.Now().Add(40 * time.Second)
+	for {
+		got := eval[string](t, ctx, `(document.querySelector('[data-testid="demo-status"]')||{}).textContent || ""`)
+		if strings.Contains(got, text) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waiting for %s: the panel says %q, want %q in it", what, got, text)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 // TestBrowserDemoControls gives the demo as a salesperson would, with the
@@ -98,6 +108,7 @@ func TestBrowserDemoControls(t *testing.T) {
 		waitFor(t, ctx, 5*time.Second, "the progress", `!document.querySelector('[data-testid="link-progress"]').classList.contains("hidden")`)
 		f := linkFrame(t, ctx, p.PlaidURL)
 		inFrame(t, f, "close Link", clickIn(tid("plaid-close")))
+		waitFor(t, ctx, 15*time.Second, "Link to close", `!Array.from(document.querySelectorAll('[data-testid="plaid-link-iframe"]')).some(function (f) { return f.style.display !== "none"; })`)
 		panelClick(t, ctx, tidSel("demo-recover"))
 		statusSays(t, ctx, "the recovery", "The platform is back")
 	})
