@@ -77,6 +77,7 @@ func (p *portal) start(t *testing.T, env ...string) {
 		t.Fatal(err)
 	}
 	cmd.Stderr = &lockedWriter{b: p.stderr}
+	logStart := p.stderr.Len() // a restart appends to the same log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -96,11 +97,12 @@ func (p *portal) start(t *testing.T, env ...string) {
 	case <-time.After(90 * time.Second):
 		t.Fatalf("portal did not start; stderr:\n%s", p.stderr.String())
 	}
-	// The simulators' URLs are in the log, not on the demo's one line.
+	// The simulators' URLs are in the log of this run, not on the demo's one line.
 	logs := cmd.Stderr.(*lockedWriter)
+	p.PlatformURL, p.PlaidURL = "", ""
 	deadline := time.Now().Add(10 * time.Second)
 	for p.PlatformURL == "" {
-		for _, line := range strings.Split(logs.String(), "\n") {
+		for _, line := range strings.Split(logs.String()[logStart:], "\n") {
 			var rec struct {
 				Msg         string `json:"msg"`
 				PlatformURL string `json:"platform_url"`
