@@ -74,6 +74,7 @@ type Handler struct {
 
 	transfers    Transfers // set by SetTransfers
 	transfersOff bool      // set by SetTransfersOff
+	demo         Demo      // set by SetDemo in demo mode; nil in live mode
 }
 
 // New builds the handlers.
@@ -115,6 +116,7 @@ func (h *Handler) Layout(c echo.Context, title, nav string) views.Layout {
 		l.SignedIn, l.UserEmail, l.IsAdmin = true, u.Email, u.IsAdmin()
 		l.Scripts = append(l.Scripts, h.opts.Scripts...)
 	}
+	l.Demo = h.demoPanel(c)
 	return l
 }
 

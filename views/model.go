@@ -21,6 +21,8 @@ type Layout struct {
 	Scripts []string // script URLs, in order
 	// Nav marks the current section: "accounts" or "admin".
 	Nav string
+	// Demo is the Demo controls panel; nil outside the demo.
+	Demo *DemoPanel
 }
 
 // stateLabels are the words the portal shows for the platform's seven states.

@@ -326,6 +326,13 @@ var expected = map[string]map[string]int{
 	"POST /admin/link/:id/review": {"anonymous": 401, "alice": 403, "bob": 403, "admin": 303,
 		"alice→bob": 403, "bob→alice": 403, "admin→alice": 404},
 	"GET /admin/notifications": {"anonymous": 303, "alice": 403, "bob": 403, "admin": 200},
+	// The Demo controls exist only in demo mode; this world is live.
+	"POST /demo/switch":   {"anonymous": 404, "alice": 404, "bob": 404, "admin": 404},
+	"POST /demo/expire":   {"anonymous": 404, "alice": 404, "bob": 404, "admin": 404},
+	"POST /demo/webhook":  {"anonymous": 404, "alice": 404, "bob": 404, "admin": 404},
+	"POST /demo/platform": {"anonymous": 404, "alice": 404, "bob": 404, "admin": 404},
+	"POST /demo/reset":    {"anonymous": 404, "alice": 404, "bob": 404, "admin": 404},
+	"POST /demo/tour":     {"anonymous": 404, "alice": 404, "bob": 404, "admin": 404},
 }
 
 // changesAccount lists the routes that change the connection they name: each

@@ -130,7 +130,7 @@ func ParseTrustedProxies(list string) ([]*net.IPNet, error) {
 // check every route against every role.
 type Route struct {
 	Method, Path string
-	Access       string // "public", "user", "customer", "admin"
+	Access       string // "public", "user", "customer", "admin", "demo" (demo mode only, else 404)
 	handler      func(h *handlers.Handler) echo.HandlerFunc
 }
 
@@ -168,6 +168,13 @@ func Routes() []Route {
 		{http.MethodGet, "/admin/link/:id/review", "admin", func(h *handlers.Handler) echo.HandlerFunc { return h.AdminLinkReview }},
 		{http.MethodPost, "/admin/link/:id/review", "admin", func(h *handlers.Handler) echo.HandlerFunc { return h.AdminLinkReviewConfirm }},
 		{http.MethodGet, "/admin/notifications", "admin", func(h *handlers.Handler) echo.HandlerFunc { return h.AdminNotifications }},
+		// Demo controls: demo mode only ("demo" answers 404 in live mode); anyone may use them there.
+		{http.MethodPost, "/demo/switch", "demo", func(h *handlers.Handler) echo.HandlerFunc { return h.DemoSwitch }},
+		{http.MethodPost, "/demo/expire", "demo", func(h *handlers.Handler) echo.HandlerFunc { return h.DemoExpire }},
+		{http.MethodPost, "/demo/webhook", "demo", func(h *handlers.Handler) echo.HandlerFunc { return h.DemoWebhook }},
+		{http.MethodPost, "/demo/platform", "demo", func(h *handlers.Handler) echo.HandlerFunc { return h.DemoPlatform }},
+		{http.MethodPost, "/demo/reset", "demo", func(h *handlers.Handler) echo.HandlerFunc { return h.DemoReset }},
+		{http.MethodPost, "/demo/tour", "demo", func(h *handlers.Handler) echo.HandlerFunc { return h.DemoTour }},
 	}
 }
 
@@ -181,6 +188,8 @@ func routes(e *echo.Echo, h *handlers.Handler, assets *static.Assets) {
 			next = handlers.RequireCustomer(next)
 		case "admin":
 			next = handlers.RequireAdmin(next)
+		case "demo":
+			next = h.RequireDemo(next)
 		}
 		if r.Path == linkCompletePath {
 			next = keepRefusedLinkResult(h, next)

@@ -29,6 +29,8 @@ type config struct {
 	// sends for Plaid's CDN, with the Link simulator in Plaid's place: the
 	// way to check offline that Link works under the live policy.
 	LiveLinkCSP bool
+	// DemoResetOnStart starts the demo from freshly seeded data.
+	DemoResetOnStart bool
 
 	// Live mode: all five set. Demo mode: none set.
 	PlatformURL, PlatformTokenURL, PlatformClientID, PlatformClientSecret, PlatformBankGUID string
@@ -77,6 +79,8 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs.StringVar(&proxies, "trusted-proxies", env("PORTAL_TRUSTED_PROXIES", ""), "CIDR ranges of reverse proxies whose X-Forwarded-For is believed, comma-separated (env PORTAL_TRUSTED_PROXIES)")
 	fs.BoolVar(&c.Quiet, "quiet", false, "do not print the demo banner")
 	fs.StringVar(&linkCSP, "link-csp", env("PORTAL_LINK_CSP", "demo"), "demo: the page policy for Link: demo, or live (the policy live mode sends, with the Link simulator as Plaid's CDN) (env PORTAL_LINK_CSP)")
+	fs.BoolVar(&c.DemoResetOnStart, "demo-reset-on-start", env("PORTAL_DEMO_RESET_ON_START", "") == "1",
+		"demo: start from freshly seeded data; the data dir's demo data is deleted (env PORTAL_DEMO_RESET_ON_START=1)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

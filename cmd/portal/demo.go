@@ -20,9 +20,9 @@ import (
 type demoLogin struct{ Email, Password, Note string }
 
 var demoLogins = []demoLogin{
-	{"alice@example.com", "demo-alice", "customer: connections in four states, one expired"},
-	{"bob@example.com", "demo-bob", "customer: a connected and a failed connection"},
-	{"admin@example.com", "demo-admin", "admin: the bank-connections tab"},
+	{"alice@example.com", "demo-alice", "a customer with connections in four states, one of them expired"},
+	{"bob@example.com", "demo-bob", "a customer with a connected and a failed connection"},
+	{"admin@example.com", "demo-admin", "the bank's admin, with the bank-connections tab over every connection"},
 }
 
 // demoEnv is the offline world of the demo: the Plaid stand-in and the
@@ -34,6 +34,8 @@ type demoEnv struct {
 	platform    *simplatform.Server
 	platformURL string
 	servers     []*http.Server
+	// Plaid's API as plaid-go reaches it (the stand-in or Plaid's sandbox).
+	plaidAPIURL, plaidClientID, plaidSecret string
 }
 
 func (d *demoEnv) Close() {
@@ -99,6 +101,7 @@ func startDemo(ctx context.Context, cfg config, log *slog.Logger, redirectURI st
 	} else {
 		d.plaidURL = "https://cdn.plaid.com"
 	}
+	d.plaidAPIURL, d.plaidClientID, d.plaidSecret = plaidCfg.BaseURL, plaidCfg.ClientID, plaidCfg.Secret
 	adapter, err := plaidgo.New(plaidCfg)
 	if err != nil {
 		d.Close()

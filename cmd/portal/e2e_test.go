@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -76,32 +77,47 @@ func (p *portal) start(t *testing.T, env ...string) {
 		t.Fatal(err)
 	}
 	cmd.Stderr = p.stderr
+	logStart := p.stderr.Len() // a restart appends to the same log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	p.cmd = cmd
 	t.Cleanup(func() { p.stop() })
-	found := make(chan struct{})
+	found := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			line := sc.Text()
-			if _, v, ok := strings.Cut(line, "demo is running: "); ok {
-				p.URL = strings.TrimSpace(v)
-			}
-			if _, v, ok := strings.Cut(line, "Platform simulator: "); ok {
-				p.PlatformURL, _, _ = strings.Cut(v, " ")
-			}
-			if _, v, ok := strings.Cut(line, "Plaid: "); ok {
-				p.PlaidURL = strings.TrimSpace(v)
-				close(found)
+			if _, v, ok := strings.Cut(sc.Text(), "demo is running: "); ok {
+				found <- strings.TrimSpace(v)
 			}
 		}
 	}()
 	select {
-	case <-found:
+	case p.URL = <-found:
 	case <-time.After(90 * time.Second):
 		t.Fatalf("portal did not start; stderr:\n%s", p.stderr.String())
+	}
+	// The simulators' URLs are in the log of this run, not on the demo's one line.
+	logs := cmd.Stderr.(*lockedWriter)
+	p.PlatformURL, p.PlaidURL = "", ""
+	deadline := time.Now().Add(10 * time.Second)
+	for p.PlatformURL == "" {
+		for _, line := range strings.Split(logs.String()[logStart:], "\n") {
+			var rec struct {
+				Msg         string `json:"msg"`
+				PlatformURL string `json:"platform_url"`
+				PlaidURL    string `json:"plaid_url"`
+			}
+			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "demo simulators" {
+				p.PlatformURL, p.PlaidURL = rec.PlatformURL, rec.PlaidURL
+			}
+		}
+		if p.PlatformURL == "" {
+			if time.Now().After(deadline) {
+				t.Fatalf("no demo simulators line in the log:\n%s", logs.String())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 	}
 }
 
@@ -134,6 +150,12 @@ func (p *portal) stop() {
 type lockedWriter struct {
 	mu sync.Mutex
 	b  strings.Builder
+}
+
+func (w *lockedWriter) Len() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Len()
 }
 
 func (w *lockedWriter) Write(p []byte) (int, error) {

@@ -31,6 +31,11 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return err
 	}
+	if cfg.demo() && cfg.DemoResetOnStart {
+		if err := wipeDemoData(cfg.DataDir); err != nil {
+			return fmt.Errorf("demo reset on start: %w", err)
+		}
+	}
 	db, err := store.Open(ctx, filepath.Join(cfg.DataDir, "portal.db"))
 	if err != nil {
 		return err
@@ -68,12 +73,15 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 			return err
 		}
 	}
+	var demoEnvOf *demoEnv
+	freshDemo := false
 	if cfg.demo() {
 		env, err := startDemo(ctx, cfg, log, redirectURI)
 		if err != nil {
 			return fmt.Errorf("demo: %w", err)
 		}
 		defer env.Close()
+		demoEnvOf = env
 		platformCfg.BaseURL, platformCfg.TokenURL = env.platformURL, env.platformURL+"/oauth/token"
 		platformCfg.ClientID, platformCfg.ClientSecret = env.platform.ClientID(), env.platform.ClientSecret()
 		bankGUID = env.platform.BankGUID()
@@ -86,6 +94,11 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 			if !cfg.LiveLinkCSP {
 				link = web.LinkSource{Origin: env.plaidURL}
 			}
+		}
+		if n, err := db.CountUsers(ctx); err != nil {
+			return err
+		} else {
+			freshDemo = n == 0
 		}
 		// Seeding creates customers and links accounts: nothing of money movement.
 		seedCfg := platformCfg
@@ -103,11 +116,19 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 	conns := connections.New(log.With("component", "connections"), db, bank, connections.Config{
 		BankGUID: bankGUID, SyncInterval: cfg.SyncInterval, RedirectURI: redirectURI, BankScopes: grant.Scopes, Institutions: institutions,
 	})
+	var demoCtl *demoController
 	if cfg.demo() {
 		// The demo's first page shows data at once.
 		syncCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		conns.Sync(syncCtx)
 		cancel()
+		demoCtl = newDemoController(log.With("component", "demo"), db, conns, bank, demoEnvOf, cfg.DataDir)
+		if freshDemo {
+			if err := demoCtl.keepSeed(ctx); err != nil {
+				// The demo still runs; only its reset button is unavailable.
+				log.Warn("demo: keep the seeded state", "err", err)
+			}
+		}
 	}
 
 	sessions := web.NewSessions(db, hashKey, blockKey, cfg.secureCookies())
@@ -131,6 +152,9 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 		h.SetTransfers(transfers)
 	} else {
 		h.SetTransfersOff()
+	}
+	if demoCtl != nil {
+		h.SetDemo(demoCtl)
 	}
 	e := web.New(web.Config{Log: log, Store: db, Assets: assets, Handler: h, Sessions: sessions, SecureCookies: cfg.secureCookies(),
 		PlaidOrigin: link.Origin, PlaidScript: link.Script, PlaidConnect: link.Connect, TrustedProxies: cfg.TrustedProxies, BaseURL: cfg.BaseURL})
@@ -158,8 +182,12 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 	}()
 
 	log.Info("portal listening", "url", cfg.BaseURL, "mode", map[bool]string{true: "demo", false: "live"}[cfg.demo()])
-	if cfg.demo() && !cfg.Quiet {
-		printBanner(stdout, cfg.BaseURL, demoLogins, platformCfg.BaseURL, link.Origin)
+	if cfg.demo() {
+		log.Info("demo simulators", "platform_url", platformCfg.BaseURL, "plaid_url", link.Origin)
+		if !cfg.Quiet {
+			// One line, and nothing opened: the page's Demo controls do the rest.
+			fmt.Fprintf(stdout, "Bank-connections portal demo is running: %s\n", cfg.BaseURL)
+		}
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -234,13 +262,16 @@ func sessionKeys(cfg config) (hashKey, blockKey []byte, err error) {
 	return raw[:32], raw[32:], nil
 }
 
-func printBanner(w io.Writer, url string, logins []demoLogin, platformURL, plaidURL string) {
-	fmt.Fprintf(w, "\nBank-connections portal demo is running: %s\n\nDemo logins:\n", url)
-	for _, l := range logins {
-		fmt.Fprintf(w, "  %-20s %-12s %s\n", l.Email, l.Password, l.Note)
+// wipeDemoData removes the demo's data (the portal's and the simulators'
+// databases, Plaid's Items, the kept seed), so the demo starts fresh; the
+// session key stays.
+func wipeDemoData(dir string) error {
+	for _, name := range []string{"portal.db", "portal.db-wal", "portal.db-shm", "platformsim", "plaid-standin.json", seedDir, seedDir + ".tmp"} {
+		if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
+			return err
+		}
 	}
-	fmt.Fprintln(w, "\nIn Plaid Link use user_good / pass_good (password mfa_device asks for code 1234; error_INVALID_CREDENTIALS fails).")
-	fmt.Fprintf(w, "Platform simulator: %s (sandbox controls under /sandbox/)\nPlaid: %s\nStop with Ctrl-C.\n", platformURL, plaidURL)
+	return nil
 }
 
 // plaidScriptURL is where the page loads Link's script from.

@@ -84,11 +84,20 @@ func (s *Server) load(path string) error {
 	if err != nil {
 		return err
 	}
+	if err := s.apply(b); err != nil {
+		return fmt.Errorf("%s: %w", filepath.Base(path), err)
+	}
+	s.saved = string(b)
+	return nil
+}
+
+// apply adds the Items and public tokens of a snapshot to the state.
+func (s *Server) apply(b []byte) error {
 	var st savedState
 	if err := json.Unmarshal(b, &st); err != nil {
 		// The first format was the list of Items alone.
 		if err2 := json.Unmarshal(b, &st.Items); err2 != nil {
-			return fmt.Errorf("%s: %w", filepath.Base(path), err)
+			return err
 		}
 	}
 	for _, pt := range st.PublicTokens {
@@ -119,7 +128,6 @@ func (s *Server) load(path string) error {
 		s.items[it.id] = it
 		s.accessTokens[it.accessToken] = it.id
 	}
-	s.saved = string(b)
 	return nil
 }
 

@@ -22,17 +22,26 @@ type Fault struct {
 	Timeout    bool    `json:"timeout"` // hold the request until its ctx ends
 	Rate       float64 `json:"rate"`    // probability per request; 0 means 1
 	Count      int     `json:"count"`   // times it fires; 0 is unlimited
+	ForMS      int     `json:"for_ms"`  // stops firing this long after it was set; 0 is forever
 }
 
 type faultSet struct {
 	mu     sync.Mutex
 	faults []Fault
+	until  []time.Time // per fault: when it stops firing (zero: never)
 }
 
 func (f *faultSet) set(faults []Fault) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.faults = faults
+	f.until = make([]time.Time, len(faults))
+	now := time.Now()
+	for i, ft := range faults {
+		if ft.ForMS > 0 {
+			f.until[i] = now.Add(time.Duration(ft.ForMS) * time.Millisecond)
+		}
+	}
 }
 
 // pick returns the first matching fault that fires, using up one of its count.
@@ -46,6 +55,9 @@ func (f *faultSet) pick(r *http.Request) (Fault, bool) {
 		}
 		if ft.Count < 0 || ft.Rate > 0 && rand.Float64() >= ft.Rate {
 			continue
+		}
+		if !f.until[i].IsZero() && time.Now().After(f.until[i]) {
+			continue // expired: the platform has recovered by itself
 		}
 		if ft.Count > 0 {
 			ft.Count--
@@ -117,8 +129,8 @@ func (s *Server) handleSetFaults(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, f := range req.Faults {
-		if f.Count < 0 || f.Rate < 0 || f.Rate > 1 || (f.Status != 0 && (f.Status < 400 || f.Status > 599)) {
-			writeError(w, http.StatusBadRequest, codeInvalidValue, "fault needs count >= 0, rate in [0,1] and an error status")
+		if f.Count < 0 || f.ForMS < 0 || f.Rate < 0 || f.Rate > 1 || (f.Status != 0 && (f.Status < 400 || f.Status > 599)) {
+			writeError(w, http.StatusBadRequest, codeInvalidValue, "fault needs count >= 0, for_ms >= 0, rate in [0,1] and an error status")
 			return
 		}
 	}

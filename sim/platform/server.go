@@ -13,9 +13,10 @@
 //	       pins a transfer in one of its seven states (no automatic transition afterwards).
 //	POST   /sandbox/seed_accounts  {"customer_guid"|null,"count","state","institution_id"}
 //	       bulk-inserts accounts with a fake Item (no Plaid calls) → {"guids":[...]}.
-//	PUT    /sandbox/faults  {"faults":[{"method","path_prefix","status","latency_ms","timeout","rate","count"}]}
+//	PUT    /sandbox/faults  {"faults":[{"method","path_prefix","status","latency_ms","timeout","rate","count","for_ms"}]}
 //	       replaces the injected faults; DELETE /sandbox/faults clears them.
-//	       A fault with timeout=true holds the request until its ctx ends.
+//	       A fault with timeout=true holds the request until its ctx ends;
+//	       one with for_ms stops firing that long after it was set.
 //
 // Sandbox is a Go client of these. POST /plaid/webhook receives Plaid's Item
 // webhooks (verified through Plaid.VerifyWebhook).
