@@ -472,7 +472,7 @@ func (a *Admin) runRefresh(job store.RefreshJob, admin store.User) {
 			break
 		}
 		a.s.notify(bg, changes)
-		msg = "Balances refreshed: available " + money(local.BalanceAvailable) + ", current " + money(local.BalanceCurrent) + "."
+		msg = "Balances refreshed: available " + rules.Money(local.BalanceAvailable) + ", current " + rules.Money(local.BalanceCurrent) + "."
 	case platform.IsRefreshRequired(err):
 		state, msg = store.RefreshFailed, "The bank login has expired: the connection now needs a refresh (refresh_required)."
 		if a.resync(bg, job.AccountGUID) {
@@ -523,18 +523,6 @@ func (a *Admin) resync(ctx context.Context, guid string) bool {
 		}
 	}
 	return false
-}
-
-func money(cents *int64) string {
-	if cents == nil {
-		return "unknown"
-	}
-	c := *cents
-	sign := ""
-	if c < 0 {
-		sign, c = "-", -c
-	}
-	return fmt.Sprintf("%s$%d.%02d", sign, c/100, c%100)
 }
 
 // ForceRefreshRequired expires a connection on purpose (sandbox only), to

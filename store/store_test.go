@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -165,22 +166,32 @@ func TestCustomerAccountsAreScopedAndOrdered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	list, err := db.CustomerAccounts(ctx, "alice")
-	if err != nil {
+	guids := func() []string {
+		t.Helper()
+		list, err := db.CustomerAccounts(ctx, "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, a := range list {
+			got = append(got, a.GUID)
+		}
+		return got
+	}
+	// A disconnected connection stays listed (last) until its customer hides it.
+	if got, want := strings.Join(guids(), " "), "a-expired a-failed a-ok a-gone"; got != want {
+		t.Fatalf("alice's list: got %s, want %s (attention first, disconnected last)", got, want)
+	}
+	for _, bad := range []struct{ customer, guid string }{{"bob", "a-gone"}, {"", "a-gone"}, {"alice", "a-ok"}, {"alice", "b-ok"}} {
+		if err := db.HideAccount(ctx, bad.customer, bad.guid); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("hide %s as %q: got %v, want ErrNotFound", bad.guid, bad.customer, err)
+		}
+	}
+	if err := db.HideAccount(ctx, "alice", "a-gone"); err != nil {
 		t.Fatal(err)
 	}
-	var got []string
-	for _, a := range list {
-		got = append(got, a.GUID)
-	}
-	want := []string{"a-expired", "a-failed", "a-ok"}
-	if len(got) != len(want) {
-		t.Fatalf("alice's list: got %v, want %v", got, want)
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Fatalf("alice's list: got %v, want %v (attention first, deleted left out)", got, want)
-		}
+	if got, want := strings.Join(guids(), " "), "a-expired a-failed a-ok"; got != want {
+		t.Fatalf("alice's list after hiding: got %s, want %s", got, want)
 	}
 	if _, err := db.CustomerAccount(ctx, "bob", "a-ok"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("bob reading alice's account: got %v, want ErrNotFound", err)
