@@ -38,10 +38,24 @@ type AccountRow struct {
 	FailureCode string
 	Finishing   bool // a completion is queued for retry
 	UpdatedAt   time.Time
+	// DisconnectedBy is who first saw a disconnected connection go (admin, customer, sync).
+	DisconnectedBy string
 }
 
 // NeedsRefresh tells whether the row must be reconnected before it can be used.
-func (r AccountRow) NeedsRefresh() bool { return r.State == "refresh_required" }
+func (r AccountRow) NeedsRefresh() bool { return rules.CustomerAllows(r.State, rules.Reconnect) }
+
+// CanLinkAgain tells whether the account can only be used again by linking it anew.
+func (r AccountRow) CanLinkAgain() bool { return rules.CustomerAllows(r.State, rules.LinkAgain) }
+
+// CanHide tells whether the customer may take the row off their list.
+func (r AccountRow) CanHide() bool { return rules.CustomerAllows(r.State, rules.Hide) }
+
+// Disconnected tells whether the connection was removed for good.
+func (r AccountRow) Disconnected() bool { return r.State == rules.Deleted }
+
+// DisconnectedReason says why, in plain words.
+func (r AccountRow) DisconnectedReason() string { return rules.DisconnectedReason(r.DisconnectedBy) }
 
 // Attention tells whether the customer has something to do or to know about.
 func (r AccountRow) Attention() bool { return r.State == "refresh_required" || r.State == "failed" }
@@ -74,6 +88,14 @@ type AccountView struct {
 	BalanceUpdatedAt *time.Time
 	LinkEnabled      bool
 	Transfer         TransferPanelView // deposit/withdraw form or why not, and recent transfers
+}
+
+// UnselectedReviewView is /link/{id}/review: the customer left the account
+// of the connection they updated unselected in Link.
+type UnselectedReviewView struct {
+	SessionID    string
+	Row          AccountRow
+	Disconnected bool // already answered, or gone anyway
 }
 
 // LoginView is the login form.
