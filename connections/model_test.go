@@ -38,7 +38,7 @@ var (
 	modelSeqs  = flag.Int("model.seqs", 300, "number of random sequences of the model-based test")
 	modelSteps = flag.Int("model.steps", 12, "steps per sequence of the model-based test")
 	modelSeed    = flag.Uint64("model.seed", 0, "run only the sequence of this seed")
-	modelWorkers = flag.Int("model.workers", 4, "sequences run at the same time (each in a world of its own)")
+	modelWorkers = flag.Int("model.workers", 8, "sequences run at the same time (each in a world of its own)")
 )
 
 // event is one step of a sequence. Conn and Arg pick, modulo what exists when
@@ -541,19 +541,27 @@ func (m *model) create(e event) ([]string, []string, error) {
 	nm := m.plaid.names[id]
 	res, err := m.svc.Complete(ctx, owner, ls.ID, connections.Success{PublicToken: "public-" + id, InstitutionID: m.plaid.inst,
 		Accounts: []connections.SuccessAccount{{ID: "acct-" + id, Name: nm[0], Mask: nm[1]}}})
-	var live bool
 	if dupOf != nil {
-		st := m.local(dupOf.guid).State
-		live = st != store.StateDeleted && st != store.StateDeleting && st != store.StateFailed
+		// Any live connection of the owner with this account makes it a duplicate.
+		var live []store.Account
+		for _, c := range m.conns {
+			if a := m.local(c.guid); c.owner.ID == owner.ID && m.plaid.names[c.plaid] == nm &&
+				a.State != store.StateDeleted && a.State != store.StateDeleting && a.State != store.StateFailed {
+				live = append(live, a)
+			}
+		}
 		var ce *connections.Error
 		switch {
-		case live && !errors.As(err, &ce):
-			return nil, nil, fmt.Errorf("linking the account of a %s connection again: got %v, want a duplicate refusal", st, err)
-		case live && (ce.ExistingGUID != "") != rules.CustomerAllows(st, rules.Reconnect):
-			return nil, nil, fmt.Errorf("the duplicate refusal for a %s connection offers reconnecting %q: %s", st, ce.ExistingGUID, ce.Message)
-		case live && strings.Contains(ce.Message, "Reconnect") != rules.CustomerAllows(st, rules.Reconnect):
-			return nil, nil, fmt.Errorf("the duplicate refusal for a %s connection says: %s", st, ce.Message)
-		case live:
+		case len(live) > 0 && !errors.As(err, &ce):
+			return nil, nil, fmt.Errorf("linking the account of a live connection again: got %v, want a duplicate refusal", err)
+		case len(live) > 0:
+			offered := slices.IndexFunc(live, func(a store.Account) bool { return a.GUID == ce.ExistingGUID })
+			if ce.ExistingGUID != "" && (offered < 0 || !rules.CustomerAllows(live[offered].State, rules.Reconnect)) {
+				return nil, nil, fmt.Errorf("the duplicate refusal offers reconnecting %s, which cannot be reconnected: %s", ce.ExistingGUID, ce.Message)
+			}
+			if ce.ExistingGUID == "" && strings.Contains(ce.Message, "Reconnect") {
+				return nil, nil, fmt.Errorf("the duplicate refusal talks of reconnecting without offering it: %s", ce.Message)
+			}
 			return nil, nil, nil
 		}
 	}
