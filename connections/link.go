@@ -290,7 +290,9 @@ func (s *Service) leftUnselected(ctx context.Context, ls store.LinkSession, in S
 		name = a.Name
 	}
 	for _, sel := range in.Accounts {
-		if sel.Mask == a.AccountMask && sel.Name == name {
+		// The mask tells the accounts of one login apart; a bank may rename an
+		// account, so the name decides only when there is no mask.
+		if (a.AccountMask != "" && sel.Mask == a.AccountMask) || (a.AccountMask == "" && sel.Name == name) {
 			return false, nil
 		}
 	}

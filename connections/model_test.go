@@ -35,8 +35,8 @@ import (
 // sequence is shrunk to the shortest one that still fails, and printed with
 // its seed: go test ./connections -run TestModel -model.seed=N reruns it.
 var (
-	modelSeqs  = flag.Int("model.seqs", 300, "number of random sequences of the model-based test")
-	modelSteps = flag.Int("model.steps", 12, "steps per sequence of the model-based test")
+	modelSeqs    = flag.Int("model.seqs", 300, "number of random sequences of the model-based test")
+	modelSteps   = flag.Int("model.steps", 12, "steps per sequence of the model-based test")
 	modelSeed    = flag.Uint64("model.seed", 0, "run only the sequence of this seed")
 	modelWorkers = flag.Int("model.workers", 8, "sequences run at the same time (each in a world of its own)")
 )

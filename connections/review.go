@@ -120,4 +120,3 @@ func (s *Service) followRemoval(ctx context.Context, guid string) {
 		delay = min(delay*2, 5*time.Second)
 	}
 }
-

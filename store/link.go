@@ -204,14 +204,14 @@ type Completion struct {
 	// Unselected: an update whose own account was left unselected in Link.
 	// It is recorded done with no platform call; the owner decides whether
 	// the connection is disconnected.
-	Unselected bool
-	State      string
-	Attempts         int
-	OutcomeUnknown   bool
-	NextAttemptAt    time.Time
-	ExpiresAt        *time.Time
-	LastError        string
-	CreatedAt        time.Time
+	Unselected     bool
+	State          string
+	Attempts       int
+	OutcomeUnknown bool
+	NextAttemptAt  time.Time
+	ExpiresAt      *time.Time
+	LastError      string
+	CreatedAt      time.Time
 }
 
 const completionColumns = `id, link_session_id, COALESCE(customer_guid, ''), mode, COALESCE(account_guid, ''), COALESCE(public_token, ''),

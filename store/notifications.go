@@ -17,7 +17,7 @@ type Notification struct {
 	// shown only while the connection is in it, and dismissed when it leaves
 	// it. Empty: shown until the customer dismisses it.
 	ReasonState string
-	CreatedAt    time.Time
+	CreatedAt   time.Time
 }
 
 // AddNotification queues a banner for a customer.
