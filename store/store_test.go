@@ -281,3 +281,63 @@ func TestAccountsSavedDuringAWalkAreNotMissing(t *testing.T) {
 		t.Fatalf("missing from the walk: got %v, want only the account saved before it", gone)
 	}
 }
+
+// A banner holds only while its connection is in its reason state: it goes
+// when the connection leaves that state, whoever recorded the change, and does
+// not come back when the connection returns to it.
+func TestBannersHoldOnlyWhileTheirReasonHolds(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t)
+	a := account("a-1", "alice", store.StateRefreshRequired)
+	if _, err := db.UpsertAccounts(ctx, []store.Account{a, account("a-2", "alice", store.StateRefreshRequired)}, "sync"); err != nil {
+		t.Fatal(err)
+	}
+	add := func(guid, kind, reason string) {
+		t.Helper()
+		if _, err := db.AddNotification(ctx, store.Notification{CustomerGUID: "alice", AccountGUID: guid, Kind: kind, Message: kind, ReasonState: reason}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add("a-1", "refresh_required", store.StateRefreshRequired)
+	add("a-1", "reminder", store.StateRefreshRequired)
+	add("a-2", "reminder", store.StateRefreshRequired)
+	add("", "completion_failed", "") // no connection: until dismissed
+	kinds := func() string {
+		t.Helper()
+		ns, err := db.ActiveNotifications(ctx, "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, n := range ns {
+			out = append(out, n.AccountGUID+":"+n.Kind)
+		}
+		return strings.Join(out, " ")
+	}
+	if got, want := kinds(), ":completion_failed a-2:reminder a-1:reminder a-1:refresh_required"; got != want {
+		t.Fatalf("banners: got %q, want %q", got, want)
+	}
+	// Reconnected (a newer copy from the platform): a-1's banners go, a-2's stay.
+	a.State, a.UpdatedAt = store.StateCompleted, a.UpdatedAt.Add(time.Minute)
+	if _, err := db.UpsertAccounts(ctx, []store.Account{a}, "link"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := kinds(), ":completion_failed a-2:reminder"; got != want {
+		t.Fatalf("after a-1 was reconnected: got %q, want %q", got, want)
+	}
+	// Expired again: the old banners do not come back.
+	a.State, a.UpdatedAt = store.StateRefreshRequired, a.UpdatedAt.Add(time.Minute)
+	if _, err := db.UpsertAccounts(ctx, []store.Account{a}, "sync"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := kinds(), ":completion_failed a-2:reminder"; got != want {
+		t.Fatalf("after a-1 expired again: got %q, want %q (old banners stay gone)", got, want)
+	}
+	// Disconnected (the platform no longer lists it): a-2's reminder goes too.
+	if _, err := db.MarkAccountsDeleted(ctx, []string{"a-2"}, "sync"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := kinds(), ":completion_failed"; got != want {
+		t.Fatalf("after a-2 was disconnected: got %q, want %q", got, want)
+	}
+}
