@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -25,6 +26,7 @@ import (
 // gives Item "item-X" sharing account "acct-X" at the institution in inst.
 type fakePlaid struct {
 	inst    string
+	mu      sync.Mutex           // guards names once the simulator runs (the model test adds accounts as it goes)
 	names   map[string][2]string // id -> name, mask; default "Plaid Checking" and a mask from the id
 	refresh func(ctx context.Context, accessToken string) error
 	removed atomic.Int32
@@ -42,9 +44,11 @@ func (f *fakePlaid) ExchangePublicToken(_ context.Context, pt string) (simplatfo
 func (f *fakePlaid) Accounts(_ context.Context, at string) (simplatform.Item, []simplatform.Account, error) {
 	id := strings.TrimPrefix(at, "access-")
 	name, mask := "Plaid Checking", fmt.Sprintf("%04d", crc32.ChecksumIEEE([]byte(id))%10000)
+	f.mu.Lock()
 	if nm, ok := f.names[id]; ok {
 		name, mask = nm[0], nm[1]
 	}
+	f.mu.Unlock()
 	return simplatform.Item{ItemID: "item-" + id, InstitutionID: f.inst},
 		[]simplatform.Account{{AccountID: "acct-" + id, Name: name, Mask: mask, Type: "depository", Subtype: "checking"}}, nil
 }

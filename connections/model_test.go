@@ -166,7 +166,16 @@ func newModel() (*model, error) {
 	slow.MaxRetries = -1
 	m.admin = connections.NewAdmin(m.svc, platform.New(slow), connections.AdminConfig{RefreshTimeout: 10 * time.Second})
 	m.sandbox = simplatform.Sandbox{BaseURL: ts.URL}
-	m.close = func() { m.admin.Wait(); ts.Close(); sim.Close(); m.db.Close() }
+	m.close = func() {
+		// Run with an ended context stops the service and waits for the work it started.
+		stopped, stop := context.WithCancel(ctx)
+		stop()
+		m.svc.Run(stopped)
+		m.admin.Wait()
+		ts.Close()
+		sim.Close()
+		m.db.Close()
+	}
 	cust, err := m.bank.CreateCustomer(ctx, platform.CreateCustomerRequest{Type: platform.CustomerTypeIndividual, FirstName: "Alice", LastName: "Archer", EmailAddress: "alice@example.com"})
 	if err != nil {
 		m.close()
@@ -183,7 +192,7 @@ func newModel() (*model, error) {
 	// Two connections of the customer and two of the organization, all at the same bank.
 	for _, owner := range []store.User{m.alice, m.alice, m.boss, m.boss} {
 		id := m.newPlaidAccount()
-		a, err := m.bank.CreateExternalBankAccount(ctx, platform.CreateAccountRequest{Name: m.plaid.names[id][0], AccountKind: platform.AccountKindPlaid,
+		a, err := m.bank.CreateExternalBankAccount(ctx, platform.CreateAccountRequest{Name: m.name(id)[0], AccountKind: platform.AccountKindPlaid,
 			Asset: "USD", CustomerGUID: owner.CustomerGUID, PlaidPublicToken: "public-" + id, PlaidAccountID: "acct-" + id})
 		if err != nil {
 			m.close()
@@ -208,8 +217,20 @@ func modelTempDir() (string, error) { return os.MkdirTemp(modelRoot, "run") }
 func (m *model) newPlaidAccount() string {
 	m.next++
 	id := fmt.Sprintf("m%d", m.next)
-	m.plaid.names[id] = [2]string{fmt.Sprintf("Plaid Account %d", m.next), fmt.Sprintf("%04d", 1000+m.next)}
+	m.setName(id, [2]string{fmt.Sprintf("Plaid Account %d", m.next), fmt.Sprintf("%04d", 1000+m.next)})
 	return id
+}
+
+func (m *model) setName(id string, nm [2]string) {
+	m.plaid.mu.Lock()
+	defer m.plaid.mu.Unlock()
+	m.plaid.names[id] = nm
+}
+
+func (m *model) name(id string) [2]string {
+	m.plaid.mu.Lock()
+	defer m.plaid.mu.Unlock()
+	return m.plaid.names[id]
 }
 
 // settle syncs until a connection is neither storing nor deleting (the platform's own moves end quickly here).
@@ -463,8 +484,8 @@ func (m *model) update(c *modelConn, before store.Account, arg int) ([]string, [
 			return nil, nil, infraError{err}
 		}
 	}
-	own := m.plaid.names[c.plaid]
-	other := m.plaid.names[m.conns[(slices.Index(m.conns, c)+1)%len(m.conns)].plaid]
+	own := m.name(c.plaid)
+	other := m.name(m.conns[(slices.Index(m.conns, c)+1)%len(m.conns)].plaid)
 	mine := connections.SuccessAccount{ID: "acct-" + c.plaid, Name: own[0], Mask: own[1]}
 	theirs := connections.SuccessAccount{ID: "acct-other", Name: other[0], Mask: other[1]}
 	selection := [][]connections.SuccessAccount{nil, {mine}, {theirs}, {theirs, mine}}[arg%4]
@@ -521,7 +542,7 @@ func (m *model) create(e event) ([]string, []string, error) {
 		}
 		if len(mine) > 0 {
 			dupOf = mine[e.Conn%len(mine)]
-			m.plaid.names[id] = m.plaid.names[dupOf.plaid]
+			m.setName(id, m.name(dupOf.plaid))
 		}
 	}
 	ls, err := m.svc.StartLink(ctx, owner, connections.ModeCreate, "")
@@ -538,14 +559,14 @@ func (m *model) create(e event) ([]string, []string, error) {
 			return nil, nil, infraError{err}
 		}
 	}
-	nm := m.plaid.names[id]
+	nm := m.name(id)
 	res, err := m.svc.Complete(ctx, owner, ls.ID, connections.Success{PublicToken: "public-" + id, InstitutionID: m.plaid.inst,
 		Accounts: []connections.SuccessAccount{{ID: "acct-" + id, Name: nm[0], Mask: nm[1]}}})
 	if dupOf != nil {
 		// Any live connection of the owner with this account makes it a duplicate.
 		var live []store.Account
 		for _, c := range m.conns {
-			if a := m.local(c.guid); c.owner.ID == owner.ID && m.plaid.names[c.plaid] == nm &&
+			if a := m.local(c.guid); c.owner.ID == owner.ID && m.name(c.plaid) == nm &&
 				a.State != store.StateDeleted && a.State != store.StateDeleting && a.State != store.StateFailed {
 				live = append(live, a)
 			}
@@ -723,7 +744,7 @@ func shrink(events []event, failedAt int) []event {
 func TestModelOneTruthPerConnection(t *testing.T) {
 	modelRoot = t.TempDir()
 	n := *modelSeqs
-	if testing.Short() {
+	if testing.Short() || raceEnabled {
 		n = min(n, 30)
 	}
 	seeds := make([]uint64, 0, n)
