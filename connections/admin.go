@@ -568,6 +568,9 @@ type LinkReview struct {
 	Selected    []SuccessAccount
 	NoSelection bool            // Link reported no account list: nothing is deactivated
 	Unselected  []store.Account // the updated connection, when left unselected and still live
+	// LeftUnselected: Link's selection left the connection's own account out.
+	LeftUnselected bool
+	TargetGUID     string
 	Deactivated []store.AuditEntry
 	// DeactivatedAccounts are the connections named by Deactivated, by guid.
 	DeactivatedAccounts map[string]store.Account
@@ -613,6 +616,7 @@ func (a *Admin) LinkReview(ctx context.Context, admin store.User, id string) (Li
 		return r, err
 	}
 	found := err == nil
+	r.LeftUnselected, r.TargetGUID = c.Unselected, target
 	if found && !c.Unselected {
 		r.Updated, r.HasUpdated = acct, true
 	}
@@ -669,7 +673,11 @@ func (a *Admin) DeactivateUnselected(ctx context.Context, admin store.User, id s
 	}
 	if len(r.Unselected) == 0 && !r.Confirmed {
 		// Nothing to deactivate: still record the admin's answer, so the page confirms.
-		_, err := a.audit(ctx, admin, "review", r.Updated.GUID, store.AuditOK, "Reviewed the accounts after the Link update: the connection's account stayed selected.", id)
+		detail := "Reviewed the accounts after the Link update: the connection's account stayed selected."
+		if r.LeftUnselected {
+			detail = "The connection left unselected in Link was already disconnected: nothing more to do."
+		}
+		_, err := a.audit(ctx, admin, "review", r.TargetGUID, store.AuditOK, detail, id)
 		return err
 	}
 	return nil

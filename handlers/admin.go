@@ -231,7 +231,8 @@ func (h *Handler) AdminLinkReview(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v := views.AdminLinkReviewView{SessionID: id, Status: r.Status, Message: r.Message, NoSelection: r.NoSelection, Confirmed: r.Confirmed}
+	v := views.AdminLinkReviewView{SessionID: id, Status: r.Status, Message: r.Message, NoSelection: r.NoSelection, Confirmed: r.Confirmed,
+		LeftUnselected: r.LeftUnselected}
 	if r.HasUpdated {
 		ra := reviewAccount(r.Updated)
 		v.Updated = &ra

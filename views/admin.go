@@ -228,6 +228,8 @@ type AdminLinkReviewView struct {
 	Unselected  []ReviewAccount
 	Deactivated []ReviewAccount
 	Confirmed   bool
+	// LeftUnselected: the updated connection's own account was not selected in Link.
+	LeftUnselected bool
 }
 
 func itoaInt(n int) string { return strconv.Itoa(n) }
