@@ -571,7 +571,7 @@ type LinkReview struct {
 	// LeftUnselected: Link's selection left the connection's own account out.
 	LeftUnselected bool
 	TargetGUID     string
-	Deactivated []store.AuditEntry
+	Deactivated    []store.AuditEntry
 	// DeactivatedAccounts are the connections named by Deactivated, by guid.
 	DeactivatedAccounts map[string]store.Account
 	Confirmed           bool // the admin already answered

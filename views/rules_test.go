@@ -25,7 +25,7 @@ func TestAdminPageOffersWhatTheRulesAllow(t *testing.T) {
 				actions := doc.Find(`[data-testid="actions"]`)
 				for action, id := range testids {
 					want := rules.AdminAllows(v.Subject(), action)
-					if got := actions.Find(`[data-testid="` + id + `"]`).Length() == 1; got != want {
+					if got := actions.Find(`[data-testid="`+id+`"]`).Length() == 1; got != want {
 						t.Errorf("%s (organization's %v, sandbox %v): %s offered %v, want %v", state, bank, sandbox, id, got, want)
 					}
 				}
