@@ -560,6 +560,15 @@ func (m *model) create(e event) ([]string, []string, error) {
 		}
 	}
 	nm := m.name(id)
+	// Create mode links one account: no account or two are refused, and nothing changes.
+	if e.Arg%5 == 4 {
+		wrong := [][]connections.SuccessAccount{nil, {{ID: "acct-" + id, Name: nm[0], Mask: nm[1]}, {ID: "acct-x", Name: "Plaid Saving", Mask: "9999"}}}[e.Conn%2]
+		_, err := m.svc.Complete(ctx, owner, ls.ID, connections.Success{PublicToken: "public-" + id, InstitutionID: m.plaid.inst, Accounts: wrong})
+		if !refused(err) {
+			return nil, nil, fmt.Errorf("linking %d accounts at once: got %v, want a refusal", len(wrong), err)
+		}
+		return nil, nil, nil
+	}
 	res, err := m.svc.Complete(ctx, owner, ls.ID, connections.Success{PublicToken: "public-" + id, InstitutionID: m.plaid.inst,
 		Accounts: []connections.SuccessAccount{{ID: "acct-" + id, Name: nm[0], Mask: nm[1]}}})
 	if dupOf != nil {
