@@ -116,6 +116,11 @@ func TestReconnectIsQueuedWhilePlatformFails(t *testing.T) {
 	if err != nil || again.Status != "finishing" {
 		t.Fatalf("repeated onSuccess: got %+v, %v", again, err)
 	}
+	// The customer already signed in to the bank: no second reconnect is asked of them meanwhile.
+	var ce *connections.Error
+	if _, err := e.svc.StartLink(ctx, e.alice, connections.ModeUpdate, a.GUID); !errors.As(err, &ce) || ce.Status != http.StatusConflict || !strings.Contains(ce.Message, "still being finished") {
+		t.Fatalf("reconnect while the last one is finishing: got %v, want a 409 refusal", err)
+	}
 	e.clearFaults()
 	e.eventually("the worker finishes it", func() bool {
 		e.svc.RetryDue(ctx)

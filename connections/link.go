@@ -68,9 +68,13 @@ func (s *Service) ownedAccount(ctx context.Context, u store.User, guid string) (
 // updateAllowed applies the rules to opening Link in update mode: a customer
 // reconnects an expired connection; an admin updates one of the
 // organization's connections while it is active.
-func updateAllowed(u store.User, a store.Account) error {
+func (s *Service) updateAllowed(ctx context.Context, u store.User, a store.Account) error {
 	action := rules.Reconnect
-	ok := rules.CustomerAllows(a.State, action)
+	finishing, err := s.finishing(ctx, a)
+	if err != nil {
+		return err
+	}
+	ok := rules.CustomerAllows(rules.CustomerSubject{State: a.State, Finishing: finishing}, action)
 	if u.IsAdmin() {
 		action = rules.Update
 		ok = rules.AdminAllows(rules.AdminSubject{State: a.State, BankLevel: a.CustomerGUID == ""}, action)
@@ -102,7 +106,7 @@ func (s *Service) StartLink(ctx context.Context, u store.User, mode, accountGUID
 		if err != nil {
 			return store.LinkSession{}, err
 		}
-		if err := updateAllowed(u, a); err != nil {
+		if err := s.updateAllowed(ctx, u, a); err != nil {
 			return store.LinkSession{}, err
 		}
 		req.ExternalBankAccountGUID = accountGUID
@@ -258,11 +262,11 @@ func ExitMessage(errorCode, mode string, credentialsSubmitted bool) string {
 // duplicate refuses linking an account again while a connection of it
 // exists, and offers only what that connection's state allows: reconnecting
 // an expired one; nothing to do for one that works or is being set up.
-func duplicate(a SuccessAccount, e store.Account) *Error {
+func duplicate(a SuccessAccount, e store.Account, finishing map[string]bool) *Error {
 	what := fmt.Sprintf("%s •••• %s", a.Name, a.Mask)
 	err := &Error{Status: http.StatusConflict, Code: "duplicate"}
 	switch {
-	case rules.CustomerAllows(e.State, rules.Reconnect):
+	case rules.CustomerAllows(rules.CustomerSubject{State: e.State, Finishing: finishing[e.GUID]}, rules.Reconnect):
 		err.Message = what + " is already linked, but its bank login has expired. Reconnect it instead of linking it again."
 		err.ExistingGUID = e.GUID
 	case e.State == store.StateStoring:
@@ -271,6 +275,20 @@ func duplicate(a SuccessAccount, e store.Account) *Error {
 		err.Message = what + " is already linked and " + rules.Label(e.State) + ". Nothing was linked twice."
 	}
 	return err
+}
+
+// finishing tells whether a reconnect of the connection is queued for the platform.
+func (s *Service) finishing(ctx context.Context, a store.Account) (bool, error) {
+	queued, err := s.db.QueuedCompletions(ctx, a.CustomerGUID)
+	if err != nil {
+		return false, err
+	}
+	for _, q := range queued {
+		if q.Mode == ModeUpdate && q.AccountGUID == a.GUID {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // leftUnselected tells whether Link's account selection left the account of
@@ -460,7 +478,11 @@ func (s *Service) checkNewAccount(ctx context.Context, ls store.LinkSession, in 
 			name = e.Name
 		}
 		if e.InstitutionID == in.InstitutionID && e.AccountMask == a.Mask && name == a.Name {
-			return duplicate(a, e)
+			f, err := s.finishing(ctx, e)
+			if err != nil {
+				return err
+			}
+			return duplicate(a, e, map[string]bool{e.GUID: f})
 		}
 	}
 	return nil

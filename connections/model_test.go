@@ -413,7 +413,7 @@ func (m *model) step(e event) (acted, mayPatch []string, violation error) {
 		return []string{r.target}, nil, nil
 	case "hide":
 		err := m.svc.HideConnection(ctx, m.alice, c.guid)
-		allowed := !c.bank && rules.CustomerAllows(before.State, rules.Hide)
+		allowed := !c.bank && rules.CustomerAllows(rules.CustomerSubject{State: before.State}, rules.Hide)
 		switch {
 		case allowed && err != nil:
 			return nil, nil, fmt.Errorf("hiding a %s connection is offered, but refused: %v", before.State, err)
@@ -459,7 +459,7 @@ func (m *model) step(e event) (acted, mayPatch []string, violation error) {
 // account, or both; with a PATCH failure now and then.
 func (m *model) update(c *modelConn, before store.Account, arg int) ([]string, []string, error) {
 	ctx := m.ctx
-	allowed := rules.CustomerAllows(before.State, rules.Reconnect)
+	allowed := rules.CustomerAllows(rules.CustomerSubject{State: before.State, Finishing: m.queued[c.guid]}, rules.Reconnect)
 	if c.bank {
 		allowed = rules.AdminAllows(subjectOf(before), rules.Update)
 	}
@@ -586,7 +586,7 @@ func (m *model) create(e event) ([]string, []string, error) {
 			return nil, nil, fmt.Errorf("linking the account of a live connection again: got %v, want a duplicate refusal", err)
 		case len(live) > 0:
 			offered := slices.IndexFunc(live, func(a store.Account) bool { return a.GUID == ce.ExistingGUID })
-			if ce.ExistingGUID != "" && (offered < 0 || !rules.CustomerAllows(live[offered].State, rules.Reconnect)) {
+			if ce.ExistingGUID != "" && (offered < 0 || !rules.CustomerAllows(rules.CustomerSubject{State: live[offered].State, Finishing: m.queued[live[offered].GUID]}, rules.Reconnect)) {
 				return nil, nil, fmt.Errorf("the duplicate refusal offers reconnecting %s, which cannot be reconnected: %s", ce.ExistingGUID, ce.Message)
 			}
 			if ce.ExistingGUID == "" && strings.Contains(ce.Message, "Reconnect") {
@@ -698,12 +698,12 @@ func (m *model) check(before snapshot, acted, mayPatch, patched []string) error 
 				return fmt.Errorf("the admin is not offered %s on a %s connection (organization's: %v), but the domain allowed it (%v)", act, a.State, c.bank, err)
 			}
 		}
-		if !c.bank && !rules.CustomerAllows(a.State, rules.Reconnect) {
+		if !c.bank && !rules.CustomerAllows(rules.CustomerSubject{State: a.State, Finishing: m.queued[c.guid]}, rules.Reconnect) {
 			if _, err := m.svc.StartLink(ctx, m.alice, connections.ModeUpdate, c.guid); !refused(err) {
 				return fmt.Errorf("the customer is not offered Reconnect on a %s connection, but the domain allowed it (%v)", a.State, err)
 			}
 		}
-		if !c.bank && !rules.CustomerAllows(a.State, rules.Hide) {
+		if !c.bank && !rules.CustomerAllows(rules.CustomerSubject{State: a.State}, rules.Hide) {
 			if err := m.svc.HideConnection(ctx, m.alice, c.guid); !refused(err) {
 				return fmt.Errorf("the customer is not offered Hide on a %s connection, but the domain allowed it (%v)", a.State, err)
 			}

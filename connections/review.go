@@ -75,7 +75,7 @@ func (s *Service) HideConnection(ctx context.Context, u store.User, guid string)
 	if err != nil {
 		return err
 	}
-	if !rules.CustomerAllows(a.State, rules.Hide) {
+	if !rules.CustomerAllows(rules.CustomerSubject{State: a.State}, rules.Hide) {
 		return refuse(http.StatusConflict, "not_disconnected", rules.Refusal(rules.Hide, a.State, false))
 	}
 	return s.db.HideAccount(ctx, u.CustomerGUID, guid)

@@ -80,10 +80,21 @@ const (
 	Update Action = "update"
 )
 
+// CustomerSubject is what the customer's actions on a connection depend on.
+type CustomerSubject struct {
+	State string
+	// Finishing: a reconnect of it is queued for the platform; the customer
+	// already signed in to the bank, so nothing is asked of them meanwhile.
+	Finishing bool
+}
+
 // CustomerActions are the actions a customer is offered on their connection.
-func CustomerActions(state string) []Action {
-	switch state {
+func CustomerActions(s CustomerSubject) []Action {
+	switch s.State {
 	case RefreshRequired:
+		if s.Finishing {
+			return nil
+		}
 		return []Action{Reconnect}
 	case Failed:
 		return []Action{LinkAgain}
@@ -123,8 +134,8 @@ func AdminActions(s AdminSubject) []Action {
 	return out
 }
 
-// CustomerAllows tells whether a customer may take action a on a connection in state.
-func CustomerAllows(state string, a Action) bool { return slices.Contains(CustomerActions(state), a) }
+// CustomerAllows tells whether a customer may take action a on the connection.
+func CustomerAllows(s CustomerSubject, a Action) bool { return slices.Contains(CustomerActions(s), a) }
 
 // AdminAllows tells whether an admin may take action a on the connection.
 func AdminAllows(s AdminSubject, a Action) bool { return slices.Contains(AdminActions(s), a) }
@@ -145,6 +156,9 @@ func Refusal(a Action, state string, bankLevel bool) string {
 	}
 	switch a {
 	case Reconnect:
+		if state == RefreshRequired {
+			return "Your reconnect of this connection is still being finished with the bank platform. Wait a moment: nothing more is needed from you."
+		}
 		return "This connection does not need reconnecting: it is " + Label(state) + "."
 	case Update:
 		if !bankLevel {

@@ -37,9 +37,12 @@ func TestActionsPerState(t *testing.T) {
 			t.Errorf("admin actions for %+v: got %q, want %q", c.subject, got, c.want)
 		}
 	}
+	if got := rules.CustomerActions(rules.CustomerSubject{State: rules.RefreshRequired, Finishing: true}); len(got) != 0 {
+		t.Errorf("customer actions while a reconnect is finishing: got %v, want none", got)
+	}
 	for state, want := range map[string]string{rules.RefreshRequired: "reconnect", rules.Failed: "link_again", rules.Deleted: "link_again hide",
 		rules.Completed: "", rules.Unverified: "", rules.Storing: "", rules.Deleting: ""} {
-		if got := join(rules.CustomerActions(state)); got != want {
+		if got := join(rules.CustomerActions(rules.CustomerSubject{State: state})); got != want {
 			t.Errorf("customer actions for %s: got %q, want %q", state, got, want)
 		}
 	}

@@ -43,13 +43,21 @@ type AccountRow struct {
 }
 
 // NeedsRefresh tells whether the row must be reconnected before it can be used.
-func (r AccountRow) NeedsRefresh() bool { return rules.CustomerAllows(r.State, rules.Reconnect) }
+func (r AccountRow) NeedsRefresh() bool { return r.State == rules.RefreshRequired }
+
+// Subject is what the customer's actions on the row depend on.
+func (r AccountRow) Subject() rules.CustomerSubject {
+	return rules.CustomerSubject{State: r.State, Finishing: r.Finishing}
+}
+
+// CanReconnect tells whether the customer is offered Reconnect (not while a reconnect is finishing).
+func (r AccountRow) CanReconnect() bool { return rules.CustomerAllows(r.Subject(), rules.Reconnect) }
 
 // CanLinkAgain tells whether the account can only be used again by linking it anew.
-func (r AccountRow) CanLinkAgain() bool { return rules.CustomerAllows(r.State, rules.LinkAgain) }
+func (r AccountRow) CanLinkAgain() bool { return rules.CustomerAllows(r.Subject(), rules.LinkAgain) }
 
 // CanHide tells whether the customer may take the row off their list.
-func (r AccountRow) CanHide() bool { return rules.CustomerAllows(r.State, rules.Hide) }
+func (r AccountRow) CanHide() bool { return rules.CustomerAllows(r.Subject(), rules.Hide) }
 
 // Disconnected tells whether the connection was removed for good.
 func (r AccountRow) Disconnected() bool { return r.State == rules.Deleted }

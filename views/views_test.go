@@ -79,11 +79,11 @@ func TestAccountsPageRowsBadgesAndFlag(t *testing.T) {
 			testid string
 			action rules.Action
 		}{{"reconnect", rules.Reconnect}, {"link-again", rules.LinkAgain}, {"hide-connection", rules.Hide}} {
-			if got, want := byTestIDIn(row, c.testid).Length() == 1, rules.CustomerAllows(state, c.action); got != want {
+			if got, want := byTestIDIn(row, c.testid).Length() == 1, rules.CustomerAllows(rules.CustomerSubject{State: state}, c.action); got != want {
 				t.Errorf("%s row offers %s: got %v, want %v", state, c.testid, got, want)
 			}
 		}
-		if lm, _ := byTestIDIn(row, "link-again").Attr("data-link-mode"); rules.CustomerAllows(state, rules.LinkAgain) && lm != "create" {
+		if lm, _ := byTestIDIn(row, "link-again").Attr("data-link-mode"); rules.CustomerAllows(rules.CustomerSubject{State: state}, rules.LinkAgain) && lm != "create" {
 			t.Errorf("%s row: link-again opens Link in mode %q, want create", state, lm)
 		}
 		if got := byTestIDIn(row, "disconnected").Text(); (state == "deleted") != (got != "") || strings.Contains(got, "Reconnect") {
