@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bankconnections/portal/platform"
+	"github.com/bankconnections/portal/rules"
 	"github.com/bankconnections/portal/store"
 )
 
@@ -308,6 +309,23 @@ func platformDetail(err error) string {
 	}
 }
 
+// subject is what the admin rules need to know about a connection.
+func (a *Admin) subject(acct store.Account) rules.AdminSubject {
+	return rules.AdminSubject{State: acct.State, BankLevel: acct.CustomerGUID == "", Sandbox: SandboxBank(acct)}
+}
+
+// allowed refuses an action the connection's state does not allow, in the admin's words.
+func (a *Admin) allowed(acct store.Account, action rules.Action) error {
+	if rules.AdminAllows(a.subject(acct), action) {
+		return nil
+	}
+	code := "not_allowed"
+	if rules.Obsolete(acct.State) {
+		code = "obsolete"
+	}
+	return refuse(http.StatusConflict, code, rules.Refusal(action, acct.State, acct.CustomerGUID == ""))
+}
+
 // Remind sends the customer of an expired connection a reminder: a banner
 // and an email. It returns the audit entry of the action.
 func (a *Admin) Remind(ctx context.Context, admin store.User, guid string) (int64, error) {
@@ -315,14 +333,11 @@ func (a *Admin) Remind(ctx context.Context, admin store.User, guid string) (int6
 	if err != nil {
 		return 0, err
 	}
-	if acct.CustomerGUID == "" {
-		return 0, refuse(http.StatusConflict, "bank_level", "This is one of the organization's own connections: there is no customer to remind. Reconnect it yourself.")
+	if err := a.allowed(acct, rules.Remind); err != nil {
+		return 0, err
 	}
-	if acct.State != store.StateRefreshRequired {
-		return 0, refuse(http.StatusConflict, "not_expired", "Only a connection that needs a refresh can get a reconnect reminder.")
-	}
-	if _, err := a.s.db.AddNotification(ctx, store.Notification{CustomerGUID: acct.CustomerGUID, AccountGUID: acct.GUID, Kind: "reminder",
-		Message: fmt.Sprintf("Reminder from your bank: your connection to %s has expired. Reconnect it to keep using the account.", displayInstitution(acct))}); err != nil {
+	if _, err := a.s.db.AddNotification(ctx, store.Notification{CustomerGUID: acct.CustomerGUID, AccountGUID: acct.GUID, Kind: rules.BannerReminder,
+		Message: rules.ReminderBanner(acct.InstitutionName), ReasonState: rules.ReasonState(rules.BannerReminder, true)}); err != nil {
 		return 0, err
 	}
 	subject, body := refreshRequiredEmail(acct)
@@ -349,14 +364,15 @@ func (a *Admin) Disconnect(ctx context.Context, admin store.User, guid string) (
 }
 
 func (a *Admin) disconnect(ctx context.Context, admin store.User, acct store.Account, action, ref, why string) (int64, error) {
-	if acct.State == store.StateDeleted || acct.State == store.StateDeleting {
-		return 0, refuse(http.StatusConflict, "obsolete", "This connection is already disconnected.")
+	if err := a.allowed(acct, rules.Disconnect); err != nil {
+		return 0, err
 	}
-	// The admin closing the tab must not cut the DELETE short and leave its outcome unknown.
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	answer, err := a.s.bank.DeleteExternalBankAccount(cctx, acct.GUID)
+	answer, err := a.s.removeConnection(ctx, a.s.bank, acct, "admin")
 	bg := context.WithoutCancel(ctx)
+	var pe *platform.Error
+	if err != nil && !errors.As(err, &pe) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+		return 0, err // the platform answered, but saving its answer failed
+	}
 	if err != nil {
 		detail := "The platform did not disconnect it: " + platformDetail(err) + "."
 		a.s.log.Warn("admin disconnect failed", "account", acct.GUID, "err", err)
@@ -371,47 +387,13 @@ func (a *Admin) disconnect(ctx context.Context, admin store.User, acct store.Acc
 		detail += fmt.Sprintf(" The details were emailed to %d admin(s).", n)
 		return a.audit(ctx, admin, action, acct.GUID, store.AuditFailed, detail, ref)
 	}
-	if _, err := a.s.db.UpsertAccounts(bg, []store.Account{localAccount(answer)}, "admin"); err != nil {
-		return 0, err
-	}
 	a.jobs.Add(1)
-	a.s.spawn(func(ctx context.Context) { defer a.jobs.Done(); a.followRemoval(ctx, acct.GUID) })
+	a.s.spawn(func(ctx context.Context) { defer a.jobs.Done(); a.s.followRemoval(ctx, acct.GUID) })
 	detail := "The platform is removing the connection (" + answer.State + "). It is obsolete: it can only be linked again as new."
 	if action == "deactivate" {
 		detail = "Not selected when the bank login was updated in Link. " + detail
 	}
 	return a.audit(ctx, admin, action, acct.GUID, store.AuditOK, detail, ref)
-}
-
-// followRemoval watches a disconnected connection until the platform reports
-// it deleted; shutdown ends it (the next sync sees the outcome).
-func (a *Admin) followRemoval(ctx context.Context, guid string) {
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	delay := 300 * time.Millisecond
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(delay):
-		}
-		acct, err := a.s.bank.GetExternalBankAccount(ctx, guid, platform.GetAccountOptions{})
-		if platform.IsNotFound(err) {
-			if _, err := a.s.db.MarkAccountsDeleted(ctx, []string{guid}, "sync"); err != nil && ctx.Err() == nil {
-				a.s.log.Error("mark removed connection deleted", "account", guid, "err", err)
-			}
-			return
-		}
-		if err == nil {
-			if _, err := a.s.db.UpsertAccounts(ctx, []store.Account{localAccount(acct)}, "sync"); err != nil && ctx.Err() == nil {
-				a.s.log.Error("store removed connection", "account", guid, "err", err)
-			}
-			if acct.State == platform.StateDeleted {
-				return
-			}
-		}
-		delay = min(delay*2, 5*time.Second)
-	}
 }
 
 // StartRefresh starts an on-demand refresh of balances and transactions in
@@ -421,12 +403,8 @@ func (a *Admin) StartRefresh(ctx context.Context, admin store.User, guid string)
 	if err != nil {
 		return 0, err
 	}
-	switch acct.State {
-	case store.StateCompleted, store.StateUnverified, store.StateRefreshRequired:
-	case store.StateDeleted, store.StateDeleting:
-		return 0, refuse(http.StatusConflict, "obsolete", "This connection was disconnected: there is nothing to refresh.")
-	default:
-		return 0, refuse(http.StatusConflict, "not_refreshable", "A connection that is "+acct.State+" cannot be refreshed.")
+	if err := a.allowed(acct, rules.Refresh); err != nil {
+		return 0, err
 	}
 	job, err := a.s.db.CreateRefreshJob(ctx, guid, admin.ID)
 	if errors.Is(err, store.ErrConflict) {
@@ -466,7 +444,7 @@ func (a *Admin) runRefresh(ctx context.Context, job store.RefreshJob, admin stor
 		if nerr := a.s.notify(bg, changes); nerr != nil {
 			a.s.log.Error("notify after refresh", "account", job.AccountGUID, "err", nerr)
 		}
-		msg = "Balances refreshed: available " + money(local.BalanceAvailable) + ", current " + money(local.BalanceCurrent) + "."
+		msg = "Balances refreshed: available " + rules.Money(local.BalanceAvailable) + ", current " + rules.Money(local.BalanceCurrent) + "."
 	case stopped.Err() != nil:
 		state, msg = store.RefreshFailed, "The portal stopped while this refresh was running. Start it again."
 	case platform.IsRefreshRequired(err):
@@ -528,18 +506,6 @@ func (a *Admin) resync(ctx context.Context, guid string) bool {
 	return false
 }
 
-func money(cents *int64) string {
-	if cents == nil {
-		return "unknown"
-	}
-	c := *cents
-	sign := ""
-	if c < 0 {
-		sign, c = "-", -c
-	}
-	return fmt.Sprintf("%s$%d.%02d", sign, c/100, c%100)
-}
-
 // ForceRefreshRequired expires a connection on purpose (at a sandbox bank
 // only, in live mode too: the platform's PATCH does it there), to
 // demonstrate the reconnect flow; the customer is notified as for a real expiry.
@@ -551,10 +517,8 @@ func (a *Admin) ForceRefreshRequired(ctx context.Context, admin store.User, guid
 	if !SandboxBank(acct) {
 		return 0, store.ErrNotFound // never offered for a production bank
 	}
-	switch acct.State {
-	case store.StateCompleted, store.StateUnverified, store.StateRefreshRequired:
-	default:
-		return 0, refuse(http.StatusConflict, "not_expirable", "Only a connected or unverified connection can be expired.")
+	if err := a.allowed(acct, rules.ForceRefreshRequired); err != nil {
+		return 0, err
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
@@ -588,8 +552,10 @@ func (a *Admin) Emails(ctx context.Context, state string) ([]store.Email, error)
 }
 
 // LinkReview is the page after an admin updated one of the organization's
-// connections in Link: what was updated, and which of the organization's
-// other connections at that bank were left unselected (they stop being active).
+// connections in Link: what was updated, or, when Link's selection left the
+// connection's own account out, that connection to confirm disconnecting.
+// Link's selection speaks only for the Item Link opened (one connection):
+// no other connection of the organization is ever listed.
 type LinkReview struct {
 	SessionID string
 	// Status: finishing (the completion is still queued), failed, or ready.
@@ -600,8 +566,11 @@ type LinkReview struct {
 	HasUpdated  bool
 	Selected    []SuccessAccount
 	NoSelection bool            // Link reported no account list: nothing is deactivated
-	Unselected  []store.Account // live connections to deactivate
-	Deactivated []store.AuditEntry
+	Unselected  []store.Account // the updated connection, when left unselected and still live
+	// LeftUnselected: Link's selection left the connection's own account out.
+	LeftUnselected bool
+	TargetGUID     string
+	Deactivated    []store.AuditEntry
 	// DeactivatedAccounts are the connections named by Deactivated, by guid.
 	DeactivatedAccounts map[string]store.Account
 	Confirmed           bool // the admin already answered
@@ -641,10 +610,14 @@ func (a *Admin) LinkReview(ctx context.Context, admin store.User, id string) (Li
 	if target == "" {
 		target = ls.AccountGUID
 	}
-	if acct, err := a.s.db.Account(ctx, target); err == nil {
-		r.Updated, r.HasUpdated = acct, true
-	} else if !errors.Is(err, store.ErrNotFound) {
+	acct, err := a.s.db.Account(ctx, target)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return r, err
+	}
+	found := err == nil
+	r.LeftUnselected, r.TargetGUID = c.Unselected, target
+	if found && !c.Unselected {
+		r.Updated, r.HasUpdated = acct, true
 	}
 	answered, err := a.s.db.AuditForRef(ctx, id)
 	if err != nil {
@@ -672,49 +645,14 @@ func (a *Admin) LinkReview(ctx context.Context, admin store.User, id string) (Li
 	for _, s := range sel {
 		r.Selected = append(r.Selected, SuccessAccount{ID: s.ID, Name: s.Name, Mask: s.Mask})
 	}
-	r.Unselected, err = a.unselected(ctx, r, c)
-	return r, err
+	if c.Unselected && found && !rules.Obsolete(acct.State) {
+		r.Unselected = []store.Account{acct}
+	}
+	return r, nil
 }
 
-// unselected lists the organization's live connections at the updated bank
-// that Link did not report as still shared (matched by mask and name).
-func (a *Admin) unselected(ctx context.Context, r LinkReview, c store.Completion) ([]store.Account, error) {
-	inst := c.InstitutionID
-	if r.HasUpdated && r.Updated.InstitutionID != "" {
-		inst = r.Updated.InstitutionID
-	}
-	if inst == "" {
-		return nil, nil
-	}
-	own, err := a.s.db.OwnerAccounts(ctx, "")
-	if err != nil {
-		return nil, err
-	}
-	var out []store.Account
-	for _, o := range own {
-		if o.InstitutionID != inst || (r.HasUpdated && o.GUID == r.Updated.GUID) {
-			continue
-		}
-		name := o.AccountName
-		if name == "" {
-			name = o.Name
-		}
-		kept := false
-		for _, s := range r.Selected {
-			if s.Mask == o.AccountMask && s.Name == name {
-				kept = true
-			}
-		}
-		if !kept {
-			out = append(out, o)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].GUID < out[j].GUID })
-	return out, nil
-}
-
-// DeactivateUnselected disconnects the organization's connections the admin
-// left unselected in Link, each audited under the Link session.
+// DeactivateUnselected disconnects the updated connection when the admin
+// left its account unselected in Link, audited under the Link session.
 func (a *Admin) DeactivateUnselected(ctx context.Context, admin store.User, id string) error {
 	r, err := a.LinkReview(ctx, admin, id)
 	if err != nil {
@@ -734,7 +672,11 @@ func (a *Admin) DeactivateUnselected(ctx context.Context, admin store.User, id s
 	}
 	if len(r.Unselected) == 0 && !r.Confirmed {
 		// Nothing to deactivate: still record the admin's answer, so the page confirms.
-		_, err := a.audit(ctx, admin, "review", r.Updated.GUID, store.AuditOK, "Reviewed the accounts after the Link update: no other connection was left unselected.", id)
+		detail := "Reviewed the accounts after the Link update: the connection's account stayed selected."
+		if r.LeftUnselected {
+			detail = "The connection left unselected in Link was already disconnected: nothing more to do."
+		}
+		_, err := a.audit(ctx, admin, "review", r.TargetGUID, store.AuditOK, detail, id)
 		return err
 	}
 	return nil

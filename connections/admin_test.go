@@ -27,12 +27,12 @@ import (
 // gives Item "item-X" sharing account "acct-X" at the institution in inst.
 type fakePlaid struct {
 	inst    string
+	mu      sync.Mutex           // guards names once the simulator runs (the model test adds accounts as it goes)
 	names   map[string][2]string // id -> name, mask; default "Plaid Checking" and a mask from the id
 	removed atomic.Int32
 
 	// refresh is read by the simulator's request goroutines, which may still
-	// run after the test moved on: it is set through setRefresh only.
-	mu      sync.Mutex
+	// run after the test moved on: it is set through setRefresh only (under mu).
 	refresh func(ctx context.Context, accessToken string) error
 }
 
@@ -54,9 +54,11 @@ func (f *fakePlaid) ExchangePublicToken(_ context.Context, pt string) (simplatfo
 func (f *fakePlaid) Accounts(_ context.Context, at string) (simplatform.Item, []simplatform.Account, error) {
 	id := strings.TrimPrefix(at, "access-")
 	name, mask := "Plaid Checking", fmt.Sprintf("%04d", crc32.ChecksumIEEE([]byte(id))%10000)
+	f.mu.Lock()
 	if nm, ok := f.names[id]; ok {
 		name, mask = nm[0], nm[1]
 	}
+	f.mu.Unlock()
 	return simplatform.Item{ItemID: "item-" + id, InstitutionID: f.inst},
 		[]simplatform.Account{{AccountID: "acct-" + id, Name: name, Mask: mask, Type: "depository", Subtype: "checking"}}, nil
 }
@@ -475,63 +477,200 @@ func TestAdminListFilters(t *testing.T) {
 	}
 }
 
-func TestLinkReviewDeactivatesUnselected(t *testing.T) {
+// readyUpdate starts an update in Link as u and waits for its token.
+func (w *world) readyUpdate(u store.User, guid string) store.LinkSession {
+	w.t.Helper()
+	ctx := context.Background()
+	ls, err := w.svc.StartLink(ctx, u, connections.ModeUpdate, guid)
+	if err != nil {
+		w.t.Fatalf("start update of %s: %v", guid, err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s, _ := w.svc.LinkSession(ctx, u, ls.ID)
+		if s.State == store.LinkReady {
+			return s
+		}
+		if time.Now().After(deadline) {
+			w.t.Fatalf("link session: %+v", s)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (w *world) platformState(guid string) string {
+	w.t.Helper()
+	a, err := w.bank.GetExternalBankAccount(context.Background(), guid, platform.GetAccountOptions{})
+	if err != nil {
+		w.t.Fatalf("platform account %s: %v", guid, err)
+	}
+	return a.State
+}
+
+// Seed 001 step 4, as this platform has it: Link's selection speaks only for
+// the Item Link opened, which is the one connection being updated.
+func TestLinkReviewDisconnectsOnlyTheUpdatedConnection(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t, time.Minute)
 	w.plaid.names = map[string][2]string{"org1": {"Plaid Checking", "1111"}, "org2": {"Plaid Saving", "2222"}, "org3": {"Plaid CD", "3333"}}
 	target := w.link("", "org1")
-	kept := w.link("", "org2")
-	dropped := w.link("", "org3")
+	sameBank := w.link("", "org2")
+	other := w.link("", "org3")
 	if err := w.sandbox.PinState(ctx, target, "refresh_required", ""); err != nil {
 		t.Fatal(err)
 	}
 	w.waitState(target, store.StateRefreshRequired)
-	ls, err := w.svc.StartLink(ctx, w.boss, connections.ModeUpdate, target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		s, _ := w.svc.LinkSession(ctx, w.boss, ls.ID)
-		if s.State == store.LinkReady {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("link session: %+v", s)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+
+	// Only the updated account is selected: the other connections at that bank are not concerned.
+	ls := w.readyUpdate(w.boss, target)
 	res, err := w.svc.Complete(ctx, w.boss, ls.ID, connections.Success{InstitutionID: "ins_109508",
-		Accounts: []connections.SuccessAccount{{ID: "x1", Name: "Plaid Checking", Mask: "1111"}, {ID: "x2", Name: "Plaid Saving", Mask: "2222"}}})
+		Accounts: []connections.SuccessAccount{{ID: "x1", Name: "Plaid Checking", Mask: "1111"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Next != "/admin/link/"+ls.ID+"/review" {
-		t.Fatalf("next: got %q", res.Next)
+	if res.Status != "done" || res.Next != "/admin/link/"+ls.ID+"/review" {
+		t.Fatalf("kept selected: got %+v", res)
 	}
 	r, err := w.admin.LinkReview(ctx, w.boss, ls.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Status != "ready" || !r.HasUpdated || r.Updated.GUID != target || len(r.Unselected) != 1 || r.Unselected[0].GUID != dropped {
-		t.Fatalf("review: got status %s updated %s unselected %+v", r.Status, r.Updated.GUID, r.Unselected)
+	if r.Status != "ready" || !r.HasUpdated || r.Updated.GUID != target || len(r.Unselected) != 0 {
+		t.Fatalf("review: got status %s updated %s unselected %+v, want the target updated and nothing to disconnect", r.Status, r.Updated.GUID, r.Unselected)
+	}
+	if err := w.admin.DeactivateUnselected(ctx, w.boss, ls.ID); err != nil {
+		t.Fatal(err)
+	}
+	w.admin.Wait()
+	for g, want := range map[string]string{target: platform.StateCompleted, sameBank: platform.StateCompleted, other: platform.StateCompleted} {
+		if got := w.platformState(g); got != want {
+			t.Errorf("after keeping the selection, %s: got %s, want %s", g, got, want)
+		}
+	}
+
+	// The updated account itself is left unselected: it is listed, not PATCHed, and only it is disconnected once confirmed.
+	if err := w.sandbox.PinState(ctx, target, "refresh_required", ""); err != nil {
+		t.Fatal(err)
+	}
+	w.waitState(target, store.StateRefreshRequired)
+	ls = w.readyUpdate(w.boss, target)
+	res, err = w.svc.Complete(ctx, w.boss, ls.ID, connections.Success{InstitutionID: "ins_109508",
+		Accounts: []connections.SuccessAccount{{ID: "x2", Name: "Plaid Saving", Mask: "2222"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != "unselected" || res.Next != "/admin/link/"+ls.ID+"/review" {
+		t.Fatalf("left unselected: got %+v", res)
+	}
+	if got := w.platformState(target); got != platform.StateRefreshRequired {
+		t.Fatalf("an unselected account was changed on the platform before confirming: got %s", got)
+	}
+	r, _ = w.admin.LinkReview(ctx, w.boss, ls.ID)
+	if r.HasUpdated || len(r.Unselected) != 1 || r.Unselected[0].GUID != target {
+		t.Fatalf("review: got updated %v unselected %+v, want only %s to confirm", r.HasUpdated, r.Unselected, target)
 	}
 	if err := w.admin.DeactivateUnselected(ctx, w.boss, ls.ID); err != nil {
 		t.Fatal(err)
 	}
 	w.admin.Wait()
 	r, _ = w.admin.LinkReview(ctx, w.boss, ls.ID)
-	if !r.Confirmed || len(r.Deactivated) != 1 || r.Deactivated[0].AccountGUID != dropped || len(r.Unselected) != 0 {
+	if !r.Confirmed || len(r.Deactivated) != 1 || r.Deactivated[0].AccountGUID != target || len(r.Unselected) != 0 {
 		t.Fatalf("after confirming: got %+v", r)
 	}
-	for g, want := range map[string]string{target: store.StateCompleted, kept: store.StateCompleted, dropped: store.StateDeleted} {
-		if a, _ := w.db.Account(ctx, g); a.State != want {
-			t.Errorf("%s: got %s, want %s", g, a.State, want)
+	for g, want := range map[string]string{target: platform.StateDeleted, sameBank: platform.StateCompleted, other: platform.StateCompleted} {
+		if got := w.platformState(g); got != want {
+			t.Errorf("after confirming, %s: got %s, want %s", g, got, want)
 		}
 	}
 	// Another admin cannot read this admin's review.
-	other, _ := w.db.UserByEmail(ctx, "ops@example.com")
-	if _, err := w.admin.LinkReview(ctx, other, ls.ID); !errors.Is(err, store.ErrNotFound) {
+	otherAdmin, _ := w.db.UserByEmail(ctx, "ops@example.com")
+	if _, err := w.admin.LinkReview(ctx, otherAdmin, ls.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("another admin's review: got %v, want ErrNotFound", err)
 	}
+}
+
+// The customer's update follows the same rule: their account left unselected
+// is not PATCHed; they are asked, and only a confirmation disconnects it.
+func TestCustomerUpdateWithTheAccountUnselectedAsksFirst(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t, time.Minute)
+	w.plaid.names = map[string][2]string{"a1": {"Plaid Checking", "1111"}, "a2": {"Plaid Saving", "2222"}}
+	target := w.link(w.alice.CustomerGUID, "a1")
+	kept := w.link(w.alice.CustomerGUID, "a2")
+	if err := w.sandbox.PinState(ctx, target, "refresh_required", ""); err != nil {
+		t.Fatal(err)
+	}
+	w.waitState(target, store.StateRefreshRequired)
+	ls := w.readyUpdate(w.alice, target)
+	res, err := w.svc.Complete(ctx, w.alice, ls.ID, connections.Success{InstitutionID: "ins_109508",
+		Accounts: []connections.SuccessAccount{{ID: "x2", Name: "Plaid Saving", Mask: "2222"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != "unselected" || res.Next != "/link/"+ls.ID+"/review" {
+		t.Fatalf("completion: got %+v, want unselected with the review page", res)
+	}
+	if got := w.platformState(target); got != platform.StateRefreshRequired {
+		t.Fatalf("PATCHed without asking: got %s", got)
+	}
+	if n := len(mustQueued(t, w.db, w.alice.CustomerGUID)); n != 0 {
+		t.Fatalf("queued completions: got %d, want none (nothing to send)", n)
+	}
+	// Only the customer who ran Link can see or answer the question.
+	if _, err := w.svc.UnselectedReview(ctx, w.boss, ls.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("admin reading the customer's review: got %v", err)
+	}
+	rv, err := w.svc.UnselectedReview(ctx, w.alice, ls.ID)
+	if err != nil || rv.Account.GUID != target || rv.Disconnected {
+		t.Fatalf("review: got %+v, %v", rv, err)
+	}
+	// A platform failure changes nothing: the question stays open.
+	if err := w.sandbox.SetFaults(ctx, []simplatform.Fault{{Method: "DELETE", PathPrefix: "/api/external_bank_accounts", Status: 500}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.svc.DisconnectUnselected(ctx, w.alice, ls.ID); !isRefusal(err, http.StatusBadGateway) {
+		t.Fatalf("disconnect while the platform fails: got %v, want a 502 refusal", err)
+	}
+	if err := w.sandbox.ClearFaults(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.platformState(target); got != platform.StateRefreshRequired {
+		t.Fatalf("after a failed disconnect: got %s", got)
+	}
+	if err := w.svc.DisconnectUnselected(ctx, w.alice, ls.ID); err != nil {
+		t.Fatal(err)
+	}
+	w.waitState(target, store.StateDeleted)
+	if got := w.platformState(kept); got != platform.StateCompleted {
+		t.Fatalf("the other connection: got %s, want completed", got)
+	}
+	list, _ := w.db.CustomerAccounts(ctx, w.alice.CustomerGUID)
+	for _, l := range list {
+		if l.GUID == target && l.DisconnectedBy != "customer" {
+			t.Fatalf("disconnected by: got %q, want customer", l.DisconnectedBy)
+		}
+	}
+	// Hidden once seen, by its customer only; a live connection cannot be hidden.
+	if err := w.svc.HideConnection(ctx, w.alice, kept); !isRefusal(err, http.StatusConflict) {
+		t.Fatalf("hiding a live connection: got %v, want a 409 refusal", err)
+	}
+	if err := w.svc.HideConnection(ctx, w.boss, target); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("hiding as someone else: got %v, want ErrNotFound", err)
+	}
+	if err := w.svc.HideConnection(ctx, w.alice, target); err != nil {
+		t.Fatal(err)
+	}
+	list, _ = w.db.CustomerAccounts(ctx, w.alice.CustomerGUID)
+	if len(list) != 1 || list[0].GUID != kept {
+		t.Fatalf("list after hiding: got %+v", list)
+	}
+}
+
+func mustQueued(t *testing.T, db *store.DB, customer string) []store.Completion {
+	t.Helper()
+	q, err := db.QueuedCompletions(context.Background(), customer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q
 }

@@ -3,11 +3,11 @@ package connections
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math/rand/v2"
 	"time"
 
 	"github.com/bankconnections/portal/platform"
+	"github.com/bankconnections/portal/rules"
 	"github.com/bankconnections/portal/store"
 )
 
@@ -201,11 +201,9 @@ func (s *Service) giveUp(ctx context.Context, c store.Completion, why string) {
 	if c.CustomerGUID == "" {
 		return
 	}
-	msg := fmt.Sprintf("We could not finish linking %s: %s Please link it again.", accountTitle(c), why)
-	if c.Mode == ModeUpdate {
-		msg = "We could not finish reconnecting your account: " + why
-	}
-	if _, err := s.db.AddNotification(ctx, store.Notification{CustomerGUID: c.CustomerGUID, AccountGUID: c.AccountGUID, Kind: "completion_failed", Message: msg}); err != nil {
+	if _, err := s.db.AddNotification(ctx, store.Notification{CustomerGUID: c.CustomerGUID, AccountGUID: c.AccountGUID, Kind: rules.BannerCompletionFailed,
+		Message:     rules.CompletionFailedBanner(c.Mode == ModeUpdate, accountTitle(c), why),
+		ReasonState: rules.ReasonState(rules.BannerCompletionFailed, c.AccountGUID != "")}); err != nil {
 		s.log.Error("notify failed completion", "completion", c.ID, "err", err)
 	}
 }

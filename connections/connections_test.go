@@ -53,7 +53,7 @@ func TestSyncFollowsThePlatform(t *testing.T) {
 	}
 	e.clearFaults()
 
-	// A deleted account leaves the customer's list.
+	// A deleted account stays in the customer's list, as deleted (Disconnected), until hidden.
 	if _, err := e.bank.DeleteExternalBankAccount(ctx, a.GUID); err != nil {
 		t.Fatal(err)
 	}
@@ -61,8 +61,8 @@ func TestSyncFollowsThePlatform(t *testing.T) {
 		e.sync()
 		return e.local(a.GUID).State == store.StateDeleted
 	})
-	if list, _ := e.db.CustomerAccounts(ctx, e.alice.CustomerGUID); len(list) != 0 {
-		t.Fatalf("alice's list after delete: got %d rows", len(list))
+	if list, _ := e.db.CustomerAccounts(ctx, e.alice.CustomerGUID); len(list) != 1 || list[0].State != store.StateDeleted || list[0].DisconnectedBy != "sync" {
+		t.Fatalf("alice's list after delete: got %+v, want the connection as deleted by the platform", list)
 	}
 	if job, _ := e.db.Job(ctx, connections.SyncJob); job.LastError != "" {
 		t.Fatalf("job after recovery: got error %q", job.LastError)
@@ -116,6 +116,11 @@ func TestReconnectIsQueuedWhilePlatformFails(t *testing.T) {
 	if err != nil || again.Status != "finishing" {
 		t.Fatalf("repeated onSuccess: got %+v, %v", again, err)
 	}
+	// The customer already signed in to the bank: no second reconnect is asked of them meanwhile.
+	var ce *connections.Error
+	if _, err := e.svc.StartLink(ctx, e.alice, connections.ModeUpdate, a.GUID); !errors.As(err, &ce) || ce.Status != http.StatusConflict || !strings.Contains(ce.Message, "still being finished") {
+		t.Fatalf("reconnect while the last one is finishing: got %v, want a 409 refusal", err)
+	}
 	e.clearFaults()
 	e.eventually("the worker finishes it", func() bool {
 		e.svc.RetryDue(ctx)
@@ -157,14 +162,23 @@ func TestLinkNewAccountOnce(t *testing.T) {
 	// Pending turns into Connected without waiting for the scheduled sync.
 	e.eventually("completed locally", func() bool { return e.local(first.AccountGUID).State == store.StateCompleted })
 
-	// The same account again is a duplicate: refused, with the existing one named.
+	// The same account again is a duplicate: refused. It works, so no reconnect is offered.
 	ls2 := e.readySession(e.alice, connections.ModeCreate, "")
 	l2, _ := e.plaid.SandboxLink("ins_109511", "")
 	_, err = e.svc.Complete(ctx, e.alice, ls2.ID, connections.Success{PublicToken: l2.PublicToken, InstitutionID: "ins_109511",
 		Accounts: []connections.SuccessAccount{{ID: l2.AccountID, Name: l2.AccountName, Mask: l2.AccountMask}}})
 	var ce *connections.Error
-	if !errors.As(err, &ce) || ce.Code != "duplicate" || ce.ExistingGUID != first.AccountGUID || ce.Status != http.StatusConflict {
-		t.Fatalf("duplicate: got %v, want a refusal naming %s", err, first.AccountGUID)
+	if !errors.As(err, &ce) || ce.Code != "duplicate" || ce.ExistingGUID != "" || ce.Status != http.StatusConflict {
+		t.Fatalf("duplicate of a working connection: got %v (existing %q), want a refusal offering nothing", err, ce.ExistingGUID)
+	}
+	// Once it expired, the duplicate refusal offers reconnecting the existing one.
+	e.expire(first.AccountGUID)
+	ls3 := e.readySession(e.alice, connections.ModeCreate, "")
+	l3, _ := e.plaid.SandboxLink("ins_109511", "")
+	_, err = e.svc.Complete(ctx, e.alice, ls3.ID, connections.Success{PublicToken: l3.PublicToken, InstitutionID: "ins_109511",
+		Accounts: []connections.SuccessAccount{{ID: l3.AccountID, Name: l3.AccountName, Mask: l3.AccountMask}}})
+	if !errors.As(err, &ce) || ce.Code != "duplicate" || ce.ExistingGUID != first.AccountGUID {
+		t.Fatalf("duplicate of an expired connection: got %v, want a refusal naming %s", err, first.AccountGUID)
 	}
 	if n := e.lossy.count("POST", "/api/external_bank_accounts"); n != 1 {
 		t.Fatalf("POSTs after the duplicate: got %d, want still 1", n)

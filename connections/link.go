@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bankconnections/portal/platform"
+	"github.com/bankconnections/portal/rules"
 	"github.com/bankconnections/portal/store"
 )
 
@@ -64,6 +65,30 @@ func (s *Service) ownedAccount(ctx context.Context, u store.User, guid string) (
 	return s.db.CustomerAccount(ctx, u.CustomerGUID, guid)
 }
 
+// updateAllowed applies the rules to opening Link in update mode: a customer
+// reconnects an expired connection; an admin updates one of the
+// organization's connections while it is active.
+func (s *Service) updateAllowed(ctx context.Context, u store.User, a store.Account) error {
+	action := rules.Reconnect
+	finishing, err := s.finishing(ctx, a)
+	if err != nil {
+		return err
+	}
+	ok := rules.CustomerAllows(rules.CustomerSubject{State: a.State, Finishing: finishing}, action)
+	if u.IsAdmin() {
+		action = rules.Update
+		ok = rules.AdminAllows(rules.AdminSubject{State: a.State, BankLevel: a.CustomerGUID == ""}, action)
+	}
+	if ok {
+		return nil
+	}
+	code := "not_expired"
+	if rules.Obsolete(a.State) {
+		code = "obsolete"
+	}
+	return refuse(http.StatusConflict, code, rules.Refusal(action, a.State, a.CustomerGUID == ""))
+}
+
 // StartLink begins a Link session: it asks the platform for a link token
 // (a workflow) and returns at once; the token arrives in the background and
 // LinkSession reports it. The owner is the user's customer, or the
@@ -81,12 +106,8 @@ func (s *Service) StartLink(ctx context.Context, u store.User, mode, accountGUID
 		if err != nil {
 			return store.LinkSession{}, err
 		}
-		switch a.State {
-		case store.StateRefreshRequired:
-		case store.StateDeleted, store.StateDeleting:
-			return store.LinkSession{}, refuse(http.StatusConflict, "obsolete", "This connection was disconnected and can no longer be updated. Link the account again instead.")
-		default:
-			return store.LinkSession{}, refuse(http.StatusConflict, "not_expired", "This connection does not need reconnecting.")
+		if err := s.updateAllowed(ctx, u, a); err != nil {
+			return store.LinkSession{}, err
 		}
 		req.ExternalBankAccountGUID = accountGUID
 	default:
@@ -250,6 +271,64 @@ func ExitMessage(errorCode, mode string, credentialsSubmitted bool) string {
 	return ""
 }
 
+// duplicate refuses linking an account again while a connection of it
+// exists, and offers only what that connection's state allows: reconnecting
+// an expired one; nothing to do for one that works or is being set up.
+func duplicate(a SuccessAccount, e store.Account, finishing map[string]bool) *Error {
+	what := fmt.Sprintf("%s •••• %s", a.Name, a.Mask)
+	err := &Error{Status: http.StatusConflict, Code: "duplicate"}
+	switch {
+	case rules.CustomerAllows(rules.CustomerSubject{State: e.State, Finishing: finishing[e.GUID]}, rules.Reconnect):
+		err.Message = what + " is already linked, but its bank login has expired. Reconnect it instead of linking it again."
+		err.ExistingGUID = e.GUID
+	case e.State == store.StateStoring:
+		err.Message = what + " is already being linked. Nothing was linked twice: it appears in your list as Pending."
+	default:
+		err.Message = what + " is already linked and " + rules.Label(e.State) + ". Nothing was linked twice."
+	}
+	return err
+}
+
+// finishing tells whether a reconnect of the connection is queued for the platform.
+func (s *Service) finishing(ctx context.Context, a store.Account) (bool, error) {
+	queued, err := s.db.QueuedCompletions(ctx, a.CustomerGUID)
+	if err != nil {
+		return false, err
+	}
+	for _, q := range queued {
+		if q.Mode == ModeUpdate && q.AccountGUID == a.GUID {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// leftUnselected tells whether Link's account selection left the account of
+// the updated connection out. Link's selection speaks only for the Item it
+// opened, which in this platform is this one connection: no other connection
+// is concerned. No selection reported (account selection off) keeps it.
+func (s *Service) leftUnselected(ctx context.Context, ls store.LinkSession, in Success) (bool, error) {
+	if len(in.Accounts) == 0 {
+		return false, nil
+	}
+	a, err := s.db.Account(ctx, ls.AccountGUID)
+	if err != nil {
+		return false, err
+	}
+	name := a.AccountName
+	if name == "" {
+		name = a.Name
+	}
+	for _, sel := range in.Accounts {
+		// The mask tells the accounts of one login apart; a bank may rename an
+		// account, so the name decides only when there is no mask.
+		if (a.AccountMask != "" && sel.Mask == a.AccountMask) || (a.AccountMask == "" && sel.Name == name) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
 // SuccessAccount is one account of onSuccess's metadata.
 type SuccessAccount struct {
 	ID, Name, Mask, Type, Subtype string
@@ -310,14 +389,25 @@ func (s *Service) Complete(ctx context.Context, u store.User, id string, in Succ
 			c.PublicToken, c.PlaidAccountID, c.AccountName, c.AccountMask, c.ExpiresAt = in.PublicToken, a.ID, a.Name, a.Mask, &exp
 		}
 	}
+	if ls.State != store.LinkCompleted && ls.Mode == ModeUpdate {
+		unselected, err := s.leftUnselected(ctx, ls, in)
+		if err != nil {
+			return CompletionResult{}, err
+		}
+		c.Unselected = unselected
+	}
 	c, err = s.db.CreateCompletion(ctx, c)
 	if errors.Is(err, store.ErrAlreadyCompleted) {
-		return s.completionResult(ctx, c)
+		return s.completionResult(ctx, u, c)
 	}
 	if err != nil {
 		return CompletionResult{}, err
 	}
-	s.log.Info("link completion recorded", "link_session", ls.ID, "mode", ls.Mode, "completion", c.ID)
+	s.log.Info("link completion recorded", "link_session", ls.ID, "mode", ls.Mode, "completion", c.ID, "unselected", c.Unselected)
+	if c.Unselected {
+		// Nothing is sent to the platform: the owner is asked first.
+		return s.completionResult(ctx, u, c)
+	}
 	attemptCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	s.attempt(attemptCtx, c)
@@ -325,22 +415,41 @@ func (s *Service) Complete(ctx context.Context, u store.User, id string, in Succ
 	if err != nil {
 		return CompletionResult{}, err
 	}
-	res, err := s.completionResult(ctx, c)
-	if err == nil && u.IsAdmin() && ls.Mode == ModeUpdate {
-		res.Next = "/admin/link/" + ls.ID + "/review"
+	return s.completionResult(ctx, u, c)
+}
+
+// ReviewPath is the page where the owner of an update reviews which accounts
+// Link left unselected.
+func ReviewPath(u store.User, linkSessionID string) string {
+	if u.IsAdmin() {
+		return "/admin/link/" + linkSessionID + "/review"
+	}
+	return "/link/" + linkSessionID + "/review"
+}
+
+func (s *Service) completionResult(ctx context.Context, u store.User, c store.Completion) (CompletionResult, error) {
+	res, err := s.completionStatus(ctx, c)
+	if err == nil && c.Mode == ModeUpdate && (c.Unselected || u.IsAdmin()) {
+		res.Next = ReviewPath(u, c.LinkSessionID)
 	}
 	return res, err
 }
 
-func (s *Service) completionResult(ctx context.Context, c store.Completion) (CompletionResult, error) {
-	switch c.State {
-	case store.CompletionDone:
+func (s *Service) completionStatus(ctx context.Context, c store.Completion) (CompletionResult, error) {
+	switch {
+	case c.Unselected:
+		a, err := s.db.Account(ctx, c.AccountGUID)
+		if err != nil {
+			return CompletionResult{}, err
+		}
+		return CompletionResult{Status: "unselected", AccountGUID: a.GUID, State: a.State}, nil
+	case c.State == store.CompletionDone:
 		a, err := s.db.Account(ctx, c.AccountGUID)
 		if err != nil {
 			return CompletionResult{}, err
 		}
 		return CompletionResult{Status: "done", AccountGUID: a.GUID, State: a.State}, nil
-	case store.CompletionFailed:
+	case c.State == store.CompletionFailed:
 		return CompletionResult{}, refuse(http.StatusUnprocessableEntity, "completion_failed", completionFailedMessage(c))
 	default:
 		return CompletionResult{Status: "finishing", AccountGUID: c.AccountGUID}, nil
@@ -381,11 +490,11 @@ func (s *Service) checkNewAccount(ctx context.Context, ls store.LinkSession, in 
 			name = e.Name
 		}
 		if e.InstitutionID == in.InstitutionID && e.AccountMask == a.Mask && name == a.Name {
-			msg := fmt.Sprintf("%s •••• %s is already connected. Nothing was linked.", a.Name, a.Mask)
-			if e.State == store.StateRefreshRequired {
-				msg = fmt.Sprintf("%s •••• %s is already connected but needs a refresh. Reconnect it instead of linking it again.", a.Name, a.Mask)
+			f, err := s.finishing(ctx, e)
+			if err != nil {
+				return err
 			}
-			return &Error{Status: http.StatusConflict, Code: "duplicate", Message: msg, ExistingGUID: e.GUID}
+			return duplicate(a, e, map[string]bool{e.GUID: f})
 		}
 	}
 	return nil

@@ -3,10 +3,10 @@ package connections
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/bankconnections/portal/platform"
+	"github.com/bankconnections/portal/rules"
 	"github.com/bankconnections/portal/store"
 )
 
@@ -130,15 +130,11 @@ func (s *Service) Sync(ctx context.Context) error {
 	return err
 }
 
-// notify raises a banner for each customer connection that moved into refresh_required.
+// notify raises a banner for each customer connection that moved into
+// refresh_required. Banners whose reason no longer holds are dismissed by the
+// store in the same transaction that records the change.
 func (s *Service) notify(ctx context.Context, changes []store.Transition) error {
 	for _, c := range changes {
-		if c.From == store.StateRefreshRequired && c.CustomerGUID != "" {
-			// Fixed: the "reconnect" banner has done its job.
-			if err := s.db.DismissAccountNotifications(ctx, c.AccountGUID, "refresh_required"); err != nil {
-				return err
-			}
-		}
 		if c.To != store.StateRefreshRequired || c.CustomerGUID == "" {
 			continue
 		}
@@ -155,8 +151,8 @@ func (s *Service) notify(ctx context.Context, changes []store.Transition) error 
 
 func (s *Service) notifyRefreshRequired(ctx context.Context, a store.Account) error {
 	_, err := s.db.AddNotification(ctx, store.Notification{
-		CustomerGUID: a.CustomerGUID, AccountGUID: a.GUID, Kind: "refresh_required",
-		Message: fmt.Sprintf("Your connection to %s needs attention: reconnect it to keep using the account.", displayInstitution(a)),
+		CustomerGUID: a.CustomerGUID, AccountGUID: a.GUID, Kind: rules.BannerRefreshRequired,
+		Message: rules.RefreshRequiredBanner(a.InstitutionName), ReasonState: rules.ReasonState(rules.BannerRefreshRequired, true),
 	})
 	if err != nil {
 		return err
@@ -166,12 +162,7 @@ func (s *Service) notifyRefreshRequired(ctx context.Context, a store.Account) er
 	return err
 }
 
-func displayInstitution(a store.Account) string {
-	if a.InstitutionName != "" {
-		return a.InstitutionName
-	}
-	return "your bank"
-}
+func displayInstitution(a store.Account) string { return rules.Institution(a.InstitutionName) }
 
 // SyncIfStale starts a background sync when the last attempt is older than
 // the freshness bound, and reports whether it did. It never waits on the platform.

@@ -20,7 +20,7 @@ func accountRow(a store.Account) views.AccountRow {
 	}
 	return views.AccountRow{
 		GUID: a.GUID, Institution: a.InstitutionName, Name: name, Mask: a.AccountMask,
-		State: a.State, FailureCode: a.FailureCode, UpdatedAt: a.UpdatedAt,
+		State: a.State, FailureCode: a.FailureCode, UpdatedAt: a.UpdatedAt, DisconnectedBy: a.DisconnectedBy,
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/bankconnections/portal/connections"
+	"github.com/bankconnections/portal/rules"
 	"github.com/bankconnections/portal/store"
 	"github.com/bankconnections/portal/views"
 )
@@ -92,35 +93,6 @@ func (h *Handler) AdminConnections(c echo.Context) error {
 	return Render(c, http.StatusOK, views.AdminConnectionsPage(h.Layout(c, "Bank connections", "admin"), v))
 }
 
-// adminActions are the confirmable actions, by URL segment.
-var adminActions = map[string]views.AdminAction{
-	"remind": {Slug: "remind", TestID: "action-remind", Label: "Send a reconnect reminder",
-		Explain: "The customer sees a banner on their accounts page and gets an email asking them to reconnect."},
-	"refresh": {Slug: "refresh", TestID: "action-refresh", Label: "Refresh now",
-		Explain: "The platform asks the bank for fresh balances and transactions. This runs in the background and can take 30 seconds or more."},
-	"disconnect": {Slug: "disconnect", TestID: "action-disconnect", Label: "Disconnect", Danger: true,
-		Explain: "The platform removes the connection. It becomes obsolete: it can no longer be updated, only linked again as a new connection."},
-	"force-refresh-required": {Slug: "force-refresh-required", TestID: "action-force-refresh-required", Label: "Force refresh required (sandbox)", Danger: true,
-		Explain: "Sandbox banks only: the platform marks the connection as expired, as if the bank login had ended, and the customer is notified."},
-}
-
-func (h *Handler) actionsFor(v views.AdminConnectionView) []views.AdminAction {
-	var out []views.AdminAction
-	if v.CanRemind() {
-		out = append(out, adminActions["remind"])
-	}
-	if v.CanRefresh() {
-		out = append(out, adminActions["refresh"])
-	}
-	if v.CanExpire() {
-		out = append(out, adminActions["force-refresh-required"])
-	}
-	if !v.Obsolete() {
-		out = append(out, adminActions["disconnect"])
-	}
-	return out
-}
-
 func (h *Handler) adminConnectionView(ctx context.Context, adm Admin, guid string, flash int64) (views.AdminConnectionView, error) {
 	d, err := adm.Connection(ctx, guid, flash)
 	if err != nil {
@@ -160,7 +132,7 @@ func (h *Handler) AdminConnection(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return Render(c, http.StatusOK, views.AdminConnectionPage(h.Layout(c, v.Row.Institution, "admin"), v, h.actionsFor(v)))
+	return Render(c, http.StatusOK, views.AdminConnectionPage(h.Layout(c, v.Row.Institution, "admin"), v, views.AdminActionsFor(v.Subject())))
 }
 
 // AdminConfirm asks the admin to confirm an action before it is taken.
@@ -170,7 +142,7 @@ func (h *Handler) AdminConfirm(c echo.Context) error {
 		return err
 	}
 	guid := c.Param("guid")
-	action, ok := adminActions[c.Param("action")]
+	action, ok := views.AdminActionBySlug(c.Param("action"))
 	if !validGUID(guid) || !ok {
 		return echo.NewHTTPError(http.StatusNotFound)
 	}
@@ -178,10 +150,15 @@ func (h *Handler) AdminConfirm(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if action.Slug == "force-refresh-required" && !v.Sandbox {
+	if action.Action == rules.ForceRefreshRequired && !v.Sandbox {
 		return echo.NewHTTPError(http.StatusNotFound) // a production bank: never offered
 	}
-	return Render(c, http.StatusOK, views.AdminConfirmPage(h.Layout(c, action.Label, "admin"), views.AdminConfirmView{Row: v.Row, Action: action}))
+	cv := views.AdminConfirmView{Row: v.Row, Action: action}
+	if s := v.Subject(); !rules.AdminAllows(s, action.Action) {
+		// The state changed since the page offered it: say why, offer no button.
+		cv.Refusal = rules.Refusal(action.Action, s.State, s.BankLevel)
+	}
+	return Render(c, http.StatusOK, views.AdminConfirmPage(h.Layout(c, action.Label, "admin"), cv))
 }
 
 // adminAction runs a confirmed action and sends the admin back to the
@@ -264,7 +241,8 @@ func (h *Handler) AdminLinkReview(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v := views.AdminLinkReviewView{SessionID: id, Status: r.Status, Message: r.Message, NoSelection: r.NoSelection, Confirmed: r.Confirmed}
+	v := views.AdminLinkReviewView{SessionID: id, Status: r.Status, Message: r.Message, NoSelection: r.NoSelection, Confirmed: r.Confirmed,
+		LeftUnselected: r.LeftUnselected}
 	if r.HasUpdated {
 		ra := reviewAccount(r.Updated)
 		v.Updated = &ra

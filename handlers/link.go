@@ -27,7 +27,12 @@ type Links interface {
 	KeepResult(ctx context.Context, sessionID, id string, in connections.Success) (bool, error)
 	// FinishKept completes the user's kept Link results and reports how many.
 	FinishKept(ctx context.Context, u store.User) (int, error)
+	UnselectedReview(ctx context.Context, u store.User, id string) (connections.UnselectedReview, error)
+	DisconnectUnselected(ctx context.Context, u store.User, id string) error
+	HideConnection(ctx context.Context, u store.User, guid string) error
 }
+
+var _ Links = (*connections.Service)(nil)
 
 // linkSessionJSON is what the Link glue reads about a session. The link token
 // goes only to the user who started the session, and only to the script.
@@ -216,6 +221,48 @@ func (h *Handler) CompleteLink(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": res.Status, "account_guid": res.AccountGUID, "state": res.State,
 		"label": views.StateLabel(res.State), "next": res.Next})
+}
+
+// UnselectedReview asks the customer whether to disconnect the connection
+// whose account they left unselected when updating it in Link.
+func (h *Handler) UnselectedReview(c echo.Context) error {
+	u, _ := CurrentUser(c)
+	id := c.Param("id")
+	if !validGUID(id) {
+		return echo.NewHTTPError(http.StatusNotFound)
+	}
+	r, err := h.links.UnselectedReview(c.Request().Context(), u, id)
+	if err != nil {
+		return err
+	}
+	v := views.UnselectedReviewView{SessionID: r.SessionID, Row: accountRow(r.Account), Disconnected: r.Disconnected}
+	return Render(c, http.StatusOK, views.UnselectedReviewPage(h.Layout(c, "Disconnect this account?", "accounts"), v))
+}
+
+// DisconnectUnselected disconnects it once the customer confirmed.
+func (h *Handler) DisconnectUnselected(c echo.Context) error {
+	u, _ := CurrentUser(c)
+	id := c.Param("id")
+	if !validGUID(id) {
+		return echo.NewHTTPError(http.StatusNotFound)
+	}
+	if err := h.links.DisconnectUnselected(c.Request().Context(), u, id); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/link/"+id+"/review")
+}
+
+// HideConnection takes a disconnected connection off the customer's list.
+func (h *Handler) HideConnection(c echo.Context) error {
+	u, _ := CurrentUser(c)
+	guid := c.Param("guid")
+	if !validGUID(guid) {
+		return echo.NewHTTPError(http.StatusNotFound)
+	}
+	if err := h.links.HideConnection(c.Request().Context(), u, guid); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/accounts")
 }
 
 // sessionBody reads the Link session id of the path and the request's JSON body.

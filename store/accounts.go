@@ -43,20 +43,36 @@ type Account struct {
 	BalanceCurrent   *int64
 	StateChangedAt   time.Time
 	SyncedAt         time.Time
+	// DisconnectedBy is who first saw the connection go (the source of its
+	// first change into deleting or deleted: admin, customer, sync, ...);
+	// filled by the customer's reads only.
+	DisconnectedBy string
+}
+
+// customerAccountColumns adds who disconnected a connection to accountColumns.
+const customerAccountColumns = accountColumns + `, COALESCE((SELECT sc.source FROM state_changes sc
+	WHERE sc.account_guid = accounts.guid AND sc.to_state IN ('deleting', 'deleted') ORDER BY sc.id LIMIT 1), '')`
+
+func scanCustomerAccount(row interface{ Scan(...any) error }) (Account, error) {
+	var by string
+	a, err := scanAccount(row, &by)
+	a.DisconnectedBy = by
+	return a, err
 }
 
 const accountColumns = `guid, bank_guid, COALESCE(customer_guid, ''), name, asset, account_kind, environment,
 	institution_id, institution_name, account_mask, COALESCE(account_name, ''), state, COALESCE(failure_code, ''),
 	created_at, updated_at, balance_updated_at, balance_available, balance_current, state_changed_at, synced_at`
 
-func scanAccount(row interface{ Scan(...any) error }) (Account, error) {
+func scanAccount(row interface{ Scan(...any) error }, extra ...any) (Account, error) {
 	var a Account
 	var created, updated, changed, synced string
 	var balAt sql.NullString
 	var avail, cur sql.NullInt64
-	err := row.Scan(&a.GUID, &a.BankGUID, &a.CustomerGUID, &a.Name, &a.Asset, &a.AccountKind, &a.Environment,
+	dest := append([]any{&a.GUID, &a.BankGUID, &a.CustomerGUID, &a.Name, &a.Asset, &a.AccountKind, &a.Environment,
 		&a.InstitutionID, &a.InstitutionName, &a.AccountMask, &a.AccountName, &a.State, &a.FailureCode,
-		&created, &updated, &balAt, &avail, &cur, &changed, &synced)
+		&created, &updated, &balAt, &avail, &cur, &changed, &synced}, extra...)
+	err := row.Scan(dest...)
 	if err != nil {
 		return Account{}, notFound(err)
 	}
@@ -158,6 +174,9 @@ func (db *DB) upsertAccounts(ctx context.Context, tx *sql.Tx, accounts []Account
 			if _, err := log.ExecContext(ctx, a.GUID, old, a.State, source, now); err != nil {
 				return nil, err
 			}
+			if err := dismissOutdated(ctx, tx, a.GUID, a.State, now); err != nil {
+				return nil, err
+			}
 			changes = append(changes, Transition{AccountGUID: a.GUID, CustomerGUID: a.CustomerGUID, From: old, To: a.State})
 		}
 	}
@@ -175,23 +194,32 @@ func (db *DB) CustomerAccount(ctx context.Context, customerGUID, guid string) (A
 	if customerGUID == "" {
 		return Account{}, ErrNotFound
 	}
-	return scanAccount(db.queryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE guid = ? AND customer_guid = ?`, guid, customerGUID))
+	return scanCustomerAccount(db.queryRow(ctx, `SELECT `+customerAccountColumns+` FROM accounts WHERE guid = ? AND customer_guid = ?`, guid, customerGUID))
 }
 
 // CustomerAccounts lists a customer's connections, those that need attention first.
-// Deleted connections are left out: they are gone for the customer.
+// Disconnected (deleted) connections stay listed until the customer hides them.
 // The answer is shared through the read cache: do not modify it.
 func (db *DB) CustomerAccounts(ctx context.Context, customerGUID string) ([]Account, error) {
 	return cached(db, "accounts:"+customerGUID, func() ([]Account, error) {
-		rows, err := db.query(ctx, `SELECT `+accountColumns+` FROM accounts
-			WHERE customer_guid = ? AND state <> 'deleted'
+		rows, err := db.query(ctx, `SELECT `+customerAccountColumns+` FROM accounts
+			WHERE customer_guid = ? AND hidden_at IS NULL
 			ORDER BY CASE state WHEN 'refresh_required' THEN 0 WHEN 'failed' THEN 1 WHEN 'unverified' THEN 2
 				WHEN 'storing' THEN 3 WHEN 'deleting' THEN 4 WHEN 'completed' THEN 5 ELSE 6 END,
 				institution_name, account_mask, guid`, customerGUID)
 		if err != nil {
 			return nil, err
 		}
-		return collectAccounts(rows)
+		defer rows.Close()
+		var out []Account
+		for rows.Next() {
+			a, err := scanCustomerAccount(rows)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, a)
+		}
+		return out, rows.Err()
 	})
 }
 
@@ -250,6 +278,9 @@ func (db *DB) MarkAccountsDeleted(ctx context.Context, guids []string, source st
 			if _, err := tx.ExecContext(ctx, `INSERT INTO state_changes (account_guid, from_state, to_state, source, at) VALUES (?, ?, 'deleted', ?, ?)`, g, old, source, now); err != nil {
 				return err
 			}
+			if err := dismissOutdated(ctx, tx, g, StateDeleted, now); err != nil {
+				return err
+			}
 			changes = append(changes, Transition{AccountGUID: g, CustomerGUID: cust, From: old, To: StateDeleted})
 		}
 		return nil
@@ -304,4 +335,21 @@ func (db *DB) StateChanges(ctx context.Context, guid string) ([]StateChange, err
 
 func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}
+
+// HideAccount takes one of a customer's disconnected connections off their
+// list. Another customer's guid, or a connection that is not disconnected, is ErrNotFound.
+func (db *DB) HideAccount(ctx context.Context, customerGUID, guid string) error {
+	if customerGUID == "" {
+		return ErrNotFound
+	}
+	res, err := db.write.ExecContext(ctx, `UPDATE accounts SET hidden_at = COALESCE(hidden_at, ?)
+		WHERE guid = ? AND customer_guid = ? AND state = 'deleted'`, formatTime(db.now()), guid, customerGUID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
 }

@@ -201,18 +201,22 @@ type Completion struct {
 	// SelectedAccounts is the JSON list of accounts Link reported (update mode
 	// with account selection: what stays shared).
 	SelectedAccounts string
-	State            string
-	Attempts         int
-	OutcomeUnknown   bool
-	NextAttemptAt    time.Time
-	ExpiresAt        *time.Time
-	LastError        string
-	CreatedAt        time.Time
+	// Unselected: an update whose own account was left unselected in Link.
+	// It is recorded done with no platform call; the owner decides whether
+	// the connection is disconnected.
+	Unselected     bool
+	State          string
+	Attempts       int
+	OutcomeUnknown bool
+	NextAttemptAt  time.Time
+	ExpiresAt      *time.Time
+	LastError      string
+	CreatedAt      time.Time
 }
 
 const completionColumns = `id, link_session_id, COALESCE(customer_guid, ''), mode, COALESCE(account_guid, ''), COALESCE(public_token, ''),
 	plaid_account_id, institution_id, institution_name, account_name, account_mask, selected_accounts, state, attempts, outcome_unknown,
-	next_attempt_at, expires_at, last_error, created_at`
+	next_attempt_at, expires_at, last_error, created_at, unselected`
 
 func scanCompletion(row interface{ Scan(...any) error }) (Completion, error) {
 	var c Completion
@@ -220,7 +224,7 @@ func scanCompletion(row interface{ Scan(...any) error }) (Completion, error) {
 	var exp sql.NullString
 	err := row.Scan(&c.ID, &c.LinkSessionID, &c.CustomerGUID, &c.Mode, &c.AccountGUID, &c.PublicToken, &c.PlaidAccountID,
 		&c.InstitutionID, &c.InstitutionName, &c.AccountName, &c.AccountMask, &c.SelectedAccounts, &c.State, &c.Attempts, &c.OutcomeUnknown,
-		&next, &exp, &c.LastError, &created)
+		&next, &exp, &c.LastError, &created, &c.Unselected)
 	if err != nil {
 		return Completion{}, notFound(err)
 	}
@@ -251,11 +255,15 @@ func (db *DB) CreateCompletion(ctx context.Context, c Completion) (Completion, e
 		if selected == "" {
 			selected = "[]"
 		}
+		state := CompletionQueued
+		if c.Unselected {
+			state = CompletionDone // nothing to send to the platform
+		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO completions (link_session_id, customer_guid, mode, account_guid, public_token, plaid_account_id,
-			institution_id, institution_name, account_name, account_mask, selected_accounts, state, next_attempt_at, expires_at, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)`,
+			institution_id, institution_name, account_name, account_mask, selected_accounts, unselected, state, next_attempt_at, expires_at, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			c.LinkSessionID, nullString(c.CustomerGUID), c.Mode, nullString(c.AccountGUID), nullString(c.PublicToken), c.PlaidAccountID,
-			c.InstitutionID, c.InstitutionName, c.AccountName, c.AccountMask, selected, now, nullTime(c.ExpiresAt), now, now)
+			c.InstitutionID, c.InstitutionName, c.AccountName, c.AccountMask, selected, c.Unselected, state, now, nullTime(c.ExpiresAt), now, now)
 		if err != nil {
 			return err
 		}

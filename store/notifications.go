@@ -13,27 +13,34 @@ type Notification struct {
 	AccountGUID  string
 	Kind         string
 	Message      string
-	CreatedAt    time.Time
+	// ReasonState is the state of the connection the banner is about: it is
+	// shown only while the connection is in it, and dismissed when it leaves
+	// it. Empty: shown until the customer dismisses it.
+	ReasonState string
+	CreatedAt   time.Time
 }
 
 // AddNotification queues a banner for a customer.
 func (db *DB) AddNotification(ctx context.Context, n Notification) (int64, error) {
-	res, err := db.write.ExecContext(ctx, `INSERT INTO notifications (customer_guid, account_guid, kind, message, created_at) VALUES (?, ?, ?, ?, ?)`,
-		n.CustomerGUID, nullString(n.AccountGUID), n.Kind, n.Message, formatTime(db.now()))
+	res, err := db.write.ExecContext(ctx, `INSERT INTO notifications (customer_guid, account_guid, kind, message, reason_state, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		n.CustomerGUID, nullString(n.AccountGUID), n.Kind, n.Message, nullString(n.ReasonState), formatTime(db.now()))
 	if err != nil {
 		return 0, err
 	}
 	return res.LastInsertId()
 }
 
-// ActiveNotifications lists a customer's banners that were not dismissed, newest first.
+// ActiveNotifications lists a customer's banners that were not dismissed and
+// whose reason still holds (their connection is in the banner's reason state), newest first.
 func (db *DB) ActiveNotifications(ctx context.Context, customerGUID string) ([]Notification, error) {
 	return cached(db, "notifications:"+customerGUID, func() ([]Notification, error) { return db.activeNotifications(ctx, customerGUID) })
 }
 
 func (db *DB) activeNotifications(ctx context.Context, customerGUID string) ([]Notification, error) {
-	rows, err := db.query(ctx, `SELECT id, customer_guid, COALESCE(account_guid, ''), kind, message, created_at
-		FROM notifications WHERE customer_guid = ? AND dismissed_at IS NULL ORDER BY id DESC LIMIT 20`, customerGUID)
+	rows, err := db.query(ctx, `SELECT n.id, n.customer_guid, COALESCE(n.account_guid, ''), n.kind, n.message, COALESCE(n.reason_state, ''), n.created_at
+		FROM notifications n WHERE n.customer_guid = ? AND n.dismissed_at IS NULL
+			AND (n.reason_state IS NULL OR EXISTS (SELECT 1 FROM accounts a WHERE a.guid = n.account_guid AND a.state = n.reason_state))
+		ORDER BY n.id DESC LIMIT 20`, customerGUID)
 	if err != nil {
 		return nil, err
 	}
@@ -42,7 +49,7 @@ func (db *DB) activeNotifications(ctx context.Context, customerGUID string) ([]N
 	for rows.Next() {
 		var n Notification
 		var at string
-		if err := rows.Scan(&n.ID, &n.CustomerGUID, &n.AccountGUID, &n.Kind, &n.Message, &at); err != nil {
+		if err := rows.Scan(&n.ID, &n.CustomerGUID, &n.AccountGUID, &n.Kind, &n.Message, &n.ReasonState, &at); err != nil {
 			return nil, err
 		}
 		n.CreatedAt = parseTime(at)
@@ -109,5 +116,14 @@ func (db *DB) job(ctx context.Context, name string) (JobStatus, error) {
 func (db *DB) DismissAccountNotifications(ctx context.Context, accountGUID, kind string) error {
 	_, err := db.write.ExecContext(ctx, `UPDATE notifications SET dismissed_at = ? WHERE account_guid = ? AND kind = ? AND dismissed_at IS NULL`,
 		formatTime(db.now()), accountGUID, kind)
+	return err
+}
+
+// dismissOutdated dismisses a connection's banners whose reason no longer
+// holds now that it is in state; it runs in the transaction that records the
+// change, whoever made it (sync, Link, admin, platform).
+func dismissOutdated(ctx context.Context, tx *sql.Tx, accountGUID, state, now string) error {
+	_, err := tx.ExecContext(ctx, `UPDATE notifications SET dismissed_at = ?
+		WHERE account_guid = ? AND dismissed_at IS NULL AND reason_state IS NOT NULL AND reason_state <> ?`, now, accountGUID, state)
 	return err
 }

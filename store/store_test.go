@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -165,22 +166,32 @@ func TestCustomerAccountsAreScopedAndOrdered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	list, err := db.CustomerAccounts(ctx, "alice")
-	if err != nil {
+	guids := func() []string {
+		t.Helper()
+		list, err := db.CustomerAccounts(ctx, "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, a := range list {
+			got = append(got, a.GUID)
+		}
+		return got
+	}
+	// A disconnected connection stays listed (last) until its customer hides it.
+	if got, want := strings.Join(guids(), " "), "a-expired a-failed a-ok a-gone"; got != want {
+		t.Fatalf("alice's list: got %s, want %s (attention first, disconnected last)", got, want)
+	}
+	for _, bad := range []struct{ customer, guid string }{{"bob", "a-gone"}, {"", "a-gone"}, {"alice", "a-ok"}, {"alice", "b-ok"}} {
+		if err := db.HideAccount(ctx, bad.customer, bad.guid); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("hide %s as %q: got %v, want ErrNotFound", bad.guid, bad.customer, err)
+		}
+	}
+	if err := db.HideAccount(ctx, "alice", "a-gone"); err != nil {
 		t.Fatal(err)
 	}
-	var got []string
-	for _, a := range list {
-		got = append(got, a.GUID)
-	}
-	want := []string{"a-expired", "a-failed", "a-ok"}
-	if len(got) != len(want) {
-		t.Fatalf("alice's list: got %v, want %v", got, want)
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Fatalf("alice's list: got %v, want %v (attention first, deleted left out)", got, want)
-		}
+	if got, want := strings.Join(guids(), " "), "a-expired a-failed a-ok"; got != want {
+		t.Fatalf("alice's list after hiding: got %s, want %s", got, want)
 	}
 	if _, err := db.CustomerAccount(ctx, "bob", "a-ok"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("bob reading alice's account: got %v, want ErrNotFound", err)
@@ -268,5 +279,65 @@ func TestAccountsSavedDuringAWalkAreNotMissing(t *testing.T) {
 	}
 	if len(gone) != 1 || gone[0] != "old" {
 		t.Fatalf("missing from the walk: got %v, want only the account saved before it", gone)
+	}
+}
+
+// A banner holds only while its connection is in its reason state: it goes
+// when the connection leaves that state, whoever recorded the change, and does
+// not come back when the connection returns to it.
+func TestBannersHoldOnlyWhileTheirReasonHolds(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t)
+	a := account("a-1", "alice", store.StateRefreshRequired)
+	if _, err := db.UpsertAccounts(ctx, []store.Account{a, account("a-2", "alice", store.StateRefreshRequired)}, "sync"); err != nil {
+		t.Fatal(err)
+	}
+	add := func(guid, kind, reason string) {
+		t.Helper()
+		if _, err := db.AddNotification(ctx, store.Notification{CustomerGUID: "alice", AccountGUID: guid, Kind: kind, Message: kind, ReasonState: reason}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add("a-1", "refresh_required", store.StateRefreshRequired)
+	add("a-1", "reminder", store.StateRefreshRequired)
+	add("a-2", "reminder", store.StateRefreshRequired)
+	add("", "completion_failed", "") // no connection: until dismissed
+	kinds := func() string {
+		t.Helper()
+		ns, err := db.ActiveNotifications(ctx, "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, n := range ns {
+			out = append(out, n.AccountGUID+":"+n.Kind)
+		}
+		return strings.Join(out, " ")
+	}
+	if got, want := kinds(), ":completion_failed a-2:reminder a-1:reminder a-1:refresh_required"; got != want {
+		t.Fatalf("banners: got %q, want %q", got, want)
+	}
+	// Reconnected (a newer copy from the platform): a-1's banners go, a-2's stay.
+	a.State, a.UpdatedAt = store.StateCompleted, a.UpdatedAt.Add(time.Minute)
+	if _, err := db.UpsertAccounts(ctx, []store.Account{a}, "link"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := kinds(), ":completion_failed a-2:reminder"; got != want {
+		t.Fatalf("after a-1 was reconnected: got %q, want %q", got, want)
+	}
+	// Expired again: the old banners do not come back.
+	a.State, a.UpdatedAt = store.StateRefreshRequired, a.UpdatedAt.Add(time.Minute)
+	if _, err := db.UpsertAccounts(ctx, []store.Account{a}, "sync"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := kinds(), ":completion_failed a-2:reminder"; got != want {
+		t.Fatalf("after a-1 expired again: got %q, want %q (old banners stay gone)", got, want)
+	}
+	// Disconnected (the platform no longer lists it): a-2's reminder goes too.
+	if _, err := db.MarkAccountsDeleted(ctx, []string{"a-2"}, "sync"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := kinds(), ":completion_failed"; got != want {
+		t.Fatalf("after a-2 was disconnected: got %q, want %q", got, want)
 	}
 }

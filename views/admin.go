@@ -4,6 +4,8 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/bankconnections/portal/rules"
 )
 
 // AdminFilter is the admin tab's filter as shown in the form.
@@ -66,6 +68,11 @@ type AdminRow struct {
 // BankLevel tells whether the row is one of the organization's own connections.
 func (r AdminRow) BankLevel() bool { return r.CustomerGUID == "" }
 
+// CanUpdate tells whether an admin may open Link in update mode on the connection.
+func (r AdminRow) CanUpdate() bool {
+	return rules.AdminAllows(rules.AdminSubject{State: r.State, BankLevel: r.BankLevel()}, rules.Update)
+}
+
 // AdminConnectionsView is /admin/connections.
 type AdminConnectionsView struct {
 	Counts       []StateCount
@@ -121,28 +128,51 @@ type AdminConnectionView struct {
 }
 
 // Obsolete tells whether the connection was disconnected: it can only be linked anew.
-func (v AdminConnectionView) Obsolete() bool {
-	return v.Row.State == "deleted" || v.Row.State == "deleting"
+func (v AdminConnectionView) Obsolete() bool { return rules.Obsolete(v.Row.State) }
+
+// Subject is what the admin rules need to know about the connection.
+func (v AdminConnectionView) Subject() rules.AdminSubject {
+	return rules.AdminSubject{State: v.Row.State, BankLevel: v.Row.BankLevel(), Sandbox: v.Sandbox, RefreshRunning: v.Refresh != nil && v.Refresh.Running}
 }
 
-// CanRemind tells whether a reminder makes sense.
-func (v AdminConnectionView) CanRemind() bool {
-	return v.Row.State == "refresh_required" && !v.Row.BankLevel()
+// AdminActionsFor lists the actions the rules allow on a connection, as the admin page offers them.
+func AdminActionsFor(s rules.AdminSubject) []AdminAction {
+	var out []AdminAction
+	for _, a := range rules.AdminActions(s) {
+		out = append(out, adminActions[a])
+	}
+	return out
 }
 
-// CanRefresh tells whether an on-demand refresh can be asked for.
-func (v AdminConnectionView) CanRefresh() bool {
-	return (v.Row.State == "completed" || v.Row.State == "unverified" || v.Row.State == "refresh_required") && (v.Refresh == nil || !v.Refresh.Running)
+// AdminActionBySlug finds a confirmable action by its URL segment.
+func AdminActionBySlug(slug string) (AdminAction, bool) {
+	for _, a := range adminActions {
+		if a.Slug == slug && a.Slug != "" {
+			return a, true
+		}
+	}
+	return AdminAction{}, false
 }
 
-// CanExpire tells whether the sandbox expiry applies.
-func (v AdminConnectionView) CanExpire() bool {
-	return v.Sandbox && (v.Row.State == "completed" || v.Row.State == "unverified")
+// adminActions are the admin's actions as the pages show them.
+var adminActions = map[rules.Action]AdminAction{
+	rules.Update: {Action: rules.Update, TestID: "action-update", Label: "Update connection",
+		Explain: "Opens Plaid Link at this bank to update the login or the shared account, ahead of an expiry or after one."},
+	rules.Remind: {Action: rules.Remind, Slug: "remind", TestID: "action-remind", Label: "Send a reconnect reminder",
+		Explain: "The customer sees a banner on their accounts page and gets an email asking them to reconnect."},
+	rules.Refresh: {Action: rules.Refresh, Slug: "refresh", TestID: "action-refresh", Label: "Refresh now",
+		Explain: "The platform asks the bank for fresh balances and transactions. This runs in the background and can take 30 seconds or more."},
+	rules.Disconnect: {Action: rules.Disconnect, Slug: "disconnect", TestID: "action-disconnect", Label: "Disconnect", Danger: true,
+		Explain: "The platform removes the connection. It becomes obsolete: it can no longer be updated, only linked again as a new connection."},
+	rules.ForceRefreshRequired: {Action: rules.ForceRefreshRequired, Slug: "force-refresh-required", TestID: "action-force-refresh-required",
+		Label: "Force refresh required (sandbox)", Danger: true,
+		Explain: "Sandbox banks only: the platform marks the connection as expired, as if the bank login had ended, and the customer is notified."},
 }
 
 // AdminAction is one confirmable action.
 type AdminAction struct {
-	Slug    string // URL segment: remind, disconnect, refresh, force-refresh-required
+	Action  rules.Action
+	Slug    string // URL segment of its confirmation: remind, disconnect, refresh, force-refresh-required; empty: opens Link
 	TestID  string
 	Label   string
 	Explain string
@@ -153,6 +183,8 @@ type AdminAction struct {
 type AdminConfirmView struct {
 	Row    AdminRow
 	Action AdminAction
+	// Refusal, when set, says why the connection's state no longer allows the action: no button is shown.
+	Refusal string
 }
 
 // EmailRow is one message of the outbox.
@@ -196,6 +228,8 @@ type AdminLinkReviewView struct {
 	Unselected  []ReviewAccount
 	Deactivated []ReviewAccount
 	Confirmed   bool
+	// LeftUnselected: the updated connection's own account was not selected in Link.
+	LeftUnselected bool
 }
 
 func itoaInt(n int) string { return strconv.Itoa(n) }

@@ -5,6 +5,8 @@ package views
 import (
 	"fmt"
 	"time"
+
+	"github.com/bankconnections/portal/rules"
 )
 
 // Layout carries what every page needs.
@@ -25,46 +27,11 @@ type Layout struct {
 	Demo *DemoPanel
 }
 
-// stateLabels are the words the portal shows for the platform's seven states.
-var stateLabels = map[string]string{
-	"storing":          "Pending",
-	"completed":        "Connected",
-	"unverified":       "Unverified",
-	"failed":           "Failed",
-	"refresh_required": "Refresh required",
-	"deleting":         "Disconnecting",
-	"deleted":          "Disconnected",
-}
+// StateLabel returns the label of a platform state (rules.Label).
+func StateLabel(state string) string { return rules.Label(state) }
 
-// StateLabel returns the customer-facing label of a platform state.
-func StateLabel(state string) string {
-	if l, ok := stateLabels[state]; ok {
-		return l
-	}
-	return "Unknown"
-}
-
-var failureTexts = map[string]string{
-	"invalid_routing_number":  "The bank's routing number was not accepted.",
-	"invalid_account_number":  "The account number was not accepted.",
-	"invalid_account_type":    "This type of account cannot be connected.",
-	"duplicate":               "This account is already connected.",
-	"plaid_processor_token":   "The bank connection could not be set up.",
-	"plaid_multiple_accounts": "More than one account was chosen; connect one account at a time.",
-	"create_failed":           "The connection could not be created.",
-	"unverified_counterparty": "The account holder could not be verified.",
-}
-
-// FailureText explains a platform failure code in plain words.
-func FailureText(code string) string {
-	if t, ok := failureTexts[code]; ok {
-		return t
-	}
-	if code == "" {
-		return "The connection could not be completed."
-	}
-	return "The connection could not be completed (" + code + ")."
-}
+// FailureText explains a platform failure code in plain words (rules.FailureText).
+func FailureText(code string) string { return rules.FailureText(code) }
 
 // AccountRow is one connection as the customer sees it.
 type AccountRow struct {
@@ -76,10 +43,32 @@ type AccountRow struct {
 	FailureCode string
 	Finishing   bool // a completion is queued for retry
 	UpdatedAt   time.Time
+	// DisconnectedBy is who first saw a disconnected connection go (admin, customer, sync).
+	DisconnectedBy string
 }
 
 // NeedsRefresh tells whether the row must be reconnected before it can be used.
-func (r AccountRow) NeedsRefresh() bool { return r.State == "refresh_required" }
+func (r AccountRow) NeedsRefresh() bool { return r.State == rules.RefreshRequired }
+
+// Subject is what the customer's actions on the row depend on.
+func (r AccountRow) Subject() rules.CustomerSubject {
+	return rules.CustomerSubject{State: r.State, Finishing: r.Finishing}
+}
+
+// CanReconnect tells whether the customer is offered Reconnect (not while a reconnect is finishing).
+func (r AccountRow) CanReconnect() bool { return rules.CustomerAllows(r.Subject(), rules.Reconnect) }
+
+// CanLinkAgain tells whether the account can only be used again by linking it anew.
+func (r AccountRow) CanLinkAgain() bool { return rules.CustomerAllows(r.Subject(), rules.LinkAgain) }
+
+// CanHide tells whether the customer may take the row off their list.
+func (r AccountRow) CanHide() bool { return rules.CustomerAllows(r.Subject(), rules.Hide) }
+
+// Disconnected tells whether the connection was removed for good.
+func (r AccountRow) Disconnected() bool { return r.State == rules.Deleted }
+
+// DisconnectedReason says why, in plain words.
+func (r AccountRow) DisconnectedReason() string { return rules.DisconnectedReason(r.DisconnectedBy) }
 
 // Attention tells whether the customer has something to do or to know about.
 func (r AccountRow) Attention() bool { return r.State == "refresh_required" || r.State == "failed" }
@@ -114,6 +103,14 @@ type AccountView struct {
 	Transfer         TransferPanelView // deposit/withdraw form or why not, and recent transfers
 }
 
+// UnselectedReviewView is /link/{id}/review: the customer left the account
+// of the connection they updated unselected in Link.
+type UnselectedReviewView struct {
+	SessionID    string
+	Row          AccountRow
+	Disconnected bool // already answered, or gone anyway
+}
+
 // LoginView is the login form.
 type LoginView struct {
 	Email string
@@ -127,26 +124,11 @@ type ErrorView struct {
 	Message string
 }
 
-// Money formats cents as dollars.
-func Money(cents *int64) string {
-	if cents == nil {
-		return "—"
-	}
-	c := *cents
-	sign := ""
-	if c < 0 {
-		sign, c = "-", -c
-	}
-	return fmt.Sprintf("%s$%d.%02d", sign, c/100, c%100)
-}
+// Money formats cents as dollars (rules.Money).
+func Money(cents *int64) string { return rules.Money(cents) }
 
-// When formats a time for people, in UTC.
-func When(t time.Time) string {
-	if t.IsZero() {
-		return "never"
-	}
-	return t.UTC().Format("Jan 2, 2006 15:04 UTC")
-}
+// When formats a time for people, in UTC (rules.When).
+func When(t time.Time) string { return rules.When(t) }
 
 // WhenPtr formats an optional time.
 func WhenPtr(t *time.Time) string {

@@ -10,6 +10,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 	"github.com/a-h/templ"
 
+	"github.com/bankconnections/portal/rules"
 	"github.com/bankconnections/portal/views"
 )
 
@@ -67,8 +68,26 @@ func TestAccountsPageRowsBadgesAndFlag(t *testing.T) {
 		} else if flag.Length() != 0 || reconnect.Length() != 0 {
 			t.Errorf("%s row has a refresh flag or reconnect button", state)
 		}
-		if state == "failed" && !strings.Contains(byTestIDIn(row, "failure").Text(), "already connected") {
-			t.Errorf("failed row: missing plain failure reason")
+		if state == "failed" {
+			// A failed connection never claims to be connected next to "Link again".
+			if got := byTestIDIn(row, "failure").Text(); !strings.Contains(got, "matched one already on file") || strings.Contains(got, "already connected") {
+				t.Errorf("failed row reason: got %q", got)
+			}
+		}
+		// Every action the rules allow in this state is offered, and nothing else.
+		for _, c := range []struct {
+			testid string
+			action rules.Action
+		}{{"reconnect", rules.Reconnect}, {"link-again", rules.LinkAgain}, {"hide-connection", rules.Hide}} {
+			if got, want := byTestIDIn(row, c.testid).Length() == 1, rules.CustomerAllows(rules.CustomerSubject{State: state}, c.action); got != want {
+				t.Errorf("%s row offers %s: got %v, want %v", state, c.testid, got, want)
+			}
+		}
+		if lm, _ := byTestIDIn(row, "link-again").Attr("data-link-mode"); rules.CustomerAllows(rules.CustomerSubject{State: state}, rules.LinkAgain) && lm != "create" {
+			t.Errorf("%s row: link-again opens Link in mode %q, want create", state, lm)
+		}
+		if got := byTestIDIn(row, "disconnected").Text(); (state == "deleted") != (got != "") || strings.Contains(got, "Reconnect") {
+			t.Errorf("%s row: disconnected reason %q", state, got)
 		}
 	})
 	if byTestID(doc, "link-account").Length() != 1 {

@@ -217,8 +217,14 @@ func TestAdminRemindThroughTheStack(t *testing.T) {
 	if r := admin.get("/admin/notifications?state=queued"); !strings.Contains(r.body, `data-testid="outbox-email"`) || !strings.Contains(r.body, "alice@example.com") {
 		t.Fatal("the reminder email is not in the outbox page")
 	}
-	// Bob's connection is connected: no reminder, and a forced POST is refused.
-	if r := admin.post("/admin/connections/"+bobAcct+"/remind", nil); r.status != http.StatusConflict {
-		t.Fatalf("remind a connected account: got %d, want 409", r.status)
+	// Bob's connection is connected: no reminder, and a forced POST is refused in plain words.
+	r = admin.post("/admin/connections/"+bobAcct+"/remind", nil)
+	if r.status != http.StatusConflict || strings.Contains(r.body, "Conflict") || !strings.Contains(r.body, "Only a connection that needs a refresh") {
+		t.Fatalf("remind a connected account: got %d, want 409 in the admin's words:\n%s", r.status, r.body)
+	}
+	// Its confirmation page (a stale link) says why and offers no button.
+	r = admin.get("/admin/connections/" + bobAcct + "/confirm/remind")
+	if r.status != http.StatusOK || strings.Contains(r.body, `data-testid="confirm"`) || !strings.Contains(r.body, `data-testid="not-allowed"`) {
+		t.Fatalf("confirm page of an action the state does not allow: got %d\n%s", r.status, r.body)
 	}
 }

@@ -290,6 +290,14 @@ var expected = map[string]map[string]int{
 		"alice→bob": 404, "bob→alice": 404, "admin→alice": 404},
 	"POST /notifications/:id/dismiss": {"anonymous": 401, "alice": 303, "bob": 303, "admin": 404,
 		"alice→bob": 404, "bob→alice": 404, "admin→alice": 404},
+	// Hiding is for disconnected connections only: the owners' are live, so 409.
+	"POST /accounts/:guid/hide": {"anonymous": 401, "alice": 409, "bob": 409, "admin": 404,
+		"alice→bob": 404, "bob→alice": 404, "admin→alice": 404},
+	// The question only exists after an update left the account unselected: no such session here.
+	"GET /link/:id/review": {"anonymous": 303, "alice": 404, "bob": 404, "admin": 404,
+		"alice→bob": 404, "bob→alice": 404, "admin→alice": 404},
+	"POST /link/:id/review": {"anonymous": 401, "alice": 404, "bob": 404, "admin": 404,
+		"alice→bob": 404, "bob→alice": 404, "admin→alice": 404},
 	"POST /link/sessions": {"anonymous": 401, "alice": 201, "bob": 201, "admin": 201,
 		"alice→bob": 404, "bob→alice": 404, "admin→alice": 404},
 	"GET /link/sessions/:id": {"anonymous": 401, "alice": 200, "bob": 200, "admin": 200,
@@ -319,8 +327,9 @@ var expected = map[string]map[string]int{
 		"alice→bob": 403, "bob→alice": 403, "admin→alice": 303},
 	"POST /admin/connections/:guid/refresh": {"anonymous": 401, "alice": 403, "bob": 403, "admin": 303,
 		"alice→bob": 403, "bob→alice": 403, "admin→alice": 303},
-	"POST /admin/connections/:guid/force-refresh-required": {"anonymous": 401, "alice": 403, "bob": 403, "admin": 303,
-		"alice→bob": 403, "bob→alice": 403, "admin→alice": 303},
+	// The spare connections are expired already: expiring them again is refused (409).
+	"POST /admin/connections/:guid/force-refresh-required": {"anonymous": 401, "alice": 403, "bob": 403, "admin": 409,
+		"alice→bob": 403, "bob→alice": 403, "admin→alice": 409},
 	"GET /admin/link/:id/review": {"anonymous": 303, "alice": 403, "bob": 403, "admin": 200,
 		"alice→bob": 403, "bob→alice": 403, "admin→alice": 404},
 	"POST /admin/link/:id/review": {"anonymous": 401, "alice": 403, "bob": 403, "admin": 303,

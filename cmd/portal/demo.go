@@ -178,9 +178,8 @@ func seedDemo(ctx context.Context, db *store.DB, d *demoEnv, bank *platform.Clie
 			return err
 		}
 	}
-	// The organization's own connections: one working, and two at a bank
-	// whose login expired for one of them (its reconnect shows the review of
-	// accounts left unselected in Link).
+	// The organization's own connections: one working, and two at the same
+	// bank, one of them expired (an update of either touches only that one).
 	for _, c := range []demoConnection{{"ins_109508", 0, store.StateCompleted, ""}, {"ins_109510", 1, store.StateCompleted, ""}, {"ins_109510", 0, store.StateRefreshRequired, ""}} {
 		if d.plaid == nil {
 			break

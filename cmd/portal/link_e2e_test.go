@@ -162,12 +162,15 @@ func TestBrowserLinkFlows(t *testing.T) {
 		}
 	})
 
-	t.Run("duplicate is refused with an offer to reconnect", func(t *testing.T) {
+	t.Run("duplicate of a working connection is refused, with nothing to reconnect", func(t *testing.T) {
 		before := allGUIDs(t, ctx)
 		f := chooseInstitution(t, ctx, p, "platypus", "ins_109508")
 		plaidLogin(t, f, "user_good", "pass_good")
 		chooseAccount(t, f, 0) // the checking account alice already has
-		waitFor(t, ctx, 20*time.Second, "the duplicate message", `(function(){var e=document.querySelector('[data-testid="link-error"]');return !!e && e.textContent.indexOf('already connected') >= 0 && !!e.querySelector('[data-testid="reconnect-existing"]');})()`)
+		waitFor(t, ctx, 20*time.Second, "the duplicate message", `(function(){var e=document.querySelector('[data-testid="link-error"]');return !!e && !e.classList.contains('hidden') && e.textContent.indexOf('already linked and Connected') >= 0;})()`)
+		if eval[bool](t, ctx, `!!document.querySelector('[data-testid="link-error"] [data-testid="reconnect-existing"]')`) {
+			t.Fatal("the refusal offers to reconnect a connection that works")
+		}
 		if after := allGUIDs(t, ctx); len(after) != len(before) {
 			t.Fatalf("a duplicate was created: %d rows, want %d", len(after), len(before))
 		}

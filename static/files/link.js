@@ -138,12 +138,14 @@
     el.appendChild(a);
   }
 
+  // doneText keys on the connection's state (data-state's values), never on
+  // its display label, which is only shown.
   function doneText(mode, res) {
     if (mode === "update") {
-      return res.label === "Connected" ? "Reconnected: the connection works again." :
+      return res.state === "completed" ? "Reconnected: the connection works again." :
         "Reconnected. The bank platform now reports this connection as " + (res.label || "pending") + ".";
     }
-    return res.label === "Connected" ? "Connected." : "Linked: " + (res.label || "pending") + ".";
+    return res.state === "completed" ? "Connected." : "Linked: " + (res.label || "pending") + ".";
   }
 
   // openLink runs Link for a ready session; opts.retried says whether a fresh

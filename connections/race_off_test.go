@@ -1,0 +1,5 @@
+//go:build !race
+
+package connections_test
+
+const raceEnabled = false
