@@ -96,7 +96,7 @@ const CSRFKey = "portal.csrf"
 
 // Layout builds the common page frame for this request.
 func (h *Handler) Layout(c echo.Context, title, nav string) views.Layout {
-	l := views.Layout{Title: title, Nav: nav, CSS: h.assets.URL("app.css"), Scripts: []string{h.assets.URL("app.js")}}
+	l := views.Layout{Title: title, Nav: nav, CSS: h.assets.URL("app.css"), Icon: h.assets.URL("favicon.svg"), Scripts: []string{h.assets.URL("app.js")}}
 	l.CSRF, _ = c.Get(CSRFKey).(string)
 	if u, ok := CurrentUser(c); ok {
 		l.SignedIn, l.UserEmail, l.IsAdmin = true, u.Email, u.IsAdmin()

@@ -24,13 +24,31 @@ var files embed.FS
 //go:embed vendor/*.js
 var vendor embed.FS
 
-// bundles are assets made of vendored files concatenated in order, so a page
-// pays one request for them.
+// bundles are assets made of files concatenated in order, so a page pays one
+// request for them: the Link glue ships with htmx and idiomorph, which run the
+// live refresh of the pages that load it. A bundle takes its logical name from
+// a file of files/, which is then served only inside the bundle.
 var bundles = []struct {
 	name  string
 	parts []string
 }{
-	{"htmx.js", []string{"vendor/htmx.min.js", "vendor/idiomorph-ext.min.js"}},
+	{"link.js", []string{"vendor/htmx.min.js", "vendor/idiomorph-ext.min.js", "files/link.js"}},
+}
+
+func readPart(p string) ([]byte, error) {
+	if strings.HasPrefix(p, "vendor/") {
+		return vendor.ReadFile(p)
+	}
+	return files.ReadFile(p)
+}
+
+func bundled(name string) bool {
+	for _, b := range bundles {
+		if b.name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // Prefix is where assets are served.
@@ -56,11 +74,15 @@ func Load() (*Assets, error) {
 		if err != nil || d.IsDir() {
 			return err
 		}
+		name := strings.TrimPrefix(p, "files/")
+		if bundled(name) {
+			return nil
+		}
 		body, err := files.ReadFile(p)
 		if err != nil {
 			return err
 		}
-		return a.add(strings.TrimPrefix(p, "files/"), body)
+		return a.add(name, body)
 	})
 	if err != nil {
 		return nil, err
@@ -68,7 +90,7 @@ func Load() (*Assets, error) {
 	for _, b := range bundles {
 		var body []byte
 		for _, p := range b.parts {
-			part, err := vendor.ReadFile(p)
+			part, err := readPart(p)
 			if err != nil {
 				return nil, err
 			}

@@ -15,7 +15,7 @@ func TestAssetsServeGzipToBrowsersThatAcceptIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"app.css", "app.js", "link.js", "htmx.js", "favicon.svg"} {
+	for _, name := range []string{"app.css", "app.js", "link.js", "favicon.svg"} {
 		t.Run(name, func(t *testing.T) {
 			get := func(acceptEncoding string) *httptest.ResponseRecorder {
 				r := httptest.NewRequest(http.MethodGet, a.URL(name), nil)
@@ -61,17 +61,20 @@ func TestAssetsServeGzipToBrowsersThatAcceptIt(t *testing.T) {
 	}
 }
 
-func TestHTMXBundleHoldsHTMXThenTheMorphExtension(t *testing.T) {
+func TestLinkBundleHoldsHTMXThenTheMorphExtensionThenTheGlue(t *testing.T) {
 	a, err := Load()
 	if err != nil {
 		t.Fatal(err)
 	}
 	w := httptest.NewRecorder()
-	a.ServeHTTP(w, httptest.NewRequest(http.MethodGet, a.URL("htmx.js"), nil))
+	a.ServeHTTP(w, httptest.NewRequest(http.MethodGet, a.URL("link.js"), nil))
 	body := w.Body.String()
-	htmx, ext := strings.Index(body, "var htmx="), strings.Index(body, `htmx.defineExtension("morph"`)
-	if htmx < 0 || ext < 0 || ext < htmx {
-		t.Errorf("bundle: htmx at %d, morph extension at %d; want both, htmx first", htmx, ext)
+	htmx, ext, glue := strings.Index(body, "var htmx="), strings.Index(body, `htmx.defineExtension("morph"`), strings.Index(body, "// Link glue")
+	if htmx < 0 || ext < htmx || glue < ext {
+		t.Errorf("bundle: htmx at %d, morph extension at %d, glue at %d; want all three in that order", htmx, ext, glue)
+	}
+	if n := len(a.byPath); n != len(a.urls) {
+		t.Errorf("%d files served for %d logical names: a bundled file is also served alone", n, len(a.urls))
 	}
 	if got := w.Header().Get("Content-Type"); !strings.Contains(got, "javascript") {
 		t.Errorf("Content-Type %q, want javascript", got)

@@ -16,6 +16,7 @@ type Layout struct {
 	CSRF      string
 	CSS       string   // hashed stylesheet URL
 	Scripts   []string // script URLs, in order
+	Icon      string   // hashed favicon URL
 	// Nav marks the current section: "accounts" or "admin".
 	Nav string
 }

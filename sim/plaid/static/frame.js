@@ -105,10 +105,8 @@
     close.addEventListener('click', function () { exitLink(); });
     root.appendChild(close);
     children.forEach(function (c) { root.appendChild(c); });
-    var first = root.querySelector('input, .institution');
-    if (first) {
-      first.focus();
-    }
+    var first = root.querySelector('input, .institution') || close;
+    first.focus();
   }
 
   function transition(view) {
@@ -393,6 +391,14 @@
     if (m.type === 'open') {
       open(m);
     } else if (m.type === 'exit') {
+      exitLink();
+    }
+  });
+
+  // Escape leaves Link as the close button does, as in Plaid's Link.
+  document.addEventListener('keydown', function (e) {
+    if (e.key === 'Escape' && root.firstChild && !st.done) {
+      e.preventDefault();
       exitLink();
     }
   });

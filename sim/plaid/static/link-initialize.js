@@ -53,6 +53,7 @@
     function doOpen() {
       isOpen = true;
       iframe.style.display = 'block';
+      iframe.focus(); // keyboard focus moves into Link, as with Plaid's SDK
       send({
         type: 'open',
         token: config.token,
