@@ -101,7 +101,7 @@ func (h *Handler) QuoteTransfer(c echo.Context) error {
 	t, err := tx.Quote(ctx, u, a.GUID, in)
 	var ce *connections.Error
 	if errors.As(err, &ce) {
-		p, perr := h.transferPanel(ctx, u, a, views.TransferForm{Amount: in.Amount, Side: in.Side, Rail: in.Rail, Error: ce.Message})
+		p, perr := h.transferPanel(ctx, u, a, views.TransferForm{Amount: in.Amount, Side: in.Side, Rail: in.Rail, Error: ce.Message, Field: transferField(ce.Code)})
 		if perr != nil {
 			return perr
 		}
@@ -160,4 +160,17 @@ func (h *Handler) ConfirmTransfer(c echo.Context) error {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, "/accounts/"+t.AccountGUID+"#transfers")
+}
+
+// transferField names the form field a refusal is about, so the form can mark it.
+func transferField(code string) string {
+	switch code {
+	case "invalid_amount":
+		return "amount"
+	case "invalid_side":
+		return "side"
+	case "invalid_rail":
+		return "rail"
+	}
+	return ""
 }
