@@ -341,7 +341,7 @@ func (a *Admin) Remind(ctx context.Context, admin store.User, guid string) (int6
 		Message: fmt.Sprintf("Reminder from your bank: your connection to %s has expired. Reconnect it to keep using the account.", displayInstitution(acct))}); err != nil {
 		return 0, err
 	}
-	subject, body := refreshRequiredEmail(acct)
+	subject, body := refreshRequiredEmail(acct, a.s.cfg.PortalURL)
 	to, err := a.s.emailCustomer(ctx, acct.CustomerGUID, acct.GUID, "Reminder: "+subject, body)
 	if err != nil {
 		return 0, err

@@ -25,6 +25,8 @@ type Config struct {
 	RedirectURI string
 	// Sandbox allows sandbox-only actions (forcing refresh_required).
 	Sandbox bool
+	// PortalURL is the portal's public base URL, for links in emails.
+	PortalURL string
 }
 
 // Service is the connections domain.

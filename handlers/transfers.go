@@ -159,7 +159,7 @@ func (h *Handler) ConfirmTransfer(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, "/accounts/"+t.AccountGUID+"#transfers")
+	return c.Redirect(http.StatusSeeOther, "/accounts/"+t.AccountGUID+"?sent="+t.Key+"#transfers")
 }
 
 // transferField names the form field a refusal is about, so the form can mark it.
@@ -173,4 +173,18 @@ func transferField(code string) string {
 		return "rail"
 	}
 	return ""
+}
+
+// sentTransfer is the confirmation of a transfer just sent from this
+// connection's page (?sent=key): the customer's own transfer on this
+// connection, or nothing.
+func (h *Handler) sentTransfer(ctx context.Context, u store.User, accountGUID, key string) *views.TransferSent {
+	if key == "" || !validGUID(key) || h.transfers == nil {
+		return nil
+	}
+	t, err := h.transfers.Transfer(ctx, u, key)
+	if err != nil || t.AccountGUID != accountGUID || t.State == store.TransferQuoted {
+		return nil
+	}
+	return &views.TransferSent{Side: t.Side, Rail: t.Rail, Amount: t.Amount, Failed: t.State == store.TransferFailed}
 }

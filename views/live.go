@@ -1,6 +1,10 @@
 package views
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/a-h/templ"
+)
 
 // The live part of a page ([data-live]) is refreshed by htmx while something
 // in it is in motion, and morphed in place (idiomorph), so focus, scroll and
@@ -80,4 +84,14 @@ func pageTitle(title string) string {
 		return site
 	}
 	return title + " · " + site
+}
+
+// rowID gives a connection's row a stable id, so the morph matches the row
+// to itself across refreshes; rows without a guid yet (a queued new account)
+// get none.
+func rowID(r AccountRow) templ.Attributes {
+	if r.GUID == "" {
+		return nil
+	}
+	return templ.Attributes{"id": "row-" + r.GUID}
 }

@@ -108,6 +108,7 @@ type AccountView struct {
 	BalanceUpdatedAt *time.Time
 	LinkEnabled      bool
 	Transfer         TransferPanelView // deposit/withdraw form or why not, and recent transfers
+	Sent             *TransferSent     // the transfer just confirmed, when the page follows a confirmation
 }
 
 // LoginView is the login form.

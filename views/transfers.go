@@ -43,6 +43,26 @@ type TransferRow struct {
 	CreatedAt   time.Time
 }
 
+// TransferSent is a transfer the customer has just confirmed.
+type TransferSent struct {
+	Side, Rail string
+	Amount     int64
+	Failed     bool
+}
+
+// sentText says what was sent and what happens next.
+func sentText(s TransferSent) string {
+	what := SideLabel(s.Side) + " of " + cents(s.Amount) + " by " + RailLabel(s.Rail)
+	if s.Failed {
+		return what + " did not go through. Nothing was moved; see the reason under Recent transfers."
+	}
+	when := "It usually arrives in 1–3 business days."
+	if s.Rail == "wire" {
+		when = "It usually arrives the same business day."
+	}
+	return what + " sent. " + when + " Its status under Recent transfers updates by itself."
+}
+
 // TransferFormView is the form page shown again after a refusal.
 type TransferFormView struct {
 	Institution string

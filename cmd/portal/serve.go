@@ -74,7 +74,7 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 	}
 	bank := platform.New(platformCfg)
 	conns := connections.New(log.With("component", "connections"), db, bank, connections.Config{
-		BankGUID: bankGUID, SyncInterval: cfg.SyncInterval, RedirectURI: redirectURI, Sandbox: cfg.demo(),
+		BankGUID: bankGUID, SyncInterval: cfg.SyncInterval, RedirectURI: redirectURI, Sandbox: cfg.demo(), PortalURL: cfg.BaseURL,
 	})
 	if cfg.demo() {
 		// The demo's first page shows data at once.

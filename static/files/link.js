@@ -242,6 +242,13 @@
     if (live && window.htmx) { window.htmx.trigger(live, "refresh"); return; }
     setTimeout(function () { location.reload(); }, 1500); // pages without a live part show the result on reload
   }
+  // A refresh asks for the rows in the order the page shows them, so a row
+  // whose state changes stays where it was.
+  document.addEventListener("htmx:configRequest", function (ev) {
+    if (!ev.target || ev.target.id !== "live") return;
+    var guids = Array.prototype.map.call(ev.target.querySelectorAll('[data-testid="account-row"][data-guid]'), function (r) { return r.getAttribute("data-guid"); });
+    if (guids.length) ev.detail.parameters.order = guids.join(",");
+  });
   document.addEventListener("htmx:confirm", function (ev) {
     var el = ev.target;
     if (el && el.id === "live" && editing(el)) ev.preventDefault();
