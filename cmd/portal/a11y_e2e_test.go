@@ -185,10 +185,15 @@ func TestBrowserEveryPageFitsAndPassesAxe(t *testing.T) {
 			if connected == "" || expired == "" {
 				t.Fatalf("alice's demo rows: connected %q, expired %q", connected, expired)
 			}
+			others := map[string]string{}
 			for _, s := range []string{"storing", "unverified"} {
-				if g := eval[string](t, ctx, `(document.querySelector('[data-testid="account-row"][data-state="`+s+`"]') || {dataset: {}}).dataset.guid || ""`); g != "" {
-					visit("alice "+s+" connection", p.URL+"/accounts/"+g, `!!document.querySelector('[data-testid="account-detail"]')`)
+				others[s] = eval[string](t, ctx, `(document.querySelector('[data-testid="account-row"][data-state="`+s+`"]') || {dataset: {}}).dataset.guid || ""`)
+			}
+			for s, g := range others {
+				if g == "" {
+					t.Fatalf("alice has no %s connection", s)
 				}
+				visit("alice "+s+" connection", p.URL+"/accounts/"+g, `!!document.querySelector('[data-testid="account-detail"]')`)
 			}
 			visit("alice expired connection", p.URL+"/accounts/"+expired, `!!document.querySelector('[data-testid="needs-refresh"]')`)
 			visit("alice transfer form", p.URL+"/accounts/"+connected, `!!document.querySelector('[data-testid="transfer-form"]')`)
