@@ -1,9 +1,8 @@
 package views
 
 import (
+	"strconv"
 	"strings"
-
-	"github.com/a-h/templ"
 )
 
 // The live part of a page ([data-live]) is refreshed by htmx while something
@@ -87,11 +86,12 @@ func pageTitle(title string) string {
 }
 
 // rowID gives a connection's row a stable id, so the morph matches the row
-// to itself across refreshes; rows without a guid yet (a queued new account)
-// get none.
-func rowID(r AccountRow) templ.Attributes {
+// to itself across refreshes; a row without a guid yet (a queued new
+// account) is told apart by when it was queued. A plain string, not an
+// attribute map: this is rendered for every row of the busiest page.
+func rowID(r AccountRow) string {
 	if r.GUID == "" {
-		return nil
+		return "row-new-" + strconv.FormatInt(r.UpdatedAt.UnixNano(), 36)
 	}
-	return templ.Attributes{"id": "row-" + r.GUID}
+	return "row-" + r.GUID
 }
