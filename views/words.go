@@ -1,6 +1,10 @@
 package views
 
-import "time"
+import (
+	"time"
+
+	"github.com/a-h/templ"
+)
 
 // The page's words for what is not there yet: a time that never happened is
 // said as what it means for the customer, never "as of never".
@@ -29,3 +33,12 @@ func staleText(t *time.Time) string {
 // unverifiedText says what an Unverified connection means and what the customer can do.
 const unverifiedText = "Not verified yet: the bank platform is still checking this account, so no money can move with it. " +
 	"You do not need to do anything now. If it is still unverified after two business days, link the account again or contact us."
+
+// loginFieldError ties a refused sign-in's message to both fields: which of
+// the two was wrong is not said, on purpose.
+func loginFieldError(v LoginView) templ.Attributes {
+	if v.Error == "" {
+		return nil
+	}
+	return templ.Attributes{"aria-invalid": "true", "aria-describedby": "login-error"}
+}

@@ -66,3 +66,57 @@ func TestNothingSaysAsOfNever(t *testing.T) {
 		t.Error("an Unverified connection does not say what the customer can do next")
 	}
 }
+
+func TestLiveRegionPollsOnlyWhileSomethingIsInMotion(t *testing.T) {
+	row := func(state string) views.AccountRow {
+		return views.AccountRow{GUID: strings.Repeat("a", 32), State: state, UpdatedAt: time.Now()}
+	}
+	for _, c := range []struct {
+		name string
+		v    views.AccountsView
+		poll bool
+	}{
+		{"all settled", views.AccountsView{Rows: []views.AccountRow{row("completed"), row("refresh_required"), row("failed"), row("unverified")}}, false},
+		{"a Pending row", views.AccountsView{Rows: []views.AccountRow{row("completed"), row("storing")}}, true},
+		{"a disconnect under way", views.AccountsView{Rows: []views.AccountRow{row("deleting")}}, true},
+		{"a reconnect finishing", views.AccountsView{Rows: []views.AccountRow{{GUID: strings.Repeat("b", 32), State: "refresh_required", Finishing: true}}}, true},
+		{"an open transfer", views.AccountsView{Rows: []views.AccountRow{row("completed")}, Transfers: []views.TransferRow{{Key: "k", State: "pending", CreatedAt: time.Now()}}}, true},
+		{"a finished transfer", views.AccountsView{Rows: []views.AccountRow{row("completed")}, Transfers: []views.TransferRow{{Key: "k", State: "completed", CreatedAt: time.Now()}}}, false},
+	} {
+		doc := render(t, views.AccountsPage(views.Layout{}, c.v))
+		live := doc.Find("#live[data-live]")
+		trigger, _ := live.Attr("hx-trigger")
+		if swap, _ := live.Attr("hx-swap"); swap != "morph:outerHTML" {
+			t.Errorf("%s: hx-swap %q, want morph:outerHTML", c.name, swap)
+		}
+		if got := strings.Contains(trigger, "every"); got != c.poll {
+			t.Errorf("%s: hx-trigger %q: polling %v, want %v", c.name, trigger, got, c.poll)
+		}
+		if !strings.Contains(trigger, "refresh") {
+			t.Errorf("%s: hx-trigger %q: the Link glue cannot ask for a refresh", c.name, trigger)
+		}
+	}
+}
+
+func TestRefusedSignInMarksTheFields(t *testing.T) {
+	doc := render(t, views.LoginPage(views.Layout{}, views.LoginView{Email: "alice@example.com", Error: "Wrong email or password."}))
+	for _, id := range []string{"email", "password"} {
+		f := doc.Find("#" + id)
+		if v, _ := f.Attr("aria-invalid"); v != "true" {
+			t.Errorf("#%s aria-invalid = %q, want true", id, v)
+		}
+		if d, _ := f.Attr("aria-describedby"); d == "" || doc.Find("#"+d).Text() != "Wrong email or password." {
+			t.Errorf("#%s aria-describedby = %q: not tied to the message", id, d)
+		}
+	}
+	if _, ok := doc.Find("#password").Attr("autofocus"); !ok {
+		t.Error("focus does not go to the password after a refusal with the email kept")
+	}
+	doc = render(t, views.LoginPage(views.Layout{}, views.LoginView{}))
+	if _, ok := doc.Find("#email").Attr("aria-invalid"); ok {
+		t.Error("a fresh sign-in form marks the email invalid")
+	}
+	if _, ok := doc.Find("#email").Attr("autofocus"); !ok {
+		t.Error("a fresh sign-in form does not focus the email")
+	}
+}
