@@ -9,9 +9,24 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 )
+
+// recordCSPViolations makes every page of this browser keep the CSP
+// violations it meets (window.__csp), so a check can assert there were none:
+// htmx injecting its indicator style or evaluating code would be one.
+func recordCSPViolations(t *testing.T, ctx context.Context) {
+	t.Helper()
+	add := func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
+			Source: `window.__csp = []; document.addEventListener("securitypolicyviolation", e => window.__csp.push(e.violatedDirective + " " + e.blockedURI));`})
+		return chromedp.Void{}, err
+	}
+	within(t, ctx, 10*time.Second, "record CSP violations", add)
+}
 
 // press sends one key to whatever has focus, as a person at the keyboard does.
 func press(t *testing.T, ctx context.Context, key string) {
@@ -130,6 +145,9 @@ func checkPage(t *testing.T, ctx context.Context, axe, name string, width int64)
 			t.Errorf("%s at %d px: wider than the screen:\n  %s", name, width, strings.Join(wide, "\n  "))
 		}
 	}
+	if v := eval[[]string](t, ctx, `window.__csp || ["the recorder did not run"]`); len(v) > 0 {
+		t.Errorf("%s at %d px: CSP violations: %v", name, width, v)
+	}
 	if !eval[bool](t, ctx, `typeof window.axe === "object"`) {
 		eval[bool](t, ctx, axe+"\n;true")
 	}
@@ -158,6 +176,7 @@ func TestBrowserEveryPageFitsAndPassesAxe(t *testing.T) {
 	for _, width := range []int64{360, 1280} {
 		t.Run(fmt.Sprint(width), func(t *testing.T) {
 			ctx := newBrowser(t)
+			recordCSPViolations(t, ctx)
 			within(t, ctx, 10*time.Second, "set the viewport", chromedp.EmulateViewport(width, 800))
 			visit := func(name, url, ready string) {
 				t.Helper()
