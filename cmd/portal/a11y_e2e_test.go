@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -90,8 +91,21 @@ func TestBrowserKeyboardJourney(t *testing.T) {
 	if eval[bool](t, ctx, `document.querySelector("main").inert`) {
 		t.Error("the page stayed inert after Link closed")
 	}
-	if got := eval[string](t, ctx, `document.querySelector('[data-testid="account-row"][data-guid=' + `+jsQuote(guid)+` + ']').dataset.state`); got != "refresh_required" {
+	if got, _, _ := strings.Cut(rowState(t, ctx, guid), "|"); got != "refresh_required" {
 		t.Errorf("row %s after Escape: state %q, want refresh_required (nothing changed)", guid, got)
+	}
+
+	// Signed out meanwhile (the session cookie gone): the refreshes get the
+	// sign-in page, which must not blank the list.
+	clearCookies := func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		_, err := cdp.Call(ctx, tg, network.ClearBrowserCookies, cdp.Empty{})
+		return chromedp.Void{}, err
+	}
+	eval[bool](t, ctx, `window.__answers = 0; document.addEventListener("htmx:afterRequest", () => window.__answers++); true`)
+	within(t, ctx, 10*time.Second, "drop the session cookie", clearCookies)
+	waitFor(t, ctx, 60*time.Second, "two refreshes after the sign-out", `window.__answers >= 2`)
+	if n := eval[int](t, ctx, `document.querySelectorAll('#live [data-testid="account-row"]').length`); n == 0 {
+		t.Error("a refresh answered by the sign-in page blanked the list")
 	}
 }
 

@@ -249,9 +249,19 @@
     var guids = Array.prototype.map.call(ev.target.querySelectorAll('[data-testid="account-row"][data-guid]'), function (r) { return r.getAttribute("data-guid"); });
     if (guids.length) ev.detail.parameters.order = guids.join(",");
   });
+  // The timer's polls (no triggering event) end after 10 minutes on the page,
+  // so a row stuck in Pending does not poll for ever; a refresh asked for
+  // by the glue still runs.
+  var pollStop = Date.now() + 10 * 60 * 1000;
   document.addEventListener("htmx:confirm", function (ev) {
     var el = ev.target;
-    if (el && el.id === "live" && editing(el)) ev.preventDefault();
+    if (!el || el.id !== "live") return;
+    if (editing(el) || (!ev.detail.triggeringEvent && Date.now() > pollStop)) ev.preventDefault();
+  });
+  // An answer without the live region (signed out meanwhile: the sign-in
+  // page) must not blank the page: it is left alone.
+  document.addEventListener("htmx:beforeSwap", function (ev) {
+    if (ev.target && ev.target.id === "live" && String(ev.detail.serverResponse || "").indexOf('id="live"') < 0) ev.detail.shouldSwap = false;
   });
   document.addEventListener("htmx:afterSettle", function () {
     if (busy) setButtons(true);
