@@ -248,6 +248,7 @@ func TestBrowserEveryPageFitsAndPassesAxe(t *testing.T) {
 			waitAcrossNavigation(t, ctx, 20*time.Second, "the confirmation", `!!document.querySelector('[data-testid="transfer-row"]') && location.pathname.startsWith("/accounts/")`)
 			checkPage(t, ctx, axe, "transfer confirmed", width)
 
+			visit("OAuth return without a Link session", p.URL+"/link/oauth-return", `(() => { const e = document.querySelector('[data-testid="link-error"]'); return !!e && !e.classList.contains("hidden"); })()`)
 			visit("alice 404", p.URL+"/accounts/00000000-0000-0000-0000-000000000000", `!!document.querySelector('[data-testid="error-page"]')`)
 			visit("alice in admin (403)", p.URL+"/admin/connections", `!!document.querySelector('[data-testid="error-page"]')`)
 
