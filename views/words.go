@@ -42,3 +42,13 @@ func loginFieldError(v LoginView) templ.Attributes {
 	}
 	return templ.Attributes{"aria-invalid": "true", "aria-describedby": "login-error"}
 }
+
+// ariaCurrent marks the current item of a set of links ("page" for a
+// section, "true" for the chosen filter); an empty aria-current would mean
+// false, so the attribute is left out otherwise.
+func ariaCurrent(current bool, value string) templ.Attributes {
+	if !current {
+		return nil
+	}
+	return templ.Attributes{"aria-current": value}
+}

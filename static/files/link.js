@@ -281,12 +281,12 @@
       show("link-done", "Almost done: we are finishing with the bank platform. This page updates by itself.");
       return;
     }
-    var text = doneText(watched.mode, { label: LABELS[state] || "" });
+    var badge = row.querySelector('[data-testid="state-badge"]'); // the server's word for the state
+    var text = doneText(watched.mode, { label: badge ? badge.textContent.trim() : "" });
     if (state === "storing") text += " The bank platform is checking it; this page updates by itself.";
     show("link-done", text);
     if (state !== "storing" && state !== "deleting") watched = null;
   }
-  var LABELS = { storing: "Pending", completed: "Connected", unverified: "Unverified", failed: "Failed", refresh_required: "Refresh required" };
 
   // While Link is open the page behind it is inert: Tab cannot reach it and
   // screen readers do not read it. Link's own frame is the SDK's iframe, a
