@@ -78,3 +78,21 @@ func TestAdminTimelineSaysStatesInWords(t *testing.T) {
 		t.Errorf("timeline: got %q, want %q", text, "Connected → Needs reconnecting")
 	}
 }
+
+func TestAdminConnectionFollowsARefreshInPlace(t *testing.T) {
+	for _, running := range []bool{true, false} {
+		v := views.AdminConnectionView{Row: views.AdminRow{GUID: strings.Repeat("a", 32), State: "completed"}, CreatedAt: time.Now(),
+			Refresh: &views.RefreshStatus{Running: running, StartedAt: time.Now()}}
+		doc := render(t, views.AdminConnectionPage(views.Layout{}, v, nil))
+		if doc.Find(`meta[http-equiv="refresh"]`).Length() != 0 {
+			t.Errorf("running=%v: the page reloads itself (meta refresh)", running)
+		}
+		live := doc.Find(`#live[data-live]`)
+		if live.Find(`[data-testid="refresh-progress"]`).Length() != 1 {
+			t.Fatalf("running=%v: the refresh progress is not in the live region", running)
+		}
+		if polls := strings.Contains(live.AttrOr("hx-trigger", ""), "every"); polls != running {
+			t.Errorf("running=%v: hx-trigger %q", running, live.AttrOr("hx-trigger", ""))
+		}
+	}
+}
