@@ -117,7 +117,7 @@ func newWorld(t *testing.T, refreshTimeout time.Duration) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	svc := connections.New(log, db, bank, connections.Config{BankGUID: sim.BankGUID()})
+	svc := connections.New(log, db, bank, connections.Config{BankGUID: sim.BankGUID(), PortalURL: "https://portal.bank.example/"})
 	slow := pcfg
 	slow.MaxRetries = -1
 	adm := connections.NewAdmin(svc, platform.New(slow), connections.AdminConfig{RefreshTimeout: refreshTimeout})
@@ -235,6 +235,9 @@ func TestRemindOnlyExpiredCustomerConnections(t *testing.T) {
 	mails := w.emails(store.EmailQueued)
 	if len(mails) != before+1 || mails[0].To != "alice@example.com" || !strings.HasPrefix(mails[0].Subject, "Reminder") {
 		t.Fatalf("outbox: got %+v", mails)
+	}
+	if link := "https://portal.bank.example/accounts/" + guid; !strings.Contains(mails[0].Body, link) {
+		t.Errorf("reminder email: want a link to %s, got %q", link, mails[0].Body)
 	}
 	d, err := w.admin.Connection(ctx, guid, id)
 	if err != nil {

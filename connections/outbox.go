@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -50,10 +51,15 @@ func (s *Service) emailAdmins(ctx context.Context, accountGUID, subject, body st
 	return len(to), nil
 }
 
-func refreshRequiredEmail(a store.Account) (subject, body string) {
+// The email links to the account's page on the portal (portalURL: the
+// portal's public base URL; without one the email only names the portal).
+func refreshRequiredEmail(a store.Account, portalURL string) (subject, body string) {
 	subject = "Action needed: reconnect your " + displayInstitution(a) + " account"
 	body = fmt.Sprintf("Hello,\n\nYour bank login for %s %s has expired. No transactions can be made with this account until you reconnect it.\n\n"+
 		"Sign in to the portal and click Reconnect next to the account; it takes a minute.\n", displayInstitution(a), maskWords(a.AccountMask))
+	if portalURL != "" {
+		body += "\n" + strings.TrimSuffix(portalURL, "/") + "/accounts/" + a.GUID + "\n"
+	}
 	return subject, body
 }
 

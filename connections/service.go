@@ -30,6 +30,8 @@ type Config struct {
 	// Institutions looks institution names up at Plaid; nil when the portal
 	// has no Plaid keys (names then come from Link's metadata only).
 	Institutions InstitutionLookup
+	// PortalURL is the portal's public base URL, for links in emails.
+	PortalURL string
 }
 
 // Service is the connections domain.

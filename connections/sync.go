@@ -157,7 +157,7 @@ func (s *Service) notifyRefreshRequired(ctx context.Context, a store.Account) er
 	if err != nil {
 		return err
 	}
-	subject, body := refreshRequiredEmail(a)
+	subject, body := refreshRequiredEmail(a, s.cfg.PortalURL)
 	_, err = s.emailCustomer(ctx, a.CustomerGUID, a.GUID, subject, body)
 	return err
 }

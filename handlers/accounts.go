@@ -2,7 +2,9 @@ package handlers
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -69,6 +71,7 @@ func (h *Handler) Accounts(c echo.Context) error {
 	if v.Transfers, err = h.transferRows(ctx, u, accounts); err != nil {
 		return err
 	}
+	v.Rows = keepOrder(v.Rows, c.QueryParam("order"))
 	return Render(c, http.StatusOK, views.AccountsPage(h.Layout(c, "Your bank connections", "accounts"), v))
 }
 
@@ -101,6 +104,7 @@ func (h *Handler) Account(c echo.Context) error {
 	if v.Transfer, err = h.transferPanel(ctx, u, a, views.TransferForm{}); err != nil {
 		return err
 	}
+	v.Sent = h.sentTransfer(ctx, u, a.GUID, c.QueryParam("sent"))
 	return Render(c, http.StatusOK, views.AccountPage(h.Layout(c, v.Row.Institution, "accounts"), v))
 }
 
@@ -116,6 +120,37 @@ func (h *Handler) DismissNotification(c echo.Context) error {
 	}
 	return c.Redirect(http.StatusSeeOther, "/accounts")
 }
+
+// keepOrder puts the rows in the order the page already shows them (the live
+// refresh sends it as order=guid,guid,...), so a row whose state changes
+// stays where it was; rows the page does not show yet follow, in the usual
+// order. Unknown or malformed guids are ignored.
+func keepOrder(rows []views.AccountRow, order string) []views.AccountRow {
+	if order == "" {
+		return rows
+	}
+	pos := map[string]int{}
+	for i, g := range strings.SplitN(order, ",", maxKeptOrder+1) {
+		if i == maxKeptOrder {
+			break
+		}
+		if _, seen := pos[g]; validGUID(g) && !seen {
+			pos[g] = len(pos)
+		}
+	}
+	rank := func(r views.AccountRow) int {
+		if i, ok := pos[r.GUID]; ok && r.GUID != "" {
+			return i
+		}
+		return len(pos)
+	}
+	out := slices.Clone(rows)
+	slices.SortStableFunc(out, func(a, b views.AccountRow) int { return rank(a) - rank(b) })
+	return out
+}
+
+// maxKeptOrder bounds the guids read from order=.
+const maxKeptOrder = 500
 
 // validGUID tells whether s has the platform's guid shape.
 func validGUID(s string) bool { return store.ValidGUID(s) }

@@ -109,7 +109,7 @@ const NonceKey = "portal.csp_nonce"
 
 // Layout builds the common page frame for this request.
 func (h *Handler) Layout(c echo.Context, title, nav string) views.Layout {
-	l := views.Layout{Title: title, Nav: nav, CSS: h.assets.URL("app.css"), Scripts: []string{h.assets.URL("app.js")}}
+	l := views.Layout{Title: title, Nav: nav, CSS: h.assets.URL("app.css"), Icon: h.assets.URL("favicon.svg"), Scripts: []string{h.assets.URL("app.js")}}
 	l.CSRF, _ = c.Get(CSRFKey).(string)
 	l.Nonce, _ = c.Get(NonceKey).(string)
 	if u, ok := CurrentUser(c); ok {

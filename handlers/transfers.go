@@ -105,7 +105,7 @@ func (h *Handler) QuoteTransfer(c echo.Context) error {
 	t, err := tx.Quote(ctx, u, a.GUID, in)
 	var ce *connections.Error
 	if errors.As(err, &ce) {
-		p, perr := h.transferPanel(ctx, u, a, views.TransferForm{Amount: in.Amount, Side: in.Side, Rail: in.Rail, Error: ce.Message})
+		p, perr := h.transferPanel(ctx, u, a, views.TransferForm{Amount: in.Amount, Side: in.Side, Rail: in.Rail, Error: ce.Message, Field: transferField(ce.Code)})
 		if perr != nil {
 			return perr
 		}
@@ -163,5 +163,32 @@ func (h *Handler) ConfirmTransfer(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, "/accounts/"+t.AccountGUID+"#transfers")
+	return c.Redirect(http.StatusSeeOther, "/accounts/"+t.AccountGUID+"?sent="+t.Key+"#transfers")
+}
+
+// transferField names the form field a refusal is about, so the form can mark it.
+func transferField(code string) string {
+	switch code {
+	case "invalid_amount":
+		return "amount"
+	case "invalid_side":
+		return "side"
+	case "invalid_rail":
+		return "rail"
+	}
+	return ""
+}
+
+// sentTransfer is the confirmation of a transfer just sent from this
+// connection's page (?sent=key): the customer's own transfer on this
+// connection, or nothing.
+func (h *Handler) sentTransfer(ctx context.Context, u store.User, accountGUID, key string) *views.TransferSent {
+	if key == "" || !validGUID(key) || h.transfers == nil {
+		return nil
+	}
+	t, err := h.transfers.Transfer(ctx, u, key)
+	if err != nil || t.AccountGUID != accountGUID || t.State == store.TransferQuoted {
+		return nil
+	}
+	return &views.TransferSent{Side: t.Side, Rail: t.Rail, Amount: t.Amount, Failed: t.State == store.TransferFailed}
 }

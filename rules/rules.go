@@ -276,7 +276,11 @@ func Money(cents *int64) string {
 	if c < 0 {
 		sign, c = "-", -c
 	}
-	return fmt.Sprintf("%s$%d.%02d", sign, c/100, c%100)
+	whole := fmt.Sprint(c / 100)
+	for i := len(whole) - 3; i > 0; i -= 3 {
+		whole = whole[:i] + "," + whole[i:]
+	}
+	return fmt.Sprintf("%s$%s.%02d", sign, whole, c%100)
 }
 
 // When writes a time for people, in UTC.

@@ -70,7 +70,7 @@ func TestWordsForPeople(t *testing.T) {
 	for _, c := range []struct {
 		cents *int64
 		want  string
-	}{{nil, "—"}, {ptr(0), "$0.00"}, {ptr(123456), "$1234.56"}, {ptr(-5), "-$0.05"}} {
+	}{{nil, "—"}, {ptr(0), "$0.00"}, {ptr(123456), "$1,234.56"}, {ptr(1000000), "$10,000.00"}, {ptr(-5), "-$0.05"}} {
 		if got := rules.Money(c.cents); got != c.want {
 			t.Errorf("money %v: got %q, want %q", c.cents, got, c.want)
 		}

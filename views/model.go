@@ -21,6 +21,7 @@ type Layout struct {
 	Nonce   string
 	CSS     string   // hashed stylesheet URL
 	Scripts []string // script URLs, in order
+	Icon    string   // hashed favicon URL
 	// Nav marks the current section: "accounts" or "admin".
 	Nav string
 	// Demo is the Demo controls panel; nil outside the demo.
@@ -101,6 +102,7 @@ type AccountView struct {
 	BalanceUpdatedAt *time.Time
 	LinkEnabled      bool
 	Transfer         TransferPanelView // deposit/withdraw form or why not, and recent transfers
+	Sent             *TransferSent     // the transfer just confirmed, when the page follows a confirmation
 }
 
 // UnselectedReviewView is /link/{id}/review: the customer left the account

@@ -3,6 +3,8 @@ package views
 import (
 	"strings"
 	"time"
+
+	"github.com/a-h/templ"
 )
 
 // TransferPanelView is the money-movement part of a connection's page.
@@ -23,6 +25,9 @@ type TransferForm struct {
 	Rail   string // ach | wire
 	Limit  int64  // cents
 	Error  string
+	// Field names the field the error is about ("amount", "side", "rail"):
+	// it is marked invalid, tied to the message and focused.
+	Field string
 }
 
 // TransferRow is one transfer in a list.
@@ -37,6 +42,26 @@ type TransferRow struct {
 	State       string
 	FailureCode string
 	CreatedAt   time.Time
+}
+
+// TransferSent is a transfer the customer has just confirmed.
+type TransferSent struct {
+	Side, Rail string
+	Amount     int64
+	Failed     bool
+}
+
+// sentText says what was sent and what happens next.
+func sentText(s TransferSent) string {
+	what := SideLabel(s.Side) + " of " + cents(s.Amount) + " by " + RailLabel(s.Rail)
+	if s.Failed {
+		return what + " did not go through. Nothing was moved; see the reason under Recent transfers."
+	}
+	when := "It usually arrives in 1–3 business days."
+	if s.Rail == "wire" {
+		when = "It usually arrives the same business day."
+	}
+	return what + " sent. " + when + " Its status under Recent transfers updates by itself."
 }
 
 // TransferFormView is the form page shown again after a refusal.
@@ -155,3 +180,18 @@ func RailLabel(rail string) string {
 func cents(n int64) string { return Money(&n) }
 
 func lower(s string) string { return strings.ToLower(s) }
+
+// fieldError marks the field an error is about: invalid, described by the
+// message (and its hint), and focused when the page loads, so a keyboard or
+// screen reader user lands on what to fix.
+func fieldError(f TransferForm, field, hint string) templ.Attributes {
+	a := templ.Attributes{}
+	if f.Error != "" && f.Field == field {
+		a["aria-invalid"] = "true"
+		a["autofocus"] = true
+		a["aria-describedby"] = strings.TrimSpace("transfer-error " + hint)
+	} else if hint != "" {
+		a["aria-describedby"] = hint
+	}
+	return a
+}

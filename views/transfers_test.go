@@ -35,7 +35,7 @@ func TestTransferPanel(t *testing.T) {
 		if got := byTestID(doc, "transfer-error").Text(); got != "Use at most two decimals." {
 			t.Errorf("error: got %q", got)
 		}
-		if !strings.Contains(doc.Text(), "$10000.00") {
+		if !strings.Contains(doc.Text(), "$10,000.00") {
 			t.Error("the limit is not shown")
 		}
 		states := byTestID(doc, "transfer-row").Map(func(_ int, s *goquery.Selection) string { v, _ := s.Attr("data-state"); return v })

@@ -151,11 +151,23 @@ func TestTransferQuoteThenConfirmOnce(t *testing.T) {
 		t.Errorf("bob confirming alice's quote: got %d, want 404", got.status)
 	}
 	// The same form submitted twice: one transfer.
+	key := strings.TrimPrefix(loc, "/transfers/")
+	done := "/accounts/" + guid + "?sent=" + key + "#transfers"
 	for i := 0; i < 2; i++ {
 		got := alice.post(loc+"/confirm", nil)
-		if got.status != http.StatusSeeOther || got.header.Get("Location") != "/accounts/"+guid+"#transfers" {
-			t.Fatalf("confirm #%d: got %d %q", i+1, got.status, got.header.Get("Location"))
+		if got.status != http.StatusSeeOther || got.header.Get("Location") != done {
+			t.Fatalf("confirm #%d: got %d %q, want 303 to %q", i+1, got.status, got.header.Get("Location"), done)
 		}
+	}
+	// The page after the confirm says what was sent and what happens next.
+	sent := testID(doc(t, alice.get(strings.TrimSuffix(done, "#transfers"))), "transfer-sent").Text()
+	if !strings.Contains(sent, "Deposit of $25.00 by ACH sent") || !strings.Contains(sent, "business days") {
+		t.Errorf("confirmation: got %q, want the amount and when it arrives", sent)
+	}
+	// Another customer's key, or the key on another connection, shows nothing.
+	bobGUID := w.connected(t, "bob")
+	if d := doc(t, bob.get("/accounts/"+bobGUID+"?sent="+key)); testID(d, "transfer-sent").Length() != 0 {
+		t.Error("bob's page confirms alice's transfer")
 	}
 	list, err := w.db.RecentTransfers(ctx, w.users["alice"].CustomerGUID, "", 10)
 	if err != nil || len(list) != 1 || list[0].TransferGUID == "" || list[0].Amount != 2500 {

@@ -88,8 +88,14 @@ func TestBrowserAdminTab(t *testing.T) {
 
 	// An on-demand refresh runs in the background; the page follows it.
 	confirmAction(t, ctx, "action-refresh")
+	// The page follows it in place (a reload every 2 s would throw focus and scroll away).
+	waitFor(t, ctx, 20*time.Second, "the page after the confirmation", `document.readyState === "complete" && !!document.querySelector('[data-testid="refresh-progress"]')`)
+	wasRunning := eval[bool](t, ctx, `window.__noReload = true; document.querySelector('[data-testid="refresh-progress"]').dataset.status === "running"`)
 	waitAcrossNavigation(t, ctx, 60*time.Second, "refresh outcome",
 		`(() => { const p = document.querySelector('[data-testid="refresh-progress"]'); return !!p && p.dataset.status !== 'running'; })()`)
+	if wasRunning && !eval[bool](t, ctx, `window.__noReload === true`) {
+		t.Error("the page reloaded itself to follow the refresh")
+	}
 	screenshot(t, ctx, "admin-refresh")
 	if msg := eval[string](t, ctx, `document.querySelector('[data-testid="refresh-progress"]').textContent`); !strings.Contains(msg, "expired") {
 		t.Fatalf("refresh of an expired login: got %q", msg)

@@ -134,12 +134,20 @@ func TestBrowserLinkFlows(t *testing.T) {
 
 	t.Run("reconnect an expired connection", func(t *testing.T) {
 		eval[bool](t, ctx, `window.__noReload = true`)
+		const order = `Array.from(document.querySelectorAll('[data-testid="account-row"]')).map(r => r.dataset.guid).join(",")`
+		before := eval[string](t, ctx, order)
 		within(t, ctx, 10*time.Second, "click Reconnect", chromedp.Click(chromedp.CSS(`[data-testid="reconnect"][data-guid="`+guid+`"]`)))
 		f := linkFrame(t, ctx, p.PlaidURL)
 		plaidLogin(t, f, "user_good", "pass_good")
 		waitFor(t, ctx, 30*time.Second, "the row to show Connected", rowStateJS+`(`+jsQuote(guid)+`) === "completed|Connected||"`)
 		if !eval[bool](t, ctx, `window.__noReload === true`) {
 			t.Fatal("the page was reloaded")
+		}
+		if after := eval[string](t, ctx, order); after != before {
+			t.Errorf("rows moved after the reconnect:\n before %s\n after  %s", before, after)
+		}
+		if msg := eval[string](t, ctx, `document.querySelector('[data-testid="link-done"]').textContent`); !strings.HasPrefix(msg, "Reconnected") {
+			t.Errorf("after the reconnect the page says %q, want Reconnected", msg)
 		}
 		screenshot(t, ctx, "link-reconnected")
 	})
@@ -157,6 +165,8 @@ func TestBrowserLinkFlows(t *testing.T) {
 			}
 		}
 		waitFor(t, ctx, 30*time.Second, "the new row to become Connected", rowStateJS+`(`+jsQuote(fresh)+`) === "completed|Connected||"`)
+		waitFor(t, ctx, 30*time.Second, "the message to follow the row to Connected",
+			`document.querySelector('[data-testid="link-done"]').textContent.startsWith("Connected")`)
 		if !eval[bool](t, ctx, `window.__noReload === true`) {
 			t.Fatal("the page was reloaded")
 		}

@@ -114,7 +114,7 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 	platformCfg.Scopes = grant.Scopes
 	bank := platform.New(platformCfg)
 	conns := connections.New(log.With("component", "connections"), db, bank, connections.Config{
-		BankGUID: bankGUID, SyncInterval: cfg.SyncInterval, RedirectURI: redirectURI, BankScopes: grant.Scopes, Institutions: institutions,
+		BankGUID: bankGUID, SyncInterval: cfg.SyncInterval, RedirectURI: redirectURI, BankScopes: grant.Scopes, Institutions: institutions, PortalURL: cfg.BaseURL,
 	})
 	var demoCtl *demoController
 	if cfg.demo() {

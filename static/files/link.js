@@ -106,10 +106,15 @@
     document.querySelectorAll("[data-link-mode]").forEach(function (b) { b.disabled = disabled; });
   }
 
+  // idle ends a flow: the page is usable again and focus goes back to the
+  // control that opened Link (or, when that is gone, to the message).
   function idle() {
     busy = false;
+    pageInert(false);
     setButtons(false);
-    if (lastButton && document.body.contains(lastButton)) lastButton.focus();
+    if (lastButton && document.body.contains(lastButton)) { lastButton.focus(); return; }
+    var msg = ["link-done", "link-error"].map($).filter(function (el) { return el && !el.classList.contains("hidden"); })[0];
+    if (msg && lastButton) { msg.setAttribute("tabindex", "-1"); msg.focus(); }
   }
 
   function finish(msg) {
@@ -145,7 +150,7 @@
       return res.state === "completed" ? "Reconnected: the connection works again." :
         "Reconnected. The bank platform now reports this connection as " + (res.label || "pending") + ".";
     }
-    return res.state === "completed" ? "Connected." : "Linked: " + (res.label || "pending") + ".";
+    return res.state === "completed" ? "Connected: the account is ready to use." : "Linked: " + (res.label || "pending") + ".";
   }
 
   // openLink runs Link for a ready session; opts.retried says whether a fresh
@@ -186,8 +191,7 @@
         show("link-progress", "Finishing with your bank…");
         api("POST", "/link/sessions/" + session.id + "/complete", { public_token: publicToken, metadata: metadata }).then(function (res) {
           forget();
-          idle();
-          if (res.next) { location.assign(res.next); return; }
+          if (res.next) { idle(); location.assign(res.next); return; }
           if (res.status === "finishing") {
             show("link-done", "Almost done: we are finishing with the bank platform. This page updates by itself.");
           } else if (session.mode === "update" && res.state === "refresh_required") {
@@ -196,7 +200,9 @@
           } else {
             show("link-done", doneText(session.mode, res));
           }
-          if (opts.onDone) opts.onDone(); else refreshList(true);
+          watched = res.account_guid ? { guid: res.account_guid, mode: session.mode } : null;
+          idle();
+          if (opts.onDone) opts.onDone(); else refreshList();
         }).catch(function (err) {
           forget();
           if (err.data && err.data.code === "kept") { idle(); keptNotice(err.message); return; }
@@ -207,6 +213,7 @@
     };
     if (opts.receivedRedirectUri) config.receivedRedirectUri = opts.receivedRedirectUri;
     handler = window.Plaid.create(config);
+    pageInert(true);
     handler.open();
   }
 
@@ -229,15 +236,11 @@
     start(b.getAttribute("data-link-mode"), b.getAttribute("data-guid") || "");
   });
 
-  // refreshList re-renders the live part of the page from the server while
-  // something is in motion (pending, finishing, disconnecting, open
-  // transfers), so no reload by hand is needed. It never replaces a form the
-  // person is filling in.
-  var refreshUntil = 0, refreshTimer = null, pollStop = Date.now() + 10 * 60 * 1000;
-  function inMotion() {
-    return !!document.querySelector('[data-testid="account-row"][data-state="storing"], [data-testid="account-row"][data-state="deleting"], [data-testid="finishing"], ' +
-      '[data-testid="transfer-row"][data-state="storing"], [data-testid="transfer-row"][data-state="pending"]');
-  }
+  // The live part of the page (#live, [data-live]) refreshes itself with htmx
+  // while something in it is in motion: the server renders its timer only
+  // then, and idiomorph morphs it in place, so focus and scroll stay where
+  // they were. The glue only asks for one refresh when a flow ends. A refresh
+  // never replaces a form the person is filling in.
   function editing(region) {
     var a = document.activeElement;
     if (a && a !== document.body && region.contains(a) && /^(INPUT|SELECT|TEXTAREA)$/.test(a.tagName)) return true;
@@ -248,29 +251,65 @@
       return f.value !== f.defaultValue;
     });
   }
-  function refreshList(force) {
-    var list = document.querySelector("[data-live]");
-    if (!list) {
-      if (force) setTimeout(function () { location.reload(); }, 1500); // pages without a live part show the result on reload
+  function refreshList() {
+    var live = document.getElementById("live");
+    if (live && window.htmx) { window.htmx.trigger(live, "refresh"); return; }
+    setTimeout(function () { location.reload(); }, 1500); // pages without a live part show the result on reload
+  }
+  // A refresh asks for the rows in the order the page shows them, so a row
+  // whose state changes stays where it was.
+  document.addEventListener("htmx:configRequest", function (ev) {
+    if (!ev.target || ev.target.id !== "live") return;
+    var guids = Array.prototype.map.call(ev.target.querySelectorAll('[data-testid="account-row"][data-guid]'), function (r) { return r.getAttribute("data-guid"); });
+    if (guids.length) ev.detail.parameters.order = guids.join(",");
+  });
+  // The timer's polls (no triggering event) end after 10 minutes on the page,
+  // so a row stuck in Pending does not poll for ever; a refresh asked for
+  // by the glue still runs.
+  var pollStop = Date.now() + 10 * 60 * 1000;
+  document.addEventListener("htmx:confirm", function (ev) {
+    var el = ev.target;
+    if (!el || el.id !== "live") return;
+    if (editing(el) || (!ev.detail.triggeringEvent && Date.now() > pollStop)) ev.preventDefault();
+  });
+  // An answer without the live region (signed out meanwhile: the sign-in
+  // page) must not blank the page: it is left alone.
+  document.addEventListener("htmx:beforeSwap", function (ev) {
+    if (ev.target && ev.target.id === "live" && String(ev.detail.serverResponse || "").indexOf('id="live"') < 0) ev.detail.shouldSwap = false;
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    if (busy) setButtons(true);
+    follow();
+  });
+
+  // follow keeps the message of a finished flow in step with its row: a new
+  // account goes from Pending to Connected while the page refreshes itself.
+  var watched = null;
+  function follow() {
+    if (!watched) return;
+    var g = CSS.escape(watched.guid);
+    var row = document.querySelector('[data-testid="account-row"][data-guid="' + g + '"], [data-testid="account-detail"][data-guid="' + g + '"]');
+    if (!row) return;
+    var state = row.getAttribute("data-state");
+    if (row.querySelector('[data-testid="finishing"]')) {
+      show("link-done", "Almost done: we are finishing with the bank platform. This page updates by itself.");
       return;
     }
-    if (force) refreshUntil = Date.now() + 120000;
-    if (refreshTimer) return;
-    refreshTimer = setTimeout(function () {
-      refreshTimer = null;
-      var cur = document.querySelector("[data-live]");
-      if (cur && editing(cur)) { refreshList(false); return; }
-      fetch(location.pathname, { credentials: "same-origin", headers: { "Accept": "text/html" } }).then(function (r) { return r.text(); }).then(function (html) {
-        var doc = new DOMParser().parseFromString(html, "text/html");
-        var fresh = doc.querySelector("[data-live]");
-        cur = document.querySelector("[data-live]");
-        if (fresh && cur && !editing(cur)) {
-          cur.replaceWith(document.importNode(fresh, true));
-          if (busy) setButtons(true);
-        }
-        if ((inMotion() && Date.now() < pollStop) || Date.now() < refreshUntil) refreshList(false);
-      }).catch(function () { if (Date.now() < refreshUntil) refreshList(false); });
-    }, force ? 300 : 2000);
+    var badge = row.querySelector('[data-testid="state-badge"]'); // the server's word for the state
+    var text = doneText(watched.mode, { state: state, label: badge ? badge.textContent.trim() : "" });
+    if (state === "storing") text += " The bank platform is checking it; this page updates by itself.";
+    show("link-done", text);
+    if (state !== "storing" && state !== "deleting") watched = null;
+  }
+
+  // While Link is open the page behind it is inert: Tab cannot reach it and
+  // screen readers do not read it. Link's own frame is the SDK's iframe, a
+  // child of body, so every other child of body is made inert.
+  function pageInert(on) {
+    Array.prototype.forEach.call(document.body.children, function (el) {
+      if (el.tagName === "IFRAME" || el.tagName === "SCRIPT") return;
+      if (on) el.setAttribute("inert", ""); else el.removeAttribute("inert");
+    });
   }
 
   // waitForPlaid gives Plaid's script (loaded with defer) a moment to arrive.
@@ -300,12 +339,12 @@
 
   function init() {
     if (document.querySelector('[data-testid="oauth-return"]')) { resumeOAuth(); return; }
-    if (inMotion()) { refreshUntil = Date.now() + 120000; refreshList(false); }
   }
   // A page restored from the back/forward cache starts idle again.
   window.addEventListener("pageshow", function (ev) {
     if (!ev.persisted) return;
     if (handler) { handler.destroy(); handler = null; }
+    pageInert(false);
     busy = false; setButtons(false); hideAll();
   });
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init); else init();

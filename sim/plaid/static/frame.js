@@ -105,10 +105,8 @@
     close.addEventListener('click', function () { exitLink(); });
     root.appendChild(close);
     children.forEach(function (c) { root.appendChild(c); });
-    var first = root.querySelector('input, .institution');
-    if (first) {
-      first.focus();
-    }
+    var first = root.querySelector('input, .institution') || close;
+    first.focus();
   }
 
   function transition(view) {
@@ -394,6 +392,27 @@
       open(m);
     } else if (m.type === 'exit') {
       exitLink();
+    }
+  });
+
+  // Escape leaves Link as the close button does, and Tab cycles within the
+  // dialog, as in Plaid's Link.
+  document.addEventListener('keydown', function (e) {
+    if (e.key === 'Escape' && root.firstChild && !st.done) {
+      e.preventDefault();
+      exitLink();
+    } else if (e.key === 'Tab' && root.firstChild) {
+      var f = Array.prototype.filter.call(root.querySelectorAll('button, input, select, a[href]'), function (n) {
+        return !n.disabled && n.getClientRects().length > 0;
+      });
+      if (!f.length) {
+        return;
+      }
+      var first = f[0], last = f[f.length - 1], at = document.activeElement;
+      if (!root.contains(at) || (e.shiftKey ? at === first : at === last)) {
+        e.preventDefault();
+        (e.shiftKey ? last : first).focus();
+      }
     }
   });
 

@@ -63,6 +63,7 @@
     function doOpen() {
       isOpen = true;
       iframe.setAttribute('style', 'display:block');
+      iframe.focus(); // keyboard focus moves into Link, as with Plaid's SDK
       send({
         type: 'open',
         token: config.token,
