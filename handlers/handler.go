@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -75,6 +76,7 @@ type Handler struct {
 	transfers    Transfers // set by SetTransfers
 	transfersOff bool      // set by SetTransfersOff
 	demo         Demo      // set by SetDemo in demo mode; nil in live mode
+	ready        Readiness // set by SetReadiness
 }
 
 // New builds the handlers.
@@ -178,6 +180,41 @@ func (h *Handler) Health(c echo.Context) error {
 		return err
 	}
 	return c.String(http.StatusOK, "ok")
+}
+
+// Readiness tells whether the platform can be worked with now.
+type Readiness interface {
+	// Ready reports whether a platform token can be had (cached briefly).
+	Ready(ctx context.Context) error
+}
+
+// SetReadiness gives /readyz its platform check.
+func (h *Handler) SetReadiness(r Readiness) { h.ready = r }
+
+// Ready answers whether this instance should get traffic: 200 when the
+// database answers and a platform token can be had, else 503 with a plain
+// body naming what is down (the details go to the log, not to the caller).
+func (h *Handler) Ready(c echo.Context) error {
+	ctx := c.Request().Context()
+	var down []string
+	if err := h.store.Ping(ctx); err != nil {
+		h.log.Warn("not ready: database", "err", err)
+		down = append(down, "database: not answering")
+	}
+	switch {
+	case h.ready == nil:
+		down = append(down, "platform token: no platform configured")
+	default:
+		if err := h.ready.Ready(ctx); err != nil {
+			h.log.Warn("not ready: platform token", "err", err)
+			down = append(down, "platform token: cannot be had")
+		}
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	if len(down) > 0 {
+		return c.String(http.StatusServiceUnavailable, "not ready\n"+strings.Join(down, "\n")+"\n")
+	}
+	return c.String(http.StatusOK, "ready\n")
 }
 
 // Home sends people where they belong. It also finishes Link results that

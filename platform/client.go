@@ -37,7 +37,10 @@ type Config struct {
 	// AttemptTimeout bounds one HTTP attempt (a timed-out GET/PATCH is retried);
 	// zero leaves only HTTPClient's timeout and the caller's ctx.
 	AttemptTimeout time.Duration
-	Logger         *slog.Logger
+	// TokenCheckTTL is how long Ready's answer is kept; default 10 s,
+	// negative for none.
+	TokenCheckTTL time.Duration
+	Logger        *slog.Logger
 }
 
 // Client calls the platform API with a bank token, or with a customer token
@@ -51,6 +54,8 @@ type Client struct {
 	retryBase      time.Duration
 	attemptTimeout time.Duration
 	log            *slog.Logger
+	// ready answers Ready; shared by the copies WithToken and ForCustomer make.
+	ready *tokenCheck
 }
 
 // tokenSource gives the bearer token of a call.
@@ -92,6 +97,12 @@ func New(cfg Config) *Client {
 	}
 	// The library caches the token and renews it shortly before expiry.
 	tokenCtx := context.WithValue(context.Background(), oauth2.HTTPClient, httpClient)
+	ttl := cfg.TokenCheckTTL
+	if ttl == 0 {
+		ttl = 10 * time.Second
+	}
+	readyCfg := cfg
+	readyCfg.HTTPClient, readyCfg.Scopes = httpClient, scopes
 	return &Client{
 		baseURL:        strings.TrimRight(cfg.BaseURL, "/"),
 		identityURL:    origin(cfg.TokenURL),
@@ -101,6 +112,7 @@ func New(cfg Config) *Client {
 		retryBase:      retryBase,
 		attemptTimeout: cfg.AttemptTimeout,
 		log:            log,
+		ready:          &tokenCheck{cfg: readyCfg, ttl: ttl},
 	}
 }
 

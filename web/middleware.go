@@ -47,8 +47,9 @@ func requestID(c echo.Context) string {
 }
 
 // requestLogger logs one line per request: never the query string or body,
-// which may carry tokens.
-func requestLogger(log *slog.Logger) echo.MiddlewareFunc {
+// which may carry tokens. observe, when set, gets the same figures (route is
+// the route's pattern, so metrics stay bounded whatever the paths).
+func requestLogger(log *slog.Logger, observe func(method, route string, status int, d time.Duration)) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			start := time.Now()
@@ -60,8 +61,12 @@ func requestLogger(log *slog.Logger) echo.MiddlewareFunc {
 			if path == "" {
 				path = "(unmatched)"
 			}
+			d := time.Since(start)
 			log.Debug("request", "request_id", requestID(c), "method", c.Request().Method, "route", path,
-				"status", c.Response().Status, "duration_ms", time.Since(start).Milliseconds())
+				"status", c.Response().Status, "duration_ms", d.Milliseconds())
+			if observe != nil {
+				observe(c.Request().Method, path, c.Response().Status, d)
+			}
 			return nil
 		}
 	}

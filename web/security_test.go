@@ -186,6 +186,7 @@ func newWorld(t *testing.T) *world {
 	h := handlers.New(log, db, sessions, svc, svc, assets, handlers.Options{LinkEnabled: true})
 	h.SetAdmin(connections.NewAdmin(svc, nil, connections.AdminConfig{}))
 	h.SetTransfers(connections.NewTransfers(svc, connections.TransferConfig{}))
+	h.SetReadiness(bank)
 	e := web.New(web.Config{Log: log, Store: db, Assets: assets, Handler: h, Sessions: sessions, PlaidOrigin: plaidSrv.URL})
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
@@ -278,6 +279,7 @@ var matrixCases = []struct{ name, role, params string }{
 // test: whoever adds a route decides who may use it.
 var expected = map[string]map[string]int{
 	"GET /healthz": {"anonymous": 200, "alice": 200, "bob": 200, "admin": 200},
+	"GET /readyz":  {"anonymous": 200, "alice": 200, "bob": 200, "admin": 200},
 	"GET /":        {"anonymous": 303, "alice": 303, "bob": 303, "admin": 303},
 	"GET /login":   {"anonymous": 200, "alice": 303, "bob": 303, "admin": 303},
 	"POST /login":  {"anonymous": 303, "alice": 303, "bob": 303, "admin": 303},

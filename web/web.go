@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -46,6 +47,9 @@ type Config struct {
 	// TrustedProxies are the peers whose X-Forwarded-For names the client;
 	// empty: the client is the direct peer.
 	TrustedProxies []*net.IPNet
+	// ObserveRequest, when set, is told of every answered request with its
+	// route pattern (e.g. /accounts/:guid; "(unmatched)" for unknown paths).
+	ObserveRequest func(method, route string, status int, d time.Duration)
 }
 
 // New returns the portal's Echo instance, ready to serve.
@@ -64,7 +68,7 @@ func New(cfg Config) *echo.Echo {
 	// headers before anything can write; sessions before CSRF and routes that need the user.
 	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: randomID}))
 	e.Use(recoverer(cfg.Log))
-	e.Use(requestLogger(cfg.Log))
+	e.Use(requestLogger(cfg.Log, cfg.ObserveRequest))
 	e.Use(securityHeaders(csp, cfg.SecureCookies))
 	e.Use(middleware.BodyLimit(cfg.BodyLimit))
 	e.Use(cfg.Sessions.Middleware)
@@ -138,6 +142,7 @@ type Route struct {
 func Routes() []Route {
 	return []Route{
 		{http.MethodGet, "/healthz", "public", func(h *handlers.Handler) echo.HandlerFunc { return h.Health }},
+		{http.MethodGet, "/readyz", "public", func(h *handlers.Handler) echo.HandlerFunc { return h.Ready }},
 		{http.MethodGet, "/", "public", func(h *handlers.Handler) echo.HandlerFunc { return h.Home }},
 		{http.MethodGet, "/login", "public", func(h *handlers.Handler) echo.HandlerFunc { return h.LoginForm }},
 		{http.MethodPost, "/login", "public", func(h *handlers.Handler) echo.HandlerFunc { return h.Login }},

@@ -50,6 +50,9 @@ type config struct {
 	// TrustedProxies are the peers whose X-Forwarded-For names the client.
 	TrustedProxies []*net.IPNet
 
+	// MetricsAddr is where /metrics is served; empty: nowhere. Never the public address.
+	MetricsAddr string
+
 	TransferLimit int64 // cents: the largest single transfer
 
 	// SMTP sends the outbox; without SMTP_HOST emails stay in the outbox.
@@ -77,6 +80,7 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs.StringVar(&limit, "transfer-limit", env("PORTAL_TRANSFER_LIMIT", ""), "largest single deposit or withdrawal in dollars, default 10000 (env PORTAL_TRANSFER_LIMIT)")
 	fs.StringVar(&scopes, "platform-scopes", env("PLATFORM_SCOPES", ""), "scopes asked of the platform, space- or comma-separated; default those of every feature (env PLATFORM_SCOPES)")
 	fs.StringVar(&proxies, "trusted-proxies", env("PORTAL_TRUSTED_PROXIES", ""), "CIDR ranges of reverse proxies whose X-Forwarded-For is believed, comma-separated (env PORTAL_TRUSTED_PROXIES)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("PORTAL_METRICS_ADDR", ""), "listen address of /metrics for Prometheus, e.g. 127.0.0.1:9090; empty: off (env PORTAL_METRICS_ADDR)")
 	fs.BoolVar(&c.Quiet, "quiet", false, "do not print the demo banner")
 	fs.StringVar(&linkCSP, "link-csp", env("PORTAL_LINK_CSP", "demo"), "demo: the page policy for Link: demo, or live (the policy live mode sends, with the Link simulator as Plaid's CDN) (env PORTAL_LINK_CSP)")
 	fs.BoolVar(&c.DemoResetOnStart, "demo-reset-on-start", env("PORTAL_DEMO_RESET_ON_START", "") == "1",
@@ -114,6 +118,14 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 				return c, fmt.Errorf("PLATFORMSIM_KEY_SCOPES: unknown scope %q", sc)
 			}
 			c.DemoKeyScopes = append(c.DemoKeyScopes, sc)
+		}
+	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			return c, errors.New("-metrics-addr: give host:port, like 127.0.0.1:9090")
+		}
+		if c.MetricsAddr == c.Addr {
+			return c, errors.New("-metrics-addr: give an address other than -addr: metrics are never served on the public address")
 		}
 	}
 	if c.BaseURL == "" {

@@ -20,6 +20,7 @@ import (
 	"github.com/bankconnections/portal/connections"
 	"github.com/bankconnections/portal/handlers"
 	"github.com/bankconnections/portal/mail"
+	"github.com/bankconnections/portal/metrics"
 	"github.com/bankconnections/portal/platform"
 	"github.com/bankconnections/portal/static"
 	"github.com/bankconnections/portal/store"
@@ -60,6 +61,18 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 
 	platformCfg := platform.Config{BaseURL: cfg.PlatformURL, TokenURL: cfg.PlatformTokenURL, ClientID: cfg.PlatformClientID,
 		ClientSecret: cfg.PlatformClientSecret, Logger: log.With("component", "platform-client"), AttemptTimeout: 20 * time.Second}
+	// Metrics only when asked for: without -metrics-addr nothing is measured.
+	var met *metrics.Metrics
+	var metricsLn net.Listener
+	if cfg.MetricsAddr != "" {
+		if metricsLn, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("-metrics-addr: %w", err)
+		}
+		defer metricsLn.Close()
+		met = metrics.New(log.With("component", "metrics"), db, connections.SyncJob)
+		platformCfg.HTTPClient = &http.Client{Timeout: 60 * time.Second, Transport: met.Transport(nil)}
+	}
 	bankGUID := cfg.PlatformBankGUID
 	// Live mode (and the demo with real Plaid keys) loads Link from Plaid's CDN
 	// under the policy Plaid documents for it.
@@ -136,6 +149,9 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 	// The on-demand refresh may take minutes: its own client, not retried.
 	slowCfg := platformCfg
 	slowCfg.AttemptTimeout, slowCfg.MaxRetries, slowCfg.HTTPClient = 0, -1, &http.Client{Timeout: 3 * time.Minute}
+	if met != nil {
+		slowCfg.HTTPClient.Transport = met.Transport(nil)
+	}
 	smtpCfg := mail.Config{Host: cfg.SMTPHost, Port: cfg.SMTPPort, Username: cfg.SMTPUsername, Password: cfg.SMTPPassword, From: cfg.SMTPFrom}
 	var mailSender connections.Sender // nil: emails stay in the outbox
 	if smtpCfg.Enabled() {
@@ -156,8 +172,13 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 	if demoCtl != nil {
 		h.SetDemo(demoCtl)
 	}
-	e := web.New(web.Config{Log: log, Store: db, Assets: assets, Handler: h, Sessions: sessions, SecureCookies: cfg.secureCookies(),
-		PlaidOrigin: link.Origin, PlaidScript: link.Script, PlaidConnect: link.Connect, TrustedProxies: cfg.TrustedProxies, BaseURL: cfg.BaseURL})
+	h.SetReadiness(bank)
+	webCfg := web.Config{Log: log, Store: db, Assets: assets, Handler: h, Sessions: sessions, SecureCookies: cfg.secureCookies(),
+		PlaidOrigin: link.Origin, PlaidScript: link.Script, PlaidConnect: link.Connect, TrustedProxies: cfg.TrustedProxies, BaseURL: cfg.BaseURL}
+	if met != nil {
+		webCfg.ObserveRequest = met.ObserveRequest
+	}
+	e := web.New(webCfg)
 
 	srv := &http.Server{
 		Handler:           e,
@@ -189,8 +210,19 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 			fmt.Fprintf(stdout, "Bank-connections portal demo is running: %s\n", cfg.BaseURL)
 		}
 	}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	// Metrics have a listener of their own, never the public one: what they
+	// tell (routes, queues, platform outcomes) is for the operator.
+	var metricsSrv *http.Server
+	if met != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", met.Handler())
+		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+			WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+		log.Info("metrics listening", "url", "http://"+metricsLn.Addr().String()+"/metrics")
+		go func() { errc <- metricsSrv.Serve(metricsLn) }()
+	}
 	select {
 	case err = <-errc:
 	case <-ctx.Done():
@@ -200,6 +232,11 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 	defer cancel()
 	if serr := srv.Shutdown(shutdownCtx); serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
 		err = serr
+	}
+	if metricsSrv != nil {
+		if serr := metricsSrv.Shutdown(shutdownCtx); serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
+			err = serr
+		}
 	}
 	stopWork()
 	work.Wait()
