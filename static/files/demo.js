@@ -16,14 +16,23 @@
       return f.value !== f.defaultValue;
     });
   }
-  // refreshMain re-renders the page's content from the server in place.
+  // refreshMain re-renders the page's content from the server in place. A
+  // page with a live region asks htmx to refresh it (morphed in place, and
+  // htmx keeps polling it while something is in motion); other pages get
+  // their main part replaced, handed to htmx so its attributes work.
   function refreshMain() {
+    var live = document.getElementById("live");
+    if (live && window.htmx) window.htmx.trigger(live, "refresh");
     return fetch(location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
       .then(function (r) { return r.text(); })
       .then(function (html) {
         var doc = new DOMParser().parseFromString(html, "text/html");
         var fresh = doc.querySelector("main"), cur = document.querySelector("main");
-        if (fresh && cur && !editing(cur)) cur.replaceWith(document.importNode(fresh, true));
+        if (!live && fresh && cur && !editing(cur)) {
+          var next = document.importNode(fresh, true);
+          cur.replaceWith(next);
+          if (window.htmx) window.htmx.process(next);
+        }
         // The panel tells the story it is in: the platform's state changed too.
         var story = doc.querySelector('[data-testid="demo-story"]'), shown = document.querySelector('[data-testid="demo-story"]');
         if (story && shown) shown.textContent = story.textContent;
