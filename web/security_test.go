@@ -567,6 +567,10 @@ func TestCSRFOnEveryStateChangingRoute(t *testing.T) {
 	if len(routes) < 10 {
 		t.Fatalf("only %d state-changing routes found", len(routes))
 	}
+	var refused atomic.Int64
+	defer func() {
+		t.Logf("csrf: %d state-changing routes, %d forged requests refused", len(routes), refused.Load())
+	}()
 	for _, r := range routes {
 		t.Run(routeKey(r), func(t *testing.T) {
 			role := roleFor(r)
@@ -591,6 +595,8 @@ func TestCSRFOnEveryStateChangingRoute(t *testing.T) {
 				got := c.send(r.Method, p, ct, body, hdr)
 				if got.status != http.StatusForbidden {
 					t.Errorf("%s %s (%s): got %d, want 403", r.Method, p, name, got.status)
+				} else {
+					refused.Add(1)
 				}
 			}
 			if n := w.calls.n.Load() - before; n != 0 {
