@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -21,12 +22,11 @@ import (
 
 	"github.com/bankconnections/portal/connections"
 	"github.com/bankconnections/portal/handlers"
+	"github.com/bankconnections/portal/internal/testutil"
 	"github.com/bankconnections/portal/platform"
-	"github.com/bankconnections/portal/platform/contract"
 	simplaid "github.com/bankconnections/portal/sim/plaid"
-	"github.com/bankconnections/portal/sim/plaid/plaidcontract"
 	simplatform "github.com/bankconnections/portal/sim/platform"
-	"github.com/bankconnections/portal/sim/platform/plaidgo"
+	"github.com/bankconnections/portal/sim/world/worldtest"
 	"github.com/bankconnections/portal/static"
 	"github.com/bankconnections/portal/store"
 	"github.com/bankconnections/portal/web"
@@ -69,33 +69,8 @@ func newWorld(t *testing.T) *world {
 	t.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	plaid, err := simplaid.New(simplaid.Config{RefreshDelay: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	plaidSrv := httptest.NewServer(plaid.Handler())
-	t.Cleanup(func() { plaidSrv.Close(); plaid.Close() })
-	plaidAPI := &plaidcontract.Transport{} // every answer held to plaid-go's models
-	t.Cleanup(func() {
-		for _, p := range plaidAPI.Problems() {
-			t.Errorf("Plaid API contract: %s", p)
-		}
-	})
-	adapter, err := plaidgo.New(plaidgo.Config{ClientID: plaid.ClientID(), Secret: plaid.Secret(), BaseURL: plaidSrv.URL,
-		HTTPClient: &http.Client{Transport: plaidAPI, Timeout: 30 * time.Second}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	platSrv := httptest.NewUnstartedServer(nil)
-	platURL := "http://" + platSrv.Listener.Addr().String()
-	sim, err := simplatform.New(ctx, simplatform.Config{DataDir: t.TempDir(), Plaid: adapter, StoringDelay: 50 * time.Millisecond,
-		RedirectURIs: []string{"http://portal.test/link/oauth-return"}, WebhookURL: platURL + "/plaid/webhook"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	platSrv.Config.Handler = contract.Middleware(t, sim.Handler()) // every exchange checked against the platform's definitions
-	platSrv.Start()
-	t.Cleanup(func() { platSrv.Close(); sim.Close() })
+	sims := worldtest.New(t, worldtest.Options{})
+	plaid, sim, platURL := sims.StandIn, sims.Platform, sims.PlatformURL
 
 	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "portal.db"))
 	if err != nil {
@@ -107,7 +82,7 @@ func newWorld(t *testing.T) *world {
 		ClientSecret: sim.ClientSecret(), RetryBase: 10 * time.Millisecond, HTTPClient: &http.Client{Transport: calls, Timeout: 30 * time.Second}})
 	svc := connections.New(log, db, bank, connections.Config{BankGUID: sim.BankGUID(), SyncInterval: time.Hour,
 		RedirectURI: "http://portal.test/link/oauth-return"})
-	w := &world{svc: svc, calls: calls, sandbox: simplatform.Sandbox{BaseURL: platURL}, bankGUID: sim.BankGUID(),
+	w := &world{svc: svc, calls: calls, sandbox: sims.Sandbox(), bankGUID: sim.BankGUID(),
 		users: map[string]store.User{}, pass: map[string]string{}, owners: map[string]owner{}, spare: map[string][]string{}}
 
 	for _, u := range []struct{ role, email, pass, kind, institution string }{
@@ -152,19 +127,18 @@ func newWorld(t *testing.T) *world {
 		if err != nil {
 			t.Fatalf("start link for %s: %v", role, err)
 		}
-		deadline := time.Now().Add(15 * time.Second)
-		for ls.State != store.LinkReady {
+		testutil.Eventually(t, 15*time.Second, func() error {
+			if ls.State == store.LinkReady {
+				return nil
+			}
 			if ls.State != store.LinkPending {
 				t.Fatalf("link session of %s: got %s (%s), want ready", role, ls.State, ls.Message)
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("link session of %s: no token within 15s", role)
-			}
-			time.Sleep(20 * time.Millisecond)
 			if ls, err = svc.LinkSession(ctx, u, ls.ID); err != nil {
 				t.Fatal(err)
 			}
-		}
+			return fmt.Errorf("link session of %s: no token yet", role)
+		})
 		o.linkSession = ls.ID
 		if u.CustomerGUID != "" {
 			id, err := db.AddNotification(ctx, store.Notification{CustomerGUID: u.CustomerGUID, AccountGUID: o.account, Kind: "refresh_required", Message: "Reconnect " + role})
@@ -186,7 +160,7 @@ func newWorld(t *testing.T) *world {
 	h := handlers.New(log, db, sessions, svc, svc, assets, handlers.Options{LinkEnabled: true})
 	h.SetAdmin(connections.NewAdmin(svc, nil, connections.AdminConfig{}))
 	h.SetTransfers(connections.NewTransfers(svc, connections.TransferConfig{}))
-	e := web.New(web.Config{Log: log, Store: db, Assets: assets, Handler: h, Sessions: sessions, PlaidOrigin: plaidSrv.URL})
+	e := web.New(web.Config{Log: log, Store: db, Assets: assets, Handler: h, Sessions: sessions, PlaidOrigin: sims.StandInURL})
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
 	w.app = &app{t: t, srv: srv, db: db}
@@ -212,16 +186,15 @@ func linkExpired(t *testing.T, plaid *simplaid.Server, bank *platform.Client, cu
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(15 * time.Second)
-	for a.State == platform.StateStoring {
-		if time.Now().After(deadline) {
-			t.Fatal("account still storing after 15s")
+	testutil.Eventually(t, 15*time.Second, func() error {
+		if a.State != platform.StateStoring {
+			return nil
 		}
-		time.Sleep(20 * time.Millisecond)
 		if a, err = bank.GetExternalBankAccount(ctx, a.GUID, platform.GetAccountOptions{}); err != nil {
 			t.Fatal(err)
 		}
-	}
+		return errors.New("account still storing")
+	})
 	if a.State != platform.StateCompleted {
 		t.Fatalf("linked account: got state %s (%v), want completed", a.State, a.FailureCode)
 	}

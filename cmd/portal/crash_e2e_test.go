@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 
 	_ "modernc.org/sqlite"
 
+	"github.com/bankconnections/portal/internal/testutil"
 	simplatform "github.com/bankconnections/portal/sim/platform"
 )
 
@@ -69,13 +71,12 @@ func (a *apiClient) accountStates() map[string]string {
 // poll retries cond until it holds or the deadline passes.
 func poll(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, d)
+	testutil.EventuallyEvery(t, d, 200*time.Millisecond, func() error {
+		if !cond() {
+			return fmt.Errorf("%s: not yet", what)
 		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // reconnectQueued runs the update flow's HTTP half for one connection while

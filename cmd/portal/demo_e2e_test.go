@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/bankconnections/portal/internal/testutil"
 )
 
 // panelClick opens the Demo controls (a <details>) and clicks one of its buttons.
@@ -25,17 +27,13 @@ func panelClick(t *testing.T, ctx context.Context, sel string) {
 // statusSays waits for the panel's answer to an action.
 func statusSays(t *testing.T, ctx context.Context, what, text string) {
 	t.Helper()
-	deadline := time.Now().Add(40 * time.Second)
-	for {
+	testutil.EventuallyEvery(t, 40*time.Second, 200*time.Millisecond, func() error {
 		got := eval[string](t, ctx, `(document.querySelector('[data-testid="demo-status"]')||{}).textContent || ""`)
-		if strings.Contains(got, text) {
-			return
+		if !strings.Contains(got, text) {
+			return fmt.Errorf("waiting for %s: the panel says %q, want %q in it", what, got, text)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("waiting for %s: the panel says %q, want %q in it", what, got, text)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // TestBrowserDemoControls gives the demo as a salesperson would, with the

@@ -18,6 +18,7 @@ import (
 	"github.com/chromedp/chromedp"
 	_ "modernc.org/sqlite"
 
+	"github.com/bankconnections/portal/internal/testutil"
 	simplatform "github.com/bankconnections/portal/sim/platform"
 )
 
@@ -57,35 +58,27 @@ func allGUIDs(t *testing.T, ctx context.Context) map[string]bool {
 // waitAcrossNavigation polls a condition that survives the page navigating away.
 func waitAcrossNavigation(t *testing.T, ctx context.Context, d time.Duration, what, js string) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
+	testutil.EventuallyEvery(t, d, 100*time.Millisecond, func() error {
 		c, cancel := context.WithTimeout(ctx, 5*time.Second)
 		ok, err := chromedp.Run(c, chromedp.Evaluate[bool](js))
 		cancel()
 		if err == nil && ok {
-			return
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("waiting for %s: not within %s (last error %v)", what, d, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return fmt.Errorf("waiting for %s (last error %v)", what, err)
+	})
 }
 
 // reloadUntil loads a page again and again until a condition holds.
 func reloadUntil(t *testing.T, ctx context.Context, url string, d time.Duration, what, js string) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
+	testutil.EventuallyEvery(t, d, 500*time.Millisecond, func() error {
 		within(t, ctx, 10*time.Second, "load "+url, chromedp.Navigate(url))
-		if eval[bool](t, ctx, js) {
-			return
+		if !eval[bool](t, ctx, js) {
+			return fmt.Errorf("%s: not yet", what)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, d)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // chooseInstitution opens create-mode Link and picks an institution.

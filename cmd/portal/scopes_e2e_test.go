@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/bankconnections/portal/internal/testutil"
 )
 
 // A platform API key without transfers:execute: the portal starts, accounts
@@ -74,13 +76,12 @@ func TestBrowserKeyWithoutTransfersExecute(t *testing.T) {
 // waitForLog polls the portal's stderr for a line containing s.
 func waitForLog(t *testing.T, p *portal, d time.Duration, s string) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !strings.Contains(p.logs(), s) {
-		if time.Now().After(deadline) {
-			t.Fatalf("log line %s not seen; stderr:\n%s", s, p.logs())
+	testutil.EventuallyEvery(t, d, 50*time.Millisecond, func() error {
+		if logs := p.logs(); !strings.Contains(logs, s) {
+			return fmt.Errorf("log line %s not seen; stderr:\n%s", s, logs)
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // logs is what the running portal has written to stderr so far.
