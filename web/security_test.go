@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -504,19 +503,10 @@ func paramsFor(role string) string {
 	return role
 }
 
-var (
-	regexpStatic = regexp.MustCompile(`(?:src|href)="(/static/[^"]+)"`)
-	scriptTag    = regexp.MustCompile(`<script(\s[^>]*)?>`)
-)
-
 // hasInlineScript tells whether a page has a script element without src.
-func hasInlineScript(body string) bool {
-	for _, m := range scriptTag.FindAllString(body, -1) {
-		if !strings.Contains(m, "src=") {
-			return true
-		}
-	}
-	return false
+func hasInlineScript(t *testing.T, body string) bool {
+	t.Helper()
+	return parse(t, body).Find("script:not([src])").Length() > 0
 }
 
 // roleFor picks who may use a route, so a refusal is about CSRF only.
@@ -751,14 +741,14 @@ func TestCookieFlagsOverTLS(t *testing.T) {
 			t.Errorf("pre-sign-in cookie %q lacks %s", anon.String(), want)
 		}
 	}
-	token := csrfMeta.FindStringSubmatch(rec.Body.String())
-	if token == nil {
+	token := csrfToken(t, rec.Body.String())
+	if token == "" {
 		t.Fatal("no CSRF token on /login")
 	}
 	if got := rec.Header().Get("Strict-Transport-Security"); !strings.Contains(got, "max-age=") {
 		t.Errorf("HSTS over TLS: got %q", got)
 	}
-	form := url.Values{"_csrf": {token[1]}, "email": {"alice@example.com"}, "password": {"demo-alice"}}
+	form := url.Values{"_csrf": {token}, "email": {"alice@example.com"}, "password": {"demo-alice"}}
 	req := httptest.NewRequest(http.MethodPost, "/login", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.AddCookie(&http.Cookie{Name: "portal_session", Value: anon.Value})
@@ -806,15 +796,13 @@ func TestHeadersOnEveryKindOfResponse(t *testing.T) {
 	c.login("alice@example.com", "demo-alice")
 	body := c.get("/accounts").body
 	paths := []string{"/login", "/accounts", "/accounts/" + aliceAcct, "/no/such/page", "/admin", "/healthz"}
-	for _, m := range regexpStatic.FindAllStringSubmatch(body, -1) {
-		paths = append(paths, m[1])
-	}
+	paths = append(paths, staticPaths(t, body)...)
 	sort.Strings(paths)
 	for _, p := range paths {
 		r := c.get(p)
 		checkHeaders(t, r)
 		if strings.HasPrefix(r.header.Get("Content-Type"), "text/html") {
-			if hasInlineScript(r.body) || strings.Contains(r.body, " style=") || strings.Contains(r.body, " onclick=") || strings.Contains(r.body, "javascript:") {
+			if hasInlineScript(t, r.body) || strings.Contains(r.body, " style=") || strings.Contains(r.body, " onclick=") || strings.Contains(r.body, "javascript:") {
 				t.Errorf("%s has inline script or style", p)
 			}
 			if r.header.Get("Cache-Control") != "no-store" && r.status == http.StatusOK {
