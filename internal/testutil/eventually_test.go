@@ -66,3 +66,19 @@ func TestPollReturnsTheLastErrorAfterTheDeadline(t *testing.T) {
 		t.Fatalf("got %v, want the last error", err)
 	}
 }
+
+func TestClockMovesOnlyWhenTold(t *testing.T) {
+	start := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	c := NewClock(start)
+	if got := c.Now(); !got.Equal(start) {
+		t.Fatalf("Now: got %s, want %s", got, start)
+	}
+	c.Advance(time.Hour)
+	if got := c.Now(); !got.Equal(start.Add(time.Hour)) {
+		t.Fatalf("after Advance: got %s, want %s", got, start.Add(time.Hour))
+	}
+	c.Set(start)
+	if got := c.Now(); !got.Equal(start) {
+		t.Fatalf("after Set: got %s, want %s", got, start)
+	}
+}
