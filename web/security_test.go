@@ -246,6 +246,13 @@ var matrixCases = []struct{ name, role, params string }{
 	{"admin→alice", "admin", "alice"},
 }
 
+// others adds the cases that reach for someone else's parameters: alice for
+// bob's and bob for alice's (answered alike: status), the admin for alice's.
+func others(own map[string]int, status, adminOnAlice int) map[string]int {
+	own["alice→bob"], own["bob→alice"], own["admin→alice"] = status, status, adminOnAlice
+	return own
+}
+
 // expected is every route's status per case. A route missing here fails the
 // test: whoever adds a route decides who may use it.
 var expected = map[string]map[string]int{
@@ -255,58 +262,38 @@ var expected = map[string]map[string]int{
 	"POST /login":  {"anonymous": 303, "alice": 303, "bob": 303, "admin": 303},
 	"POST /logout": {"anonymous": 401, "alice": 303, "bob": 303, "admin": 303},
 	// The matrix sends an empty form: every signed-in user gets the form back with a message.
-	"GET /account/password":  {"anonymous": 303, "alice": 200, "bob": 200, "admin": 200},
-	"POST /account/password": {"anonymous": 401, "alice": 422, "bob": 422, "admin": 422},
-	"GET /accounts":          {"anonymous": 303, "alice": 200, "bob": 200, "admin": 404},
-	"GET /accounts/:guid": {"anonymous": 303, "alice": 200, "bob": 200, "admin": 404,
-		"alice→bob": 404, "bob→alice": 404, "admin→alice": 404},
-	"POST /notifications/:id/dismiss": {"anonymous": 401, "alice": 303, "bob": 303, "admin": 404,
-		"alice→bob": 404, "bob→alice": 404, "admin→alice": 404},
+	"GET /account/password":           {"anonymous": 303, "alice": 200, "bob": 200, "admin": 200},
+	"POST /account/password":          {"anonymous": 401, "alice": 422, "bob": 422, "admin": 422},
+	"GET /accounts":                   {"anonymous": 303, "alice": 200, "bob": 200, "admin": 404},
+	"GET /accounts/:guid":             others(map[string]int{"anonymous": 303, "alice": 200, "bob": 200, "admin": 404}, 404, 404),
+	"POST /notifications/:id/dismiss": others(map[string]int{"anonymous": 401, "alice": 303, "bob": 303, "admin": 404}, 404, 404),
 	// Hiding is for disconnected connections only: the owners' are live, so 409.
-	"POST /accounts/:guid/hide": {"anonymous": 401, "alice": 409, "bob": 409, "admin": 404,
-		"alice→bob": 404, "bob→alice": 404, "admin→alice": 404},
+	"POST /accounts/:guid/hide": others(map[string]int{"anonymous": 401, "alice": 409, "bob": 409, "admin": 404}, 404, 404),
 	// The question only exists after an update left the account unselected: no such session here.
-	"GET /link/:id/review": {"anonymous": 303, "alice": 404, "bob": 404, "admin": 404,
-		"alice→bob": 404, "bob→alice": 404, "admin→alice": 404},
-	"POST /link/:id/review": {"anonymous": 401, "alice": 404, "bob": 404, "admin": 404,
-		"alice→bob": 404, "bob→alice": 404, "admin→alice": 404},
-	"POST /link/sessions": {"anonymous": 401, "alice": 201, "bob": 201, "admin": 201,
-		"alice→bob": 404, "bob→alice": 404, "admin→alice": 404},
-	"GET /link/sessions/:id": {"anonymous": 401, "alice": 200, "bob": 200, "admin": 200,
-		"alice→bob": 404, "bob→alice": 404, "admin→alice": 404},
-	"POST /link/sessions/:id/callbacks": {"anonymous": 401, "alice": 200, "bob": 200, "admin": 200,
-		"alice→bob": 404, "bob→alice": 404, "admin→alice": 404},
-	"POST /link/sessions/:id/complete": {"anonymous": 401, "alice": 200, "bob": 200, "admin": 200,
-		"alice→bob": 404, "bob→alice": 404, "admin→alice": 404},
-	"GET /link/oauth-return": {"anonymous": 303, "alice": 200, "bob": 200, "admin": 200},
+	"GET /link/:id/review":              others(map[string]int{"anonymous": 303, "alice": 404, "bob": 404, "admin": 404}, 404, 404),
+	"POST /link/:id/review":             others(map[string]int{"anonymous": 401, "alice": 404, "bob": 404, "admin": 404}, 404, 404),
+	"POST /link/sessions":               others(map[string]int{"anonymous": 401, "alice": 201, "bob": 201, "admin": 201}, 404, 404),
+	"GET /link/sessions/:id":            others(map[string]int{"anonymous": 401, "alice": 200, "bob": 200, "admin": 200}, 404, 404),
+	"POST /link/sessions/:id/callbacks": others(map[string]int{"anonymous": 401, "alice": 200, "bob": 200, "admin": 200}, 404, 404),
+	"POST /link/sessions/:id/complete":  others(map[string]int{"anonymous": 401, "alice": 200, "bob": 200, "admin": 200}, 404, 404),
+	"GET /link/oauth-return":            {"anonymous": 303, "alice": 200, "bob": 200, "admin": 200},
 	// Money movement: the owners' connections are expired, so a quote or a
 	// confirm is refused (409) before the platform is asked.
-	"POST /accounts/:guid/transfers": {"anonymous": 401, "alice": 409, "bob": 409, "admin": 404,
-		"alice→bob": 404, "bob→alice": 404, "admin→alice": 404},
-	"GET /transfers/:key": {"anonymous": 303, "alice": 200, "bob": 200, "admin": 404,
-		"alice→bob": 404, "bob→alice": 404, "admin→alice": 404},
-	"POST /transfers/:key/confirm": {"anonymous": 401, "alice": 409, "bob": 409, "admin": 404,
-		"alice→bob": 404, "bob→alice": 404, "admin→alice": 404},
-	"GET /admin":             {"anonymous": 303, "alice": 403, "bob": 403, "admin": 303},
-	"GET /admin/connections": {"anonymous": 303, "alice": 403, "bob": 403, "admin": 200},
-	"GET /admin/connections/:guid": {"anonymous": 303, "alice": 403, "bob": 403, "admin": 200,
-		"alice→bob": 403, "bob→alice": 403, "admin→alice": 200},
-	"GET /admin/connections/:guid/confirm/:action": {"anonymous": 303, "alice": 403, "bob": 403, "admin": 200,
-		"alice→bob": 403, "bob→alice": 403, "admin→alice": 200},
-	"POST /admin/connections/:guid/remind": {"anonymous": 401, "alice": 403, "bob": 403, "admin": 409,
-		"alice→bob": 403, "bob→alice": 403, "admin→alice": 303},
-	"POST /admin/connections/:guid/disconnect": {"anonymous": 401, "alice": 403, "bob": 403, "admin": 303,
-		"alice→bob": 403, "bob→alice": 403, "admin→alice": 303},
-	"POST /admin/connections/:guid/refresh": {"anonymous": 401, "alice": 403, "bob": 403, "admin": 303,
-		"alice→bob": 403, "bob→alice": 403, "admin→alice": 303},
+	"POST /accounts/:guid/transfers":               others(map[string]int{"anonymous": 401, "alice": 409, "bob": 409, "admin": 404}, 404, 404),
+	"GET /transfers/:key":                          others(map[string]int{"anonymous": 303, "alice": 200, "bob": 200, "admin": 404}, 404, 404),
+	"POST /transfers/:key/confirm":                 others(map[string]int{"anonymous": 401, "alice": 409, "bob": 409, "admin": 404}, 404, 404),
+	"GET /admin":                                   {"anonymous": 303, "alice": 403, "bob": 403, "admin": 303},
+	"GET /admin/connections":                       {"anonymous": 303, "alice": 403, "bob": 403, "admin": 200},
+	"GET /admin/connections/:guid":                 others(map[string]int{"anonymous": 303, "alice": 403, "bob": 403, "admin": 200}, 403, 200),
+	"GET /admin/connections/:guid/confirm/:action": others(map[string]int{"anonymous": 303, "alice": 403, "bob": 403, "admin": 200}, 403, 200),
+	"POST /admin/connections/:guid/remind":         others(map[string]int{"anonymous": 401, "alice": 403, "bob": 403, "admin": 409}, 403, 303),
+	"POST /admin/connections/:guid/disconnect":     others(map[string]int{"anonymous": 401, "alice": 403, "bob": 403, "admin": 303}, 403, 303),
+	"POST /admin/connections/:guid/refresh":        others(map[string]int{"anonymous": 401, "alice": 403, "bob": 403, "admin": 303}, 403, 303),
 	// The spare connections are expired already: expiring them again is refused (409).
-	"POST /admin/connections/:guid/force-refresh-required": {"anonymous": 401, "alice": 403, "bob": 403, "admin": 409,
-		"alice→bob": 403, "bob→alice": 403, "admin→alice": 409},
-	"GET /admin/link/:id/review": {"anonymous": 303, "alice": 403, "bob": 403, "admin": 200,
-		"alice→bob": 403, "bob→alice": 403, "admin→alice": 404},
-	"POST /admin/link/:id/review": {"anonymous": 401, "alice": 403, "bob": 403, "admin": 303,
-		"alice→bob": 403, "bob→alice": 403, "admin→alice": 404},
-	"GET /admin/notifications": {"anonymous": 303, "alice": 403, "bob": 403, "admin": 200},
+	"POST /admin/connections/:guid/force-refresh-required": others(map[string]int{"anonymous": 401, "alice": 403, "bob": 403, "admin": 409}, 403, 409),
+	"GET /admin/link/:id/review":                           others(map[string]int{"anonymous": 303, "alice": 403, "bob": 403, "admin": 200}, 403, 404),
+	"POST /admin/link/:id/review":                          others(map[string]int{"anonymous": 401, "alice": 403, "bob": 403, "admin": 303}, 403, 404),
+	"GET /admin/notifications":                             {"anonymous": 303, "alice": 403, "bob": 403, "admin": 200},
 	// The Demo controls exist only in demo mode; this world is live.
 	"POST /demo/switch":   {"anonymous": 404, "alice": 404, "bob": 404, "admin": 404},
 	"POST /demo/expire":   {"anonymous": 404, "alice": 404, "bob": 404, "admin": 404},

@@ -51,7 +51,10 @@ var wireRoutingDiffers = map[string]bool{
 	"ins_109509": true, // First Gingham Credit Union
 }
 
-// transferJSON is the contract's transfer object.
+// transferJSON is the contract's transfer object. The portal's platform
+// client declares the same fields; the simulator keeps its own declaration
+// (it imports nothing of the portal), so a field one side gets wrong shows
+// in the contract tests instead of being shared silently.
 type transferJSON struct {
 	GUID                    string  `json:"guid"`
 	TransferType            string  `json:"transfer_type"`
