@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -50,8 +49,6 @@ func portalDB(t *testing.T, p *portal) *sql.DB {
 	return db
 }
 
-var rowGUIDState = regexp.MustCompile(`data-guid="([0-9a-f]{32})" data-state="([a-z_]+)"`)
-
 // accountStates reads the customer's rows from the accounts page.
 func (a *apiClient) accountStates() map[string]string {
 	a.t.Helper()
@@ -62,8 +59,8 @@ func (a *apiClient) accountStates() map[string]string {
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
 	out := map[string]string{}
-	for _, m := range rowGUIDState.FindAllStringSubmatch(string(b), -1) {
-		out[m[1]] = m[2]
+	for _, r := range accountRows(a.t, string(b)) {
+		out[r.guid] = r.state
 	}
 	return out
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -176,14 +175,7 @@ func demoPost(a *apiClient, path string, form url.Values) (int, map[string]strin
 	req, _ := http.NewRequest(http.MethodPost, a.base+path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
-	res, err := a.c.Do(req)
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	out := map[string]string{}
-	json.NewDecoder(res.Body).Decode(&out)
-	return res.StatusCode, out
+	return a.sendJSON(req)
 }
 
 // TestDemoPlaidWebhooks: the panel has Plaid fire its webhooks at the

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -91,22 +90,6 @@ func (p *portal) logs() string { return p.stderr.String() }
 // own form would, and returns the status and body.
 func (a *apiClient) postForm(from, path string, form url.Values) (int, string) {
 	a.t.Helper()
-	res, err := a.c.Get(a.base + from)
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	page, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	m := csrfInput.FindStringSubmatch(string(page))
-	if m == nil {
-		a.t.Fatalf("no CSRF token on %s", from)
-	}
-	form.Set("_csrf", m[1])
-	res, err = a.c.PostForm(a.base+path, form)
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	body, _ := io.ReadAll(res.Body)
-	return res.StatusCode, string(body)
+	res, body := formPost(a.t, a.c, a.base, from, path, form)
+	return res.StatusCode, body
 }

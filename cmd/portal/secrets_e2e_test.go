@@ -156,9 +156,9 @@ func TestNoSecretsInLogsOrPages(t *testing.T) {
 	for _, path := range []string{"/accounts", "/accounts/" + expired[0], "/accounts/" + strings.Repeat("0", 32), "/link/oauth-return"} {
 		pages["alice "+path] = alice.page(path)
 	}
-	for _, m := range rowGUIDState.FindAllStringSubmatch(pages["alice /accounts"], -1) {
-		pages["alice /accounts/"+m[1]] = alice.page("/accounts/" + m[1])
-		pages["admin /admin/connections/"+m[1]] = admin.page("/admin/connections/" + m[1])
+	for _, r := range accountRows(t, pages["alice /accounts"]) {
+		pages["alice /accounts/"+r.guid] = alice.page("/accounts/" + r.guid)
+		pages["admin /admin/connections/"+r.guid] = admin.page("/admin/connections/" + r.guid)
 	}
 	for _, path := range []string{"/admin/connections", "/admin/notifications"} {
 		pages["admin "+path] = admin.page(path)
