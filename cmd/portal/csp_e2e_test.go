@@ -99,13 +99,7 @@ func (w *cspWatch) waitStyled(t *testing.T, ctx context.Context, mode string) {
 // and links a new account (create mode) in the browser.
 func linkBothFlows(t *testing.T, ctx context.Context, p *portal, w *cspWatch) {
 	t.Helper()
-	login(t, ctx, p.URL, "alice@example.com", "demo-alice")
-	within(t, ctx, 20*time.Second, "accounts page", chromedp.WaitVisible(tid("account-list")))
-	expired := guidsInState(t, ctx, "refresh_required")
-	if len(expired) != 1 {
-		t.Fatalf("alice's expired connections: got %v, want 1", expired)
-	}
-	guid := expired[0]
+	guid := aliceWithOneExpired(t, ctx, p)
 	within(t, ctx, 10*time.Second, "click Reconnect", chromedp.Click(chromedp.CSS(`[data-testid="reconnect"][data-guid="`+guid+`"]`)))
 	w.waitStyled(t, ctx, "update mode")
 	f := linkFrame(t, ctx, p.PlaidURL)

@@ -103,13 +103,7 @@ func chooseAccount(t *testing.T, f context.Context, n int) {
 func TestBrowserLinkFlows(t *testing.T) {
 	p := startPortal(t, "PORTAL_SYNC_INTERVAL=2s")
 	ctx := newBrowser(t)
-	login(t, ctx, p.URL, "alice@example.com", "demo-alice")
-	within(t, ctx, 10*time.Second, "accounts page", chromedp.WaitVisible(tid("account-list")))
-	expired := guidsInState(t, ctx, "refresh_required")
-	if len(expired) != 1 {
-		t.Fatalf("alice's expired connections: got %v, want 1", expired)
-	}
-	guid := expired[0]
+	guid := aliceWithOneExpired(t, ctx, p)
 
 	t.Run("wrong password changes nothing", func(t *testing.T) {
 		before := allGUIDs(t, ctx)

@@ -157,9 +157,8 @@ func TestUserLifecycleAgainstARunningPortal(t *testing.T) {
 	})
 }
 
-// reconnectAlicesExpired signs alice in, clicks Reconnect on her one expired
-// connection and returns it with the open Link's frame.
-func reconnectAlicesExpired(t *testing.T, ctx context.Context, p *portal) (guid string, frame context.Context) {
+// aliceWithOneExpired signs alice in and returns her one expired connection.
+func aliceWithOneExpired(t *testing.T, ctx context.Context, p *portal) string {
 	t.Helper()
 	login(t, ctx, p.URL, "alice@example.com", "demo-alice")
 	within(t, ctx, 20*time.Second, "accounts page", chromedp.WaitVisible(tid("account-list")))
@@ -167,7 +166,14 @@ func reconnectAlicesExpired(t *testing.T, ctx context.Context, p *portal) (guid 
 	if len(expired) != 1 {
 		t.Fatalf("alice's expired connections: got %v, want 1", expired)
 	}
-	guid = expired[0]
+	return expired[0]
+}
+
+// reconnectAlicesExpired signs alice in, clicks Reconnect on her one expired
+// connection and returns it with the open Link's frame.
+func reconnectAlicesExpired(t *testing.T, ctx context.Context, p *portal) (guid string, frame context.Context) {
+	t.Helper()
+	guid = aliceWithOneExpired(t, ctx, p)
 	within(t, ctx, 20*time.Second, "click Reconnect", chromedp.Click(chromedp.CSS(`[data-testid="reconnect"][data-guid="`+guid+`"]`)))
 	frame = linkFrame(t, ctx, p.PlaidURL)
 	inFrame(t, frame, "Link is open", chromedp.WaitVisible(tid("plaid-username")))

@@ -23,13 +23,7 @@ func TestBrowserKeyWithoutTransfersExecute(t *testing.T) {
 	waitForLog(t, p, 10*time.Second, `"msg":"feature switched off: transfers"`)
 
 	ctx := newBrowser(t)
-	login(t, ctx, p.URL, "alice@example.com", "demo-alice")
-	within(t, ctx, 10*time.Second, "accounts page", chromedp.WaitVisible(tid("account-list")))
-	expired := guidsInState(t, ctx, "refresh_required")
-	if len(expired) != 1 {
-		t.Fatalf("alice's expired connections: got %v, want 1", expired)
-	}
-	guid := expired[0]
+	guid := aliceWithOneExpired(t, ctx, p)
 
 	t.Run("reconnect", func(t *testing.T) {
 		within(t, ctx, 10*time.Second, "click Reconnect", chromedp.Click(chromedp.CSS(`[data-testid="reconnect"][data-guid="`+guid+`"]`)))
