@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -17,9 +16,10 @@ import (
 	"time"
 
 	"github.com/bankconnections/portal/connections"
+	"github.com/bankconnections/portal/internal/testutil"
 	"github.com/bankconnections/portal/platform"
-	"github.com/bankconnections/portal/platform/contract"
 	simplatform "github.com/bankconnections/portal/sim/platform"
+	"github.com/bankconnections/portal/sim/world/worldtest"
 	"github.com/bankconnections/portal/store"
 )
 
@@ -102,14 +102,10 @@ func newWorld(t *testing.T, refreshTimeout time.Duration) *world {
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	fp := &fakePlaid{inst: "ins_109508"}
-	sim, err := simplatform.New(ctx, simplatform.Config{DataDir: t.TempDir(), Plaid: fp, StoringDelay: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(contract.Middleware(t, sim.Handler())) // every exchange checked against the platform's definitions
-	t.Cleanup(func() { ts.Close(); sim.Close() })
+	sim := worldtest.New(t, worldtest.Options{Plaid: fp, StoringDelay: 20 * time.Millisecond})
+	url := sim.PlatformURL
 	calls := &inFlight{base: http.DefaultTransport}
-	pcfg := platform.Config{BaseURL: ts.URL, TokenURL: ts.URL + "/oauth/token", ClientID: sim.ClientID(), ClientSecret: sim.ClientSecret(),
+	pcfg := platform.Config{BaseURL: url, TokenURL: url + "/oauth/token", ClientID: sim.Platform.ClientID(), ClientSecret: sim.Platform.ClientSecret(),
 		Logger: log, RetryBase: 5 * time.Millisecond, HTTPClient: &http.Client{Transport: calls, Timeout: time.Minute}}
 	bank := platform.New(pcfg)
 	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "portal.db"))
@@ -117,12 +113,12 @@ func newWorld(t *testing.T, refreshTimeout time.Duration) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	svc := connections.New(log, db, bank, connections.Config{BankGUID: sim.BankGUID(), PortalURL: "https://portal.bank.example/"})
+	svc := connections.New(log, db, bank, connections.Config{BankGUID: sim.Platform.BankGUID(), PortalURL: "https://portal.bank.example/"})
 	slow := pcfg
 	slow.MaxRetries = -1
 	adm := connections.NewAdmin(svc, platform.New(slow), connections.AdminConfig{RefreshTimeout: refreshTimeout})
 	t.Cleanup(adm.Wait)
-	w := &world{t: t, db: db, svc: svc, admin: adm, bank: bank, sandbox: simplatform.Sandbox{BaseURL: ts.URL}, plaid: fp, calls: calls, bankGUID: sim.BankGUID()}
+	w := &world{t: t, db: db, svc: svc, admin: adm, bank: bank, sandbox: sim.Sandbox(), plaid: fp, calls: calls, bankGUID: sim.Platform.BankGUID()}
 	cust, err := bank.CreateCustomer(ctx, platform.CreateCustomerRequest{Type: platform.CustomerTypeIndividual, FirstName: "Alice", LastName: "Archer", EmailAddress: "alice@example.com"})
 	if err != nil {
 		t.Fatal(err)
@@ -155,20 +151,18 @@ func (w *world) link(customerGUID, id string) string {
 // waitState syncs until the local copy of guid is in state.
 func (w *world) waitState(guid, state string) store.Account {
 	w.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	var a store.Account
+	testutil.Eventually(w.t, 10*time.Second, func() error {
 		if err := w.svc.Sync(context.Background()); err != nil {
 			w.t.Fatal(err)
 		}
-		a, err := w.db.Account(context.Background(), guid)
-		if err == nil && a.State == state {
-			return a
+		var err error
+		if a, err = w.db.Account(context.Background(), guid); err != nil || a.State != state {
+			return fmt.Errorf("%s: got state %q (%v), want %s", guid, a.State, err, state)
 		}
-		if time.Now().After(deadline) {
-			w.t.Fatalf("%s: got state %q (%v), want %s", guid, a.State, err, state)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
+	return a
 }
 
 func (w *world) audit(id int64) store.AuditEntry {
@@ -192,17 +186,15 @@ func (w *world) emails(state string) []store.Email {
 // finishedRefresh waits for the connection's refresh job to end.
 func (w *world) finishedRefresh(guid string) store.RefreshJob {
 	w.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		j, err := w.db.LatestRefreshJob(context.Background(), guid)
-		if err == nil && j.State != store.RefreshRunning {
-			return j
+	var j store.RefreshJob
+	testutil.Eventually(w.t, 10*time.Second, func() error {
+		var err error
+		if j, err = w.db.LatestRefreshJob(context.Background(), guid); err != nil || j.State == store.RefreshRunning {
+			return fmt.Errorf("refresh of %s still running: %+v %v", guid, j, err)
 		}
-		if time.Now().After(deadline) {
-			w.t.Fatalf("refresh of %s still running: %+v %v", guid, j, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
+	return j
 }
 
 func TestRemindOnlyExpiredCustomerConnections(t *testing.T) {
@@ -488,17 +480,14 @@ func (w *world) readyUpdate(u store.User, guid string) store.LinkSession {
 	if err != nil {
 		w.t.Fatalf("start update of %s: %v", guid, err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		s, _ := w.svc.LinkSession(ctx, u, ls.ID)
-		if s.State == store.LinkReady {
-			return s
+	var s store.LinkSession
+	testutil.Eventually(w.t, 10*time.Second, func() error {
+		if s, _ = w.svc.LinkSession(ctx, u, ls.ID); s.State != store.LinkReady {
+			return fmt.Errorf("link session: %+v", s)
 		}
-		if time.Now().After(deadline) {
-			w.t.Fatalf("link session: %+v", s)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
+	return s
 }
 
 func (w *world) platformState(guid string) string {

@@ -3,10 +3,10 @@ package connections_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -17,12 +17,11 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/bankconnections/portal/connections"
+	"github.com/bankconnections/portal/internal/testutil"
 	"github.com/bankconnections/portal/platform"
-	"github.com/bankconnections/portal/platform/contract"
 	simplaid "github.com/bankconnections/portal/sim/plaid"
-	"github.com/bankconnections/portal/sim/plaid/plaidcontract"
 	simplatform "github.com/bankconnections/portal/sim/platform"
-	"github.com/bankconnections/portal/sim/platform/plaidgo"
+	"github.com/bankconnections/portal/sim/world/worldtest"
 	"github.com/bankconnections/portal/store"
 )
 
@@ -86,34 +85,8 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	plaid, err := simplaid.New(simplaid.Config{RefreshDelay: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	plaidSrv := httptest.NewServer(plaid.Handler())
-	t.Cleanup(func() { plaidSrv.Close(); plaid.Close() })
-	// Every answer of the Plaid stand-in is held to plaid-go's models.
-	plaidAPI := &plaidcontract.Transport{}
-	t.Cleanup(func() {
-		for _, p := range plaidAPI.Problems() {
-			t.Errorf("Plaid API contract: %s", p)
-		}
-	})
-	adapter, err := plaidgo.New(plaidgo.Config{ClientID: plaid.ClientID(), Secret: plaid.Secret(), BaseURL: plaidSrv.URL,
-		HTTPClient: &http.Client{Transport: plaidAPI, Timeout: 30 * time.Second}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	platSrv := httptest.NewUnstartedServer(nil)
-	platURL := "http://" + platSrv.Listener.Addr().String()
-	sim, err := simplatform.New(ctx, simplatform.Config{DataDir: t.TempDir(), Plaid: adapter, StoringDelay: 50 * time.Millisecond,
-		RedirectURIs: []string{"http://portal.test/link/oauth-return"}, WebhookURL: platURL + "/plaid/webhook"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	platSrv.Config.Handler = contract.Middleware(t, sim.Handler()) // every exchange checked against the platform's definitions
-	platSrv.Start()
-	t.Cleanup(func() { platSrv.Close(); sim.Close() })
+	w := worldtest.New(t, worldtest.Options{})
+	sim, platURL := w.Platform, w.PlatformURL
 
 	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "portal.db"))
 	if err != nil {
@@ -124,9 +97,9 @@ func newEnv(t *testing.T) *env {
 	bank := platform.New(platform.Config{BaseURL: platURL, TokenURL: platURL + "/oauth/token", ClientID: sim.ClientID(),
 		ClientSecret: sim.ClientSecret(), RetryBase: 10 * time.Millisecond, AttemptTimeout: 2 * time.Second,
 		HTTPClient: &http.Client{Transport: lossy, Timeout: 30 * time.Second}})
-	e := &env{t: t, db: db, bank: bank, plaid: plaid, sandbox: simplatform.Sandbox{BaseURL: platURL}, lossy: lossy}
+	e := &env{t: t, db: db, bank: bank, plaid: w.StandIn, sandbox: w.Sandbox(), lossy: lossy}
 	e.svc = connections.New(log, db, bank, connections.Config{BankGUID: sim.BankGUID(), SyncInterval: time.Hour,
-		RedirectURI: "http://portal.test/link/oauth-return", Institutions: standInInstitutions(plaidSrv.URL, plaid.ClientID(), plaid.Secret(), plaidAPI)})
+		RedirectURI: "http://portal.test/link/oauth-return", Institutions: standInInstitutions(w.StandInURL, w.StandIn.ClientID(), w.StandIn.Secret(), w.PlaidContract)})
 	e.alice = e.user("alice@example.com", store.RoleCustomer, e.customer("Alice"))
 	e.bob = e.user("bob@example.com", store.RoleCustomer, e.customer("Bob"))
 	e.admin = e.user("admin@example.com", store.RoleAdmin, "")
@@ -231,13 +204,12 @@ func (e *env) clearFaults() {
 // eventually polls cond until it holds or 15 s pass.
 func (e *env) eventually(what string, cond func() bool) {
 	e.t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			e.t.Fatalf("%s: not within 15s", what)
+	testutil.Eventually(e.t, 15*time.Second, func() error {
+		if !cond() {
+			return fmt.Errorf("%s: not yet", what)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // readySession starts Link and waits for its token.

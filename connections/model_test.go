@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -22,9 +21,11 @@ import (
 	"time"
 
 	"github.com/bankconnections/portal/connections"
+	"github.com/bankconnections/portal/internal/testutil"
 	"github.com/bankconnections/portal/platform"
 	"github.com/bankconnections/portal/rules"
 	simplatform "github.com/bankconnections/portal/sim/platform"
+	simworld "github.com/bankconnections/portal/sim/world"
 	"github.com/bankconnections/portal/store"
 )
 
@@ -143,19 +144,18 @@ func newModel() (*model, error) {
 	if err != nil {
 		return nil, err
 	}
-	sim, err := simplatform.New(ctx, simplatform.Config{DataDir: dir, Plaid: m.plaid, StoringDelay: 10 * time.Millisecond})
+	sims, err := simworld.New(ctx, simworld.Config{Plaid: m.plaid, Platform: simplatform.Config{DataDir: dir, StoringDelay: 10 * time.Millisecond}})
 	if err != nil {
 		return nil, err
 	}
-	ts := httptest.NewServer(sim.Handler())
+	sim, url := sims.Platform, sims.PlatformURL
 	m.rec = &recorder{base: http.DefaultTransport}
-	pcfg := platform.Config{BaseURL: ts.URL, TokenURL: ts.URL + "/oauth/token", ClientID: sim.ClientID(), ClientSecret: sim.ClientSecret(),
+	pcfg := platform.Config{BaseURL: url, TokenURL: url + "/oauth/token", ClientID: sim.ClientID(), ClientSecret: sim.ClientSecret(),
 		Logger: log, RetryBase: time.Millisecond, HTTPClient: &http.Client{Transport: m.rec, Timeout: 20 * time.Second}}
 	m.bank = platform.New(pcfg)
 	m.db, err = store.Open(ctx, filepath.Join(dir, "portal.db"))
 	if err != nil {
-		ts.Close()
-		sim.Close()
+		sims.Close()
 		return nil, err
 	}
 	m.svc = connections.New(log, m.db, m.bank, connections.Config{BankGUID: sim.BankGUID(), SyncInterval: time.Hour})
@@ -165,15 +165,14 @@ func newModel() (*model, error) {
 	slow := pcfg
 	slow.MaxRetries = -1
 	m.admin = connections.NewAdmin(m.svc, platform.New(slow), connections.AdminConfig{RefreshTimeout: 10 * time.Second})
-	m.sandbox = simplatform.Sandbox{BaseURL: ts.URL}
+	m.sandbox = sims.Sandbox()
 	m.close = func() {
 		// Run with an ended context stops the service and waits for the work it started.
 		stopped, stop := context.WithCancel(ctx)
 		stop()
 		m.svc.Run(stopped)
 		m.admin.Wait()
-		ts.Close()
-		sim.Close()
+		sims.Close()
 		m.db.Close()
 	}
 	cust, err := m.bank.CreateCustomer(ctx, platform.CreateCustomerRequest{Type: platform.CustomerTypeIndividual, FirstName: "Alice", LastName: "Archer", EmailAddress: "alice@example.com"})
@@ -235,10 +234,9 @@ func (m *model) name(id string) [2]string {
 
 // settle syncs until a connection is neither storing nor deleting (the platform's own moves end quickly here).
 func (m *model) settle(guid string) error {
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	return testutil.Poll(20*time.Second, func() error {
 		if err := m.svc.Sync(m.ctx); err != nil {
-			return err
+			return testutil.Stop(err)
 		}
 		a, err := m.db.Account(m.ctx, guid)
 		if err == nil && a.State != store.StateStoring && a.State != store.StateDeleting {
@@ -250,11 +248,25 @@ func (m *model) settle(guid string) error {
 		if err == nil && a.State == store.StateDeleting && m.platformState(guid) == store.StateDeleting && m.pinned(guid) {
 			return nil
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s still %s (%v)", guid, a.State, err)
+		return fmt.Errorf("%s still %s (%v)", guid, a.State, err)
+	})
+}
+
+// readyLink waits for the link session's token, as the Link glue does.
+func (m *model) readyLink(ctx context.Context, owner store.User, ls store.LinkSession) error {
+	return testutil.Poll(20*time.Second, func() error {
+		if ls.State == store.LinkReady {
+			return nil
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		if ls.State == store.LinkFailed {
+			return testutil.Stop(fmt.Errorf("link session %s: %s", ls.State, ls.Message))
+		}
+		var err error
+		if ls, err = m.svc.LinkSession(ctx, owner, ls.ID); err != nil {
+			return testutil.Stop(err)
+		}
+		return fmt.Errorf("link session %s: %s", ls.State, ls.Message)
+	})
 }
 
 func (m *model) pinned(guid string) bool { return m.pins[guid] }
@@ -474,15 +486,8 @@ func (m *model) update(c *modelConn, before store.Account, arg int) ([]string, [
 	case !allowed:
 		return nil, nil, nil
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for ls.State != store.LinkReady {
-		if time.Now().After(deadline) || ls.State == store.LinkFailed {
-			return nil, nil, infraError{fmt.Errorf("link session %s: %s", ls.State, ls.Message)}
-		}
-		time.Sleep(5 * time.Millisecond)
-		if ls, err = m.svc.LinkSession(ctx, c.owner, ls.ID); err != nil {
-			return nil, nil, infraError{err}
-		}
+	if err := m.readyLink(ctx, c.owner, ls); err != nil {
+		return nil, nil, infraError{err}
 	}
 	own := m.name(c.plaid)
 	other := m.name(m.conns[(slices.Index(m.conns, c)+1)%len(m.conns)].plaid)
@@ -549,15 +554,8 @@ func (m *model) create(e event) ([]string, []string, error) {
 	if err != nil {
 		return nil, nil, infraError{err}
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for ls.State != store.LinkReady {
-		if time.Now().After(deadline) || ls.State == store.LinkFailed {
-			return nil, nil, infraError{fmt.Errorf("link session %s: %s", ls.State, ls.Message)}
-		}
-		time.Sleep(5 * time.Millisecond)
-		if ls, err = m.svc.LinkSession(ctx, owner, ls.ID); err != nil {
-			return nil, nil, infraError{err}
-		}
+	if err := m.readyLink(ctx, owner, ls); err != nil {
+		return nil, nil, infraError{err}
 	}
 	nm := m.name(id)
 	// Create mode links one account: no account or two are refused, and nothing changes.

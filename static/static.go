@@ -12,6 +12,7 @@ import (
 	"mime"
 	"net/http"
 	"path"
+	"slices"
 	"strings"
 )
 
@@ -26,13 +27,14 @@ var vendor embed.FS
 
 // bundles are assets made of files concatenated in order, so a page pays one
 // request for them: the Link glue ships with htmx and idiomorph, which run the
-// live refresh of the pages that load it. A bundle takes its logical name from
-// a file of files/, which is then served only inside the bundle.
+// live refresh of the pages that load it (files/live.js). A bundle takes its
+// logical name from a file of files/; the files of files/ in a bundle are
+// served only inside it.
 var bundles = []struct {
 	name  string
 	parts []string
 }{
-	{"link.js", []string{"vendor/htmx.min.js", "vendor/idiomorph-ext.min.js", "files/link.js"}},
+	{"link.js", []string{"vendor/htmx.min.js", "vendor/idiomorph-ext.min.js", "files/live.js", "files/link.js"}},
 }
 
 func readPart(p string) ([]byte, error) {
@@ -44,7 +46,7 @@ func readPart(p string) ([]byte, error) {
 
 func bundled(name string) bool {
 	for _, b := range bundles {
-		if b.name == name {
+		if slices.Contains(b.parts, "files/"+name) {
 			return true
 		}
 	}

@@ -61,7 +61,7 @@ func TestAssetsServeGzipToBrowsersThatAcceptIt(t *testing.T) {
 	}
 }
 
-func TestLinkBundleHoldsHTMXThenTheMorphExtensionThenTheGlue(t *testing.T) {
+func TestLinkBundleHoldsHTMXThenTheMorphExtensionThenTheLiveRegionThenTheGlue(t *testing.T) {
 	a, err := Load()
 	if err != nil {
 		t.Fatal(err)
@@ -69,9 +69,10 @@ func TestLinkBundleHoldsHTMXThenTheMorphExtensionThenTheGlue(t *testing.T) {
 	w := httptest.NewRecorder()
 	a.ServeHTTP(w, httptest.NewRequest(http.MethodGet, a.URL("link.js"), nil))
 	body := w.Body.String()
-	htmx, ext, glue := strings.Index(body, "var htmx="), strings.Index(body, `htmx.defineExtension("morph"`), strings.Index(body, "// Link glue")
-	if htmx < 0 || ext < htmx || glue < ext {
-		t.Errorf("bundle: htmx at %d, morph extension at %d, glue at %d; want all three in that order", htmx, ext, glue)
+	htmx, ext := strings.Index(body, "var htmx="), strings.Index(body, `htmx.defineExtension("morph"`)
+	live, glue := strings.Index(body, "// Live region"), strings.Index(body, "// Link glue")
+	if htmx < 0 || ext < htmx || live < ext || glue < live {
+		t.Errorf("bundle: htmx at %d, morph extension at %d, live region at %d, glue at %d; want all four in that order", htmx, ext, live, glue)
 	}
 	if n := len(a.byPath); n != len(a.urls) {
 		t.Errorf("%d files served for %d logical names: a bundled file is also served alone", n, len(a.urls))

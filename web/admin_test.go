@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -106,9 +105,6 @@ func TestEveryAdminRouteRefusesCustomersAndAnonymous(t *testing.T) {
 	}
 }
 
-var rowRE = regexp.MustCompile(`data-testid="admin-connection-row" data-guid="([0-9a-f]{32})" data-state="([a-z_]+)"`)
-var nextRE = regexp.MustCompile(`href="(/admin/connections\?[^"]*)" data-testid="next-page"`)
-
 func TestAdminListPagesAndFilters(t *testing.T) {
 	a := newAdminApp(t, true)
 	ctx := context.Background()
@@ -136,34 +132,31 @@ func TestAdminListPagesAndFilters(t *testing.T) {
 		if r.status != http.StatusOK {
 			t.Fatalf("GET %s: got %d", path, r.status)
 		}
-		for _, m := range rowRE.FindAllStringSubmatch(r.body, -1) {
-			if seen[m[1]] {
-				t.Fatalf("row %s on two pages", m[1])
+		for _, row := range adminRows(t, r.body) {
+			if seen[row.guid] {
+				t.Fatalf("row %s on two pages", row.guid)
 			}
-			seen[m[1]] = true
+			seen[row.guid] = true
 		}
 		pages++
-		path = ""
-		if m := nextRE.FindStringSubmatch(r.body); m != nil {
-			path = strings.ReplaceAll(m[1], "&amp;", "&")
-		}
+		path = nextPage(t, r.body)
 	}
 	if len(seen) != 122 || pages != 3 {
 		t.Fatalf("got %d rows on %d pages, want 122 on 3", len(seen), pages)
 	}
 	r := admin.get("/admin/connections?customer=alice@example.com")
-	if got := rowRE.FindAllStringSubmatch(r.body, -1); len(got) != 1 || got[0][1] != aliceAcct {
+	if got := adminRows(t, r.body); len(got) != 1 || got[0].guid != aliceAcct {
 		t.Fatalf("customer filter: got %v", got)
 	}
 	r = admin.get("/admin/connections?state=refresh_required")
-	if got := rowRE.FindAllStringSubmatch(r.body, -1); len(got) != 1 || got[0][2] != "refresh_required" {
+	if got := adminRows(t, r.body); len(got) != 1 || got[0].state != "refresh_required" {
 		t.Fatalf("state filter: got %v", got)
 	}
 	if !strings.Contains(r.body, `data-testid="state-count" data-state="completed"`) {
 		t.Fatal("no state counts")
 	}
 	r = admin.get("/admin/connections?bank=1&state=completed")
-	if got := rowRE.FindAllStringSubmatch(r.body, -1); len(got) != 50 {
+	if got := adminRows(t, r.body); len(got) != 50 {
 		t.Fatalf("bank-level filter: got %d rows", len(got))
 	}
 	r = admin.get("/admin/connections?after=" + url.QueryEscape("not-a-cursor"))

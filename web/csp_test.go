@@ -2,9 +2,10 @@ package web_test
 
 import (
 	"net/http"
-	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/PuerkitoBio/goquery"
 
 	"github.com/bankconnections/portal/web"
 )
@@ -71,8 +72,6 @@ func TestContentSecurityPolicy(t *testing.T) {
 	}
 }
 
-var nonceAttr = regexp.MustCompile(`<(script|link)[^>]* nonce="([^"]*)"`)
-
 // Every response gets a fresh nonce, and the page's own script and style
 // tags carry exactly that nonce.
 func TestNoncePerResponse(t *testing.T) {
@@ -98,15 +97,16 @@ func TestNoncePerResponse(t *testing.T) {
 			t.Fatalf("nonce %q reused", nonce)
 		}
 		seen[nonce] = true
-		tags := nonceAttr.FindAllStringSubmatch(r.body, -1)
 		kinds := map[string]int{}
-		for _, m := range tags {
-			kinds[m[1]]++
-			if m[2] != nonce {
-				t.Errorf("<%s nonce=%q>, want the header's %q", m[1], m[2], nonce)
+		page := parse(t, r.body)
+		page.Find("script[nonce], link[nonce]").Each(func(_ int, s *goquery.Selection) {
+			kind, got := goquery.NodeName(s), s.AttrOr("nonce", "")
+			kinds[kind]++
+			if got != nonce {
+				t.Errorf("<%s nonce=%q>, want the header's %q", kind, got, nonce)
 			}
-		}
-		if kinds["script"] < 1 || kinds["link"] < 1 || strings.Count(r.body, "<script") != kinds["script"] {
+		})
+		if kinds["script"] < 1 || kinds["link"] < 1 || page.Find("script").Length() != kinds["script"] {
 			t.Errorf("tags with the nonce: %v; every script and the stylesheet must carry it", kinds)
 		}
 	}

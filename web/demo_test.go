@@ -160,7 +160,7 @@ func TestDemoControlsOnEveryPage(t *testing.T) {
 				t.Errorf("demo %s lacks %s", path, want)
 			}
 		}
-		if hasInlineScript(body) || strings.Contains(body, " style=") || strings.Contains(body, "<style") {
+		if hasInlineScript(t, body) || strings.Contains(body, " style=") || strings.Contains(body, "<style") {
 			t.Errorf("demo %s has inline script or style", path)
 		}
 	}

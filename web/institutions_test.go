@@ -3,14 +3,13 @@ package web_test
 import (
 	"context"
 	"net/http"
-	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/PuerkitoBio/goquery"
+
 	"github.com/bankconnections/portal/store"
 )
-
-var institutionOption = regexp.MustCompile(`<option value="(ins_[^"]*)"[^>]*>([^<]*)</option>`)
 
 // The admin's institution filter lists the institutions of the connections
 // in the store, named as they are named there: no list of sandbox banks.
@@ -30,14 +29,14 @@ func TestAdminInstitutionFilterComesFromTheConnections(t *testing.T) {
 	admin.login("admin@example.com", "demo-admin")
 	r := admin.get("/admin/connections")
 	got := map[string]string{}
-	for _, m := range institutionOption.FindAllStringSubmatch(r.body, -1) {
-		got[m[1]] = m[2]
-	}
+	parse(t, r.body).Find(`option[value^="ins_"]`).Each(func(_ int, s *goquery.Selection) {
+		got[s.AttrOr("value", "")] = s.Text()
+	})
 	// alice's seeded connection has a name but no id: it offers nothing to filter by.
 	if len(got) != 1 || got["ins_777001"] != "Bank of the Valley (ins_777001)" {
 		t.Fatalf("institution options: got %v, want only Bank of the Valley", got)
 	}
-	if r := admin.get("/admin/connections?institution=ins_777001"); len(rowRE.FindAllStringSubmatch(r.body, -1)) != 1 {
+	if r := admin.get("/admin/connections?institution=ins_777001"); len(adminRows(t, r.body)) != 1 {
 		t.Fatal("filtering by the listed institution does not find its connection")
 	}
 }

@@ -207,9 +207,7 @@ func TestNoCookieOnAssetsOrProbes(t *testing.T) {
 		t.Fatal("/login set no cookie")
 	}
 	paths := []string{"/healthz"}
-	for _, m := range regexpStatic.FindAllStringSubmatch(login.body, -1) {
-		paths = append(paths, m[1])
-	}
+	paths = append(paths, staticPaths(t, login.body)...)
 	if len(paths) < 2 {
 		t.Fatal("no static asset on /login")
 	}

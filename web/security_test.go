@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -9,7 +10,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -21,12 +21,11 @@ import (
 
 	"github.com/bankconnections/portal/connections"
 	"github.com/bankconnections/portal/handlers"
+	"github.com/bankconnections/portal/internal/testutil"
 	"github.com/bankconnections/portal/platform"
-	"github.com/bankconnections/portal/platform/contract"
 	simplaid "github.com/bankconnections/portal/sim/plaid"
-	"github.com/bankconnections/portal/sim/plaid/plaidcontract"
 	simplatform "github.com/bankconnections/portal/sim/platform"
-	"github.com/bankconnections/portal/sim/platform/plaidgo"
+	"github.com/bankconnections/portal/sim/world/worldtest"
 	"github.com/bankconnections/portal/static"
 	"github.com/bankconnections/portal/store"
 	"github.com/bankconnections/portal/web"
@@ -69,33 +68,8 @@ func newWorld(t *testing.T) *world {
 	t.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	plaid, err := simplaid.New(simplaid.Config{RefreshDelay: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	plaidSrv := httptest.NewServer(plaid.Handler())
-	t.Cleanup(func() { plaidSrv.Close(); plaid.Close() })
-	plaidAPI := &plaidcontract.Transport{} // every answer held to plaid-go's models
-	t.Cleanup(func() {
-		for _, p := range plaidAPI.Problems() {
-			t.Errorf("Plaid API contract: %s", p)
-		}
-	})
-	adapter, err := plaidgo.New(plaidgo.Config{ClientID: plaid.ClientID(), Secret: plaid.Secret(), BaseURL: plaidSrv.URL,
-		HTTPClient: &http.Client{Transport: plaidAPI, Timeout: 30 * time.Second}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	platSrv := httptest.NewUnstartedServer(nil)
-	platURL := "http://" + platSrv.Listener.Addr().String()
-	sim, err := simplatform.New(ctx, simplatform.Config{DataDir: t.TempDir(), Plaid: adapter, StoringDelay: 50 * time.Millisecond,
-		RedirectURIs: []string{"http://portal.test/link/oauth-return"}, WebhookURL: platURL + "/plaid/webhook"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	platSrv.Config.Handler = contract.Middleware(t, sim.Handler()) // every exchange checked against the platform's definitions
-	platSrv.Start()
-	t.Cleanup(func() { platSrv.Close(); sim.Close() })
+	sims := worldtest.New(t, worldtest.Options{})
+	plaid, sim, platURL := sims.StandIn, sims.Platform, sims.PlatformURL
 
 	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "portal.db"))
 	if err != nil {
@@ -107,7 +81,7 @@ func newWorld(t *testing.T) *world {
 		ClientSecret: sim.ClientSecret(), RetryBase: 10 * time.Millisecond, HTTPClient: &http.Client{Transport: calls, Timeout: 30 * time.Second}})
 	svc := connections.New(log, db, bank, connections.Config{BankGUID: sim.BankGUID(), SyncInterval: time.Hour,
 		RedirectURI: "http://portal.test/link/oauth-return"})
-	w := &world{svc: svc, calls: calls, sandbox: simplatform.Sandbox{BaseURL: platURL}, bankGUID: sim.BankGUID(),
+	w := &world{svc: svc, calls: calls, sandbox: sims.Sandbox(), bankGUID: sim.BankGUID(),
 		users: map[string]store.User{}, pass: map[string]string{}, owners: map[string]owner{}, spare: map[string][]string{}}
 
 	for _, u := range []struct{ role, email, pass, kind, institution string }{
@@ -152,19 +126,18 @@ func newWorld(t *testing.T) *world {
 		if err != nil {
 			t.Fatalf("start link for %s: %v", role, err)
 		}
-		deadline := time.Now().Add(15 * time.Second)
-		for ls.State != store.LinkReady {
+		testutil.Eventually(t, 15*time.Second, func() error {
+			if ls.State == store.LinkReady {
+				return nil
+			}
 			if ls.State != store.LinkPending {
 				t.Fatalf("link session of %s: got %s (%s), want ready", role, ls.State, ls.Message)
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("link session of %s: no token within 15s", role)
-			}
-			time.Sleep(20 * time.Millisecond)
 			if ls, err = svc.LinkSession(ctx, u, ls.ID); err != nil {
 				t.Fatal(err)
 			}
-		}
+			return fmt.Errorf("link session of %s: no token yet", role)
+		})
 		o.linkSession = ls.ID
 		if u.CustomerGUID != "" {
 			id, err := db.AddNotification(ctx, store.Notification{CustomerGUID: u.CustomerGUID, AccountGUID: o.account, Kind: "refresh_required", Message: "Reconnect " + role})
@@ -187,7 +160,7 @@ func newWorld(t *testing.T) *world {
 	h.SetAdmin(connections.NewAdmin(svc, nil, connections.AdminConfig{}))
 	h.SetTransfers(connections.NewTransfers(svc, connections.TransferConfig{}))
 	h.SetReadiness(bank)
-	e := web.New(web.Config{Log: log, Store: db, Assets: assets, Handler: h, Sessions: sessions, PlaidOrigin: plaidSrv.URL})
+	e := web.New(web.Config{Log: log, Store: db, Assets: assets, Handler: h, Sessions: sessions, PlaidOrigin: sims.StandInURL})
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
 	w.app = &app{t: t, srv: srv, db: db}
@@ -213,16 +186,15 @@ func linkExpired(t *testing.T, plaid *simplaid.Server, bank *platform.Client, cu
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(15 * time.Second)
-	for a.State == platform.StateStoring {
-		if time.Now().After(deadline) {
-			t.Fatal("account still storing after 15s")
+	testutil.Eventually(t, 15*time.Second, func() error {
+		if a.State != platform.StateStoring {
+			return nil
 		}
-		time.Sleep(20 * time.Millisecond)
 		if a, err = bank.GetExternalBankAccount(ctx, a.GUID, platform.GetAccountOptions{}); err != nil {
 			t.Fatal(err)
 		}
-	}
+		return errors.New("account still storing")
+	})
 	if a.State != platform.StateCompleted {
 		t.Fatalf("linked account: got state %s (%v), want completed", a.State, a.FailureCode)
 	}
@@ -275,6 +247,13 @@ var matrixCases = []struct{ name, role, params string }{
 	{"admin→alice", "admin", "alice"},
 }
 
+// others adds the cases that reach for someone else's parameters: alice for
+// bob's and bob for alice's (answered alike: status), the admin for alice's.
+func others(own map[string]int, status, adminOnAlice int) map[string]int {
+	own["alice→bob"], own["bob→alice"], own["admin→alice"] = status, status, adminOnAlice
+	return own
+}
+
 // expected is every route's status per case. A route missing here fails the
 // test: whoever adds a route decides who may use it.
 var expected = map[string]map[string]int{
@@ -285,58 +264,38 @@ var expected = map[string]map[string]int{
 	"POST /login":  {"anonymous": 303, "alice": 303, "bob": 303, "admin": 303},
 	"POST /logout": {"anonymous": 401, "alice": 303, "bob": 303, "admin": 303},
 	// The matrix sends an empty form: every signed-in user gets the form back with a message.
-	"GET /account/password":  {"anonymous": 303, "alice": 200, "bob": 200, "admin": 200},
-	"POST /account/password": {"anonymous": 401, "alice": 422, "bob": 422, "admin": 422},
-	"GET /accounts":          {"anonymous": 303, "alice": 200, "bob": 200, "admin": 404},
-	"GET /accounts/:guid": {"anonymous": 303, "alice": 200, "bob": 200, "admin": 404,
-		"alice→bob": 404, "bob→alice": 404, "admin→alice": 404},
-	"POST /notifications/:id/dismiss": {"anonymous": 401, "alice": 303, "bob": 303, "admin": 404,
-		"alice→bob": 404, "bob→alice": 404, "admin→alice": 404},
+	"GET /account/password":           {"anonymous": 303, "alice": 200, "bob": 200, "admin": 200},
+	"POST /account/password":          {"anonymous": 401, "alice": 422, "bob": 422, "admin": 422},
+	"GET /accounts":                   {"anonymous": 303, "alice": 200, "bob": 200, "admin": 404},
+	"GET /accounts/:guid":             others(map[string]int{"anonymous": 303, "alice": 200, "bob": 200, "admin": 404}, 404, 404),
+	"POST /notifications/:id/dismiss": others(map[string]int{"anonymous": 401, "alice": 303, "bob": 303, "admin": 404}, 404, 404),
 	// Hiding is for disconnected connections only: the owners' are live, so 409.
-	"POST /accounts/:guid/hide": {"anonymous": 401, "alice": 409, "bob": 409, "admin": 404,
-		"alice→bob": 404, "bob→alice": 404, "admin→alice": 404},
+	"POST /accounts/:guid/hide": others(map[string]int{"anonymous": 401, "alice": 409, "bob": 409, "admin": 404}, 404, 404),
 	// The question only exists after an update left the account unselected: no such session here.
-	"GET /link/:id/review": {"anonymous": 303, "alice": 404, "bob": 404, "admin": 404,
-		"alice→bob": 404, "bob→alice": 404, "admin→alice": 404},
-	"POST /link/:id/review": {"anonymous": 401, "alice": 404, "bob": 404, "admin": 404,
-		"alice→bob": 404, "bob→alice": 404, "admin→alice": 404},
-	"POST /link/sessions": {"anonymous": 401, "alice": 201, "bob": 201, "admin": 201,
-		"alice→bob": 404, "bob→alice": 404, "admin→alice": 404},
-	"GET /link/sessions/:id": {"anonymous": 401, "alice": 200, "bob": 200, "admin": 200,
-		"alice→bob": 404, "bob→alice": 404, "admin→alice": 404},
-	"POST /link/sessions/:id/callbacks": {"anonymous": 401, "alice": 200, "bob": 200, "admin": 200,
-		"alice→bob": 404, "bob→alice": 404, "admin→alice": 404},
-	"POST /link/sessions/:id/complete": {"anonymous": 401, "alice": 200, "bob": 200, "admin": 200,
-		"alice→bob": 404, "bob→alice": 404, "admin→alice": 404},
-	"GET /link/oauth-return": {"anonymous": 303, "alice": 200, "bob": 200, "admin": 200},
+	"GET /link/:id/review":              others(map[string]int{"anonymous": 303, "alice": 404, "bob": 404, "admin": 404}, 404, 404),
+	"POST /link/:id/review":             others(map[string]int{"anonymous": 401, "alice": 404, "bob": 404, "admin": 404}, 404, 404),
+	"POST /link/sessions":               others(map[string]int{"anonymous": 401, "alice": 201, "bob": 201, "admin": 201}, 404, 404),
+	"GET /link/sessions/:id":            others(map[string]int{"anonymous": 401, "alice": 200, "bob": 200, "admin": 200}, 404, 404),
+	"POST /link/sessions/:id/callbacks": others(map[string]int{"anonymous": 401, "alice": 200, "bob": 200, "admin": 200}, 404, 404),
+	"POST /link/sessions/:id/complete":  others(map[string]int{"anonymous": 401, "alice": 200, "bob": 200, "admin": 200}, 404, 404),
+	"GET /link/oauth-return":            {"anonymous": 303, "alice": 200, "bob": 200, "admin": 200},
 	// Money movement: the owners' connections are expired, so a quote or a
 	// confirm is refused (409) before the platform is asked.
-	"POST /accounts/:guid/transfers": {"anonymous": 401, "alice": 409, "bob": 409, "admin": 404,
-		"alice→bob": 404, "bob→alice": 404, "admin→alice": 404},
-	"GET /transfers/:key": {"anonymous": 303, "alice": 200, "bob": 200, "admin": 404,
-		"alice→bob": 404, "bob→alice": 404, "admin→alice": 404},
-	"POST /transfers/:key/confirm": {"anonymous": 401, "alice": 409, "bob": 409, "admin": 404,
-		"alice→bob": 404, "bob→alice": 404, "admin→alice": 404},
-	"GET /admin":             {"anonymous": 303, "alice": 403, "bob": 403, "admin": 303},
-	"GET /admin/connections": {"anonymous": 303, "alice": 403, "bob": 403, "admin": 200},
-	"GET /admin/connections/:guid": {"anonymous": 303, "alice": 403, "bob": 403, "admin": 200,
-		"alice→bob": 403, "bob→alice": 403, "admin→alice": 200},
-	"GET /admin/connections/:guid/confirm/:action": {"anonymous": 303, "alice": 403, "bob": 403, "admin": 200,
-		"alice→bob": 403, "bob→alice": 403, "admin→alice": 200},
-	"POST /admin/connections/:guid/remind": {"anonymous": 401, "alice": 403, "bob": 403, "admin": 409,
-		"alice→bob": 403, "bob→alice": 403, "admin→alice": 303},
-	"POST /admin/connections/:guid/disconnect": {"anonymous": 401, "alice": 403, "bob": 403, "admin": 303,
-		"alice→bob": 403, "bob→alice": 403, "admin→alice": 303},
-	"POST /admin/connections/:guid/refresh": {"anonymous": 401, "alice": 403, "bob": 403, "admin": 303,
-		"alice→bob": 403, "bob→alice": 403, "admin→alice": 303},
+	"POST /accounts/:guid/transfers":               others(map[string]int{"anonymous": 401, "alice": 409, "bob": 409, "admin": 404}, 404, 404),
+	"GET /transfers/:key":                          others(map[string]int{"anonymous": 303, "alice": 200, "bob": 200, "admin": 404}, 404, 404),
+	"POST /transfers/:key/confirm":                 others(map[string]int{"anonymous": 401, "alice": 409, "bob": 409, "admin": 404}, 404, 404),
+	"GET /admin":                                   {"anonymous": 303, "alice": 403, "bob": 403, "admin": 303},
+	"GET /admin/connections":                       {"anonymous": 303, "alice": 403, "bob": 403, "admin": 200},
+	"GET /admin/connections/:guid":                 others(map[string]int{"anonymous": 303, "alice": 403, "bob": 403, "admin": 200}, 403, 200),
+	"GET /admin/connections/:guid/confirm/:action": others(map[string]int{"anonymous": 303, "alice": 403, "bob": 403, "admin": 200}, 403, 200),
+	"POST /admin/connections/:guid/remind":         others(map[string]int{"anonymous": 401, "alice": 403, "bob": 403, "admin": 409}, 403, 303),
+	"POST /admin/connections/:guid/disconnect":     others(map[string]int{"anonymous": 401, "alice": 403, "bob": 403, "admin": 303}, 403, 303),
+	"POST /admin/connections/:guid/refresh":        others(map[string]int{"anonymous": 401, "alice": 403, "bob": 403, "admin": 303}, 403, 303),
 	// The spare connections are expired already: expiring them again is refused (409).
-	"POST /admin/connections/:guid/force-refresh-required": {"anonymous": 401, "alice": 403, "bob": 403, "admin": 409,
-		"alice→bob": 403, "bob→alice": 403, "admin→alice": 409},
-	"GET /admin/link/:id/review": {"anonymous": 303, "alice": 403, "bob": 403, "admin": 200,
-		"alice→bob": 403, "bob→alice": 403, "admin→alice": 404},
-	"POST /admin/link/:id/review": {"anonymous": 401, "alice": 403, "bob": 403, "admin": 303,
-		"alice→bob": 403, "bob→alice": 403, "admin→alice": 404},
-	"GET /admin/notifications": {"anonymous": 303, "alice": 403, "bob": 403, "admin": 200},
+	"POST /admin/connections/:guid/force-refresh-required": others(map[string]int{"anonymous": 401, "alice": 403, "bob": 403, "admin": 409}, 403, 409),
+	"GET /admin/link/:id/review":                           others(map[string]int{"anonymous": 303, "alice": 403, "bob": 403, "admin": 200}, 403, 404),
+	"POST /admin/link/:id/review":                          others(map[string]int{"anonymous": 401, "alice": 403, "bob": 403, "admin": 303}, 403, 404),
+	"GET /admin/notifications":                             {"anonymous": 303, "alice": 403, "bob": 403, "admin": 200},
 	// The Demo controls exist only in demo mode; this world is live.
 	"POST /demo/switch":   {"anonymous": 404, "alice": 404, "bob": 404, "admin": 404},
 	"POST /demo/expire":   {"anonymous": 404, "alice": 404, "bob": 404, "admin": 404},
@@ -533,19 +492,10 @@ func paramsFor(role string) string {
 	return role
 }
 
-var (
-	regexpStatic = regexp.MustCompile(`(?:src|href)="(/static/[^"]+)"`)
-	scriptTag    = regexp.MustCompile(`<script(\s[^>]*)?>`)
-)
-
 // hasInlineScript tells whether a page has a script element without src.
-func hasInlineScript(body string) bool {
-	for _, m := range scriptTag.FindAllString(body, -1) {
-		if !strings.Contains(m, "src=") {
-			return true
-		}
-	}
-	return false
+func hasInlineScript(t *testing.T, body string) bool {
+	t.Helper()
+	return parse(t, body).Find("script:not([src])").Length() > 0
 }
 
 // roleFor picks who may use a route, so a refusal is about CSRF only.
@@ -786,14 +736,14 @@ func TestCookieFlagsOverTLS(t *testing.T) {
 			t.Errorf("pre-sign-in cookie %q lacks %s", anon.String(), want)
 		}
 	}
-	token := csrfMeta.FindStringSubmatch(rec.Body.String())
-	if token == nil {
+	token := csrfToken(t, rec.Body.String())
+	if token == "" {
 		t.Fatal("no CSRF token on /login")
 	}
 	if got := rec.Header().Get("Strict-Transport-Security"); !strings.Contains(got, "max-age=") {
 		t.Errorf("HSTS over TLS: got %q", got)
 	}
-	form := url.Values{"_csrf": {token[1]}, "email": {"alice@example.com"}, "password": {"demo-alice"}}
+	form := url.Values{"_csrf": {token}, "email": {"alice@example.com"}, "password": {"demo-alice"}}
 	req := httptest.NewRequest(http.MethodPost, "/login", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.AddCookie(&http.Cookie{Name: "portal_session", Value: anon.Value})
@@ -841,15 +791,13 @@ func TestHeadersOnEveryKindOfResponse(t *testing.T) {
 	c.login("alice@example.com", "demo-alice")
 	body := c.get("/accounts").body
 	paths := []string{"/login", "/accounts", "/accounts/" + aliceAcct, "/no/such/page", "/admin", "/healthz"}
-	for _, m := range regexpStatic.FindAllStringSubmatch(body, -1) {
-		paths = append(paths, m[1])
-	}
+	paths = append(paths, staticPaths(t, body)...)
 	sort.Strings(paths)
 	for _, p := range paths {
 		r := c.get(p)
 		checkHeaders(t, r)
 		if strings.HasPrefix(r.header.Get("Content-Type"), "text/html") {
-			if hasInlineScript(r.body) || strings.Contains(r.body, " style=") || strings.Contains(r.body, " onclick=") || strings.Contains(r.body, "javascript:") {
+			if hasInlineScript(t, r.body) || strings.Contains(r.body, " style=") || strings.Contains(r.body, " onclick=") || strings.Contains(r.body, "javascript:") {
 				t.Errorf("%s has inline script or style", p)
 			}
 			if r.header.Get("Cache-Control") != "no-store" && r.status == http.StatusOK {

@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/PuerkitoBio/goquery"
-
 	"github.com/bankconnections/portal/store"
 )
 
@@ -33,19 +31,6 @@ func (w *world) quotedTransfer(t *testing.T, role string) string {
 		t.Fatal(err)
 	}
 	return key
-}
-
-func doc(t *testing.T, r resp) *goquery.Document {
-	t.Helper()
-	d, err := goquery.NewDocumentFromReader(strings.NewReader(r.body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
-
-func testID(d *goquery.Document, id string) *goquery.Selection {
-	return d.Find(`[data-testid="` + id + `"]`)
 }
 
 // connected makes one of alice's spare connections usable and syncs it in.

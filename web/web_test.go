@@ -126,9 +126,8 @@ func (c *client) do(method, path string, form url.Values, hdr map[string]string)
 
 func (c *client) get(path string) resp { c.t.Helper(); return c.do(http.MethodGet, path, nil, nil) }
 
-var csrfField = regexp.MustCompile(`name="_csrf" value="([0-9a-f]+)"`)
-
-var csrfMeta = regexp.MustCompile(`name="csrf-token" content="([0-9a-f]+)"`)
+// hashedCSS is the shape of the stylesheet's content-hashed URL.
+var hashedCSS = regexp.MustCompile(`^/static/app\.[0-9a-f]{12}\.css$`)
 
 // token returns the CSRF token the pages embed. It belongs to the session
 // cookie, so it is read again from a page whenever that cookie changes.
@@ -145,11 +144,11 @@ func (c *client) token() string {
 			path = r.header.Get("Location")
 			continue
 		}
-		m := csrfMeta.FindStringSubmatch(r.body)
-		if m == nil {
+		tok := csrfToken(c.t, r.body)
+		if tok == "" {
 			c.t.Fatalf("no CSRF token on %s (status %d)", path, r.status)
 		}
-		c.tok, c.tokFor = m[1], c.cookie("portal_session")
+		c.tok, c.tokFor = tok, c.cookie("portal_session")
 		return c.tok
 	}
 	c.t.Fatalf("no page with a CSRF token from /login")
@@ -368,11 +367,11 @@ func TestStaticAssetsAreHashedAndImmutable(t *testing.T) {
 	a := newApp(t)
 	c := a.client()
 	body := c.get("/login").body
-	m := regexp.MustCompile(`href="(/static/app\.[0-9a-f]{12}\.css)"`).FindStringSubmatch(body)
-	if m == nil {
-		t.Fatal("no hashed stylesheet link on the page")
+	css := parse(t, body).Find(`link[rel="stylesheet"][href^="/static/app."]`).AttrOr("href", "")
+	if !hashedCSS.MatchString(css) {
+		t.Fatalf("stylesheet link %q: want a hashed /static/app.<12 hex>.css", css)
 	}
-	r := c.get(m[1])
+	r := c.get(css)
 	if r.status != http.StatusOK || r.header.Get("Cache-Control") != "public, max-age=31536000, immutable" {
 		t.Fatalf("asset: got %d %q", r.status, r.header.Get("Cache-Control"))
 	}

@@ -10,14 +10,13 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 
 	simplatform "github.com/bankconnections/portal/sim/platform"
+	"github.com/bankconnections/portal/sim/world"
 )
 
 func main() {
@@ -74,22 +73,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
-	origin := "http://" + ln.Addr().String()
-	sim, err := simplatform.New(ctx, simplatform.Config{
-		DataDir:      cfg.dataDir,
-		ClientID:     cfg.clientID,
-		ClientSecret: cfg.clientSecret,
-		Plaid:        newStandalonePlaid(),
-		WebhookURL:   origin + "/plaid/webhook",
-		RedirectURIs: cfg.redirectURIs,
-		KeyScopes:    cfg.keyScopes,
-		Logger:       log,
+	w, err := world.New(ctx, world.Config{
+		Plaid: newStandalonePlaid(),
+		Platform: simplatform.Config{
+			DataDir:      cfg.dataDir,
+			ClientID:     cfg.clientID,
+			ClientSecret: cfg.clientSecret,
+			RedirectURIs: cfg.redirectURIs,
+			KeyScopes:    cfg.keyScopes,
+			Logger:       log,
+		},
+		PlatformListener: ln,
+		Logger:           log,
 	})
 	if err != nil {
-		ln.Close()
 		return err
 	}
-	defer sim.Close()
+	defer w.Close()
+	sim, origin := w.Platform, w.PlatformURL
 
 	fmt.Fprintf(stdout, "platform simulator (stand-alone Plaid fallback)\n  API URL:   %s\n  token URL: %s/oauth/token\n  bank guid: %s\n",
 		origin, origin, sim.BankGUID())
@@ -98,24 +99,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		fmt.Fprintf(stdout, "  client id: %s\n  secret:    %s\n", sim.ClientID(), sim.ClientSecret())
 	}
 
-	srv := &http.Server{
-		Handler:           sim.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      90 * time.Second, // forced balance refreshes are slow
-		IdleTimeout:       2 * time.Minute,
-	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
 	select {
-	case err := <-serveErr:
+	case err := <-w.Err():
 		return err
 	case <-ctx.Done():
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
 }

@@ -4,16 +4,17 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	_ "modernc.org/sqlite"
 
+	"github.com/bankconnections/portal/internal/testutil"
 	simplatform "github.com/bankconnections/portal/sim/platform"
 )
 
@@ -48,8 +49,6 @@ func portalDB(t *testing.T, p *portal) *sql.DB {
 	return db
 }
 
-var rowGUIDState = regexp.MustCompile(`data-guid="([0-9a-f]{32})" data-state="([a-z_]+)"`)
-
 // accountStates reads the customer's rows from the accounts page.
 func (a *apiClient) accountStates() map[string]string {
 	a.t.Helper()
@@ -60,8 +59,8 @@ func (a *apiClient) accountStates() map[string]string {
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
 	out := map[string]string{}
-	for _, m := range rowGUIDState.FindAllStringSubmatch(string(b), -1) {
-		out[m[1]] = m[2]
+	for _, r := range accountRows(a.t, string(b)) {
+		out[r.guid] = r.state
 	}
 	return out
 }
@@ -69,13 +68,12 @@ func (a *apiClient) accountStates() map[string]string {
 // poll retries cond until it holds or the deadline passes.
 func poll(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, d)
+	testutil.EventuallyEvery(t, d, 200*time.Millisecond, func() error {
+		if !cond() {
+			return fmt.Errorf("%s: not yet", what)
 		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // reconnectQueued runs the update flow's HTTP half for one connection while

@@ -17,6 +17,8 @@ import (
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+
+	"github.com/bankconnections/portal/internal/testutil"
 )
 
 // recordViolations is run in every document before the page's own scripts: it
@@ -85,26 +87,19 @@ const linkStyled = `(function () {
 // waitStyled waits until Link shows with its styles, telling the violations seen if not.
 func (w *cspWatch) waitStyled(t *testing.T, ctx context.Context, mode string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !eval[bool](t, ctx, linkStyled) {
-		if time.Now().After(deadline) {
-			t.Fatalf("Link (%s) not shown with its styles within 30s; CSP violations: %q", mode, w.violations(t, ctx))
+	testutil.EventuallyEvery(t, 30*time.Second, 100*time.Millisecond, func() error {
+		if !eval[bool](t, ctx, linkStyled) {
+			return fmt.Errorf("Link (%s) not shown with its styles; CSP violations: %q", mode, w.violations(t, ctx))
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // linkBothFlows reconnects alice's expired connection (Link in update mode)
 // and links a new account (create mode) in the browser.
 func linkBothFlows(t *testing.T, ctx context.Context, p *portal, w *cspWatch) {
 	t.Helper()
-	login(t, ctx, p.URL, "alice@example.com", "demo-alice")
-	within(t, ctx, 20*time.Second, "accounts page", chromedp.WaitVisible(tid("account-list")))
-	expired := guidsInState(t, ctx, "refresh_required")
-	if len(expired) != 1 {
-		t.Fatalf("alice's expired connections: got %v, want 1", expired)
-	}
-	guid := expired[0]
+	guid := aliceWithOneExpired(t, ctx, p)
 	within(t, ctx, 10*time.Second, "click Reconnect", chromedp.Click(chromedp.CSS(`[data-testid="reconnect"][data-guid="`+guid+`"]`)))
 	w.waitStyled(t, ctx, "update mode")
 	f := linkFrame(t, ctx, p.PlaidURL)
@@ -150,18 +145,14 @@ func TestBrowserLinkUnderCSP(t *testing.T) {
 		within(t, ctx, 20*time.Second, "open Link", chromedp.WaitVisible(tid("account-list")), chromedp.WaitEnabled(tid("link-account")), chromedp.Click(tid("link-account")))
 		linkFrame(t, ctx, p.PlaidURL)
 		waitFor(t, ctx, 30*time.Second, "Link's injected style element", `!!document.querySelector('style[data-plaid-link-style]')`)
-		deadline := time.Now().Add(20 * time.Second)
-		for {
+		testutil.EventuallyEvery(t, 20*time.Second, 100*time.Millisecond, func() error {
 			v := w.violations(t, ctx)
 			joined := strings.Join(v, "\n")
 			if strings.Contains(joined, "event: style-src-elem") && strings.Contains(joined, "log: ") {
-				break
+				return nil
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("without the nonce: want a style-src-elem violation from the event and from the log, got %q", v)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+			return fmt.Errorf("without the nonce: want a style-src-elem violation from the event and from the log, got %q", v)
+		})
 		if eval[bool](t, ctx, linkStyled) {
 			t.Error("without the nonce Link's injected style was applied")
 		}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -14,6 +13,7 @@ import (
 	simplaid "github.com/bankconnections/portal/sim/plaid"
 	simplatform "github.com/bankconnections/portal/sim/platform"
 	"github.com/bankconnections/portal/sim/platform/plaidgo"
+	"github.com/bankconnections/portal/sim/world"
 	"github.com/bankconnections/portal/store"
 )
 
@@ -29,28 +29,16 @@ var demoLogins = []demoLogin{
 // platform simulator, each on its own loopback listener so every call the
 // portal makes is real HTTP.
 type demoEnv struct {
+	world       *world.World
 	plaid       *simplaid.Server // nil when real Plaid sandbox keys are set
 	plaidURL    string           // where Link's script and frame come from
 	platform    *simplatform.Server
 	platformURL string
-	servers     []*http.Server
 	// Plaid's API as plaid-go reaches it (the stand-in or Plaid's sandbox).
 	plaidAPIURL, plaidClientID, plaidSecret string
 }
 
-func (d *demoEnv) Close() {
-	for _, s := range d.servers {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		s.Shutdown(ctx)
-		cancel()
-	}
-	if d.platform != nil {
-		d.platform.Close()
-	}
-	if d.plaid != nil {
-		d.plaid.Close()
-	}
-}
+func (d *demoEnv) Close() { d.world.Close() }
 
 // neighbourAddr returns the address delta ports above addr (so the simulators
 // keep their URLs across restarts), or port 0 when addr's port is 0.
@@ -74,54 +62,37 @@ func listen(addr string) (net.Listener, error) {
 	return ln, err
 }
 
-func (d *demoEnv) serve(ln net.Listener, h http.Handler, log *slog.Logger) {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 120 * time.Second,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	d.servers = append(d.servers, srv)
-	go srv.Serve(ln)
-}
-
 // startDemo starts the Plaid stand-in (unless real Plaid keys are given) and
 // the platform simulator.
 func startDemo(ctx context.Context, cfg config, log *slog.Logger, redirectURI string) (*demoEnv, error) {
-	d := &demoEnv{}
-	plaidCfg := plaidgo.Config{ClientID: cfg.PlaidClientID, Secret: cfg.PlaidSecret, BaseURL: "https://sandbox.plaid.com", Logger: log}
+	wcfg := world.Config{
+		RealPlaid: plaidgo.Config{ClientID: cfg.PlaidClientID, Secret: cfg.PlaidSecret, BaseURL: "https://sandbox.plaid.com", Logger: log},
+		StandIn:   simplaid.Config{Logger: log.With("component", "plaid-standin"), StatePath: filepath.Join(cfg.DataDir, "plaid-standin.json")},
+		Platform: simplatform.Config{DataDir: filepath.Join(cfg.DataDir, "platformsim"), RedirectURIs: []string{redirectURI},
+			KeyScopes: cfg.DemoKeyScopes, Logger: log.With("component", "platform-sim")},
+		Logger: log,
+	}
+	var err error
 	if cfg.PlaidClientID == "" {
-		ln, err := listen(neighbourAddr(cfg.Addr, 2))
-		if err != nil {
+		if wcfg.PlaidListener, err = listen(neighbourAddr(cfg.Addr, 2)); err != nil {
 			return nil, err
 		}
-		d.plaid, err = simplaid.New(simplaid.Config{Logger: log.With("component", "plaid-standin"), StatePath: filepath.Join(cfg.DataDir, "plaid-standin.json")})
-		if err != nil {
-			return nil, err
+	}
+	if wcfg.PlatformListener, err = listen(neighbourAddr(cfg.Addr, 1)); err != nil {
+		if wcfg.PlaidListener != nil {
+			wcfg.PlaidListener.Close()
 		}
-		d.plaidURL = "http://" + ln.Addr().String()
-		d.serve(ln, d.plaid.Handler(), log)
-		plaidCfg.ClientID, plaidCfg.Secret, plaidCfg.BaseURL = d.plaid.ClientID(), d.plaid.Secret(), d.plaidURL
-	} else {
+		return nil, err
+	}
+	w, err := world.New(ctx, wcfg)
+	if err != nil {
+		return nil, err
+	}
+	d := &demoEnv{world: w, plaid: w.StandIn, plaidURL: w.StandInURL, platform: w.Platform, platformURL: w.PlatformURL,
+		plaidAPIURL: w.PlaidAPI.BaseURL, plaidClientID: w.PlaidAPI.ClientID, plaidSecret: w.PlaidAPI.Secret}
+	if d.plaid == nil {
 		d.plaidURL = "https://cdn.plaid.com"
 	}
-	d.plaidAPIURL, d.plaidClientID, d.plaidSecret = plaidCfg.BaseURL, plaidCfg.ClientID, plaidCfg.Secret
-	adapter, err := plaidgo.New(plaidCfg)
-	if err != nil {
-		d.Close()
-		return nil, err
-	}
-	ln, err := listen(neighbourAddr(cfg.Addr, 1))
-	if err != nil {
-		d.Close()
-		return nil, err
-	}
-	d.platformURL = "http://" + ln.Addr().String()
-	d.platform, err = simplatform.New(ctx, simplatform.Config{
-		DataDir: filepath.Join(cfg.DataDir, "platformsim"), Plaid: adapter, RedirectURIs: []string{redirectURI}, KeyScopes: cfg.DemoKeyScopes,
-		WebhookURL: d.platformURL + "/plaid/webhook", Logger: log.With("component", "platform-sim"),
-	})
-	if err != nil {
-		d.Close()
-		return nil, err
-	}
-	d.serve(ln, d.platform.Handler(), log)
 	return d, nil
 }
 

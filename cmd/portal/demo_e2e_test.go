@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -11,6 +10,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/bankconnections/portal/internal/testutil"
 )
 
 // panelClick opens the Demo controls (a <details>) and clicks one of its buttons.
@@ -25,19 +26,18 @@ func panelClick(t *testing.T, ctx context.Context, sel string) {
 // statusSays waits for the panel's answer to an action.
 func statusSays(t *testing.T, ctx context.Context, what, text string) {
 	t.Helper()
-	deadline := time.Now().Add(40 * time.Second)
-	for {
+	testutil.EventuallyEvery(t, 40*time.Second, 200*time.Millisecond, func() error {
 		got := eval[string](t, ctx, `(document.querySelector('[data-testid="demo-status"]')||{}).textContent || ""`)
+		if !strings.Contains(got, text) {
+			return fmt.Errorf("waiting for %s: the panel says %q, want %q in it", what, got, text)
+		}
 		// The answer is shown, then the page's live part refreshes (htmx): wait
 		// for that too, so the next click does not land on a moving page.
-		if strings.Contains(got, text) && eval[bool](t, ctx, `!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')`) {
-			return
+		if eval[bool](t, ctx, `!!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')`) {
+			return fmt.Errorf("waiting for %s: the page is still refreshing", what)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("waiting for %s: the panel says %q, want %q in it", what, got, text)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // TestBrowserDemoControls gives the demo as a salesperson would, with the
@@ -183,14 +183,7 @@ func demoPost(a *apiClient, path string, form url.Values) (int, map[string]strin
 	req, _ := http.NewRequest(http.MethodPost, a.base+path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
-	res, err := a.c.Do(req)
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	out := map[string]string{}
-	json.NewDecoder(res.Body).Decode(&out)
-	return res.StatusCode, out
+	return a.sendJSON(req)
 }
 
 // TestDemoPlaidWebhooks: the panel has Plaid fire its webhooks at the

@@ -16,6 +16,8 @@ import (
 
 	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
+
+	"github.com/bankconnections/portal/internal/testutil"
 )
 
 // The end-to-end tests run the real portal binary in demo mode and drive
@@ -100,8 +102,7 @@ func (p *portal) start(t *testing.T, env ...string) {
 	// The simulators' URLs are in the log of this run, not on the demo's one line.
 	logs := cmd.Stderr.(*lockedWriter)
 	p.PlatformURL, p.PlaidURL = "", ""
-	deadline := time.Now().Add(10 * time.Second)
-	for p.PlatformURL == "" {
+	testutil.EventuallyEvery(t, 10*time.Second, 50*time.Millisecond, func() error {
 		for _, line := range strings.Split(logs.String()[logStart:], "\n") {
 			var rec struct {
 				Msg         string `json:"msg"`
@@ -113,12 +114,10 @@ func (p *portal) start(t *testing.T, env ...string) {
 			}
 		}
 		if p.PlatformURL == "" {
-			if time.Now().After(deadline) {
-				t.Fatalf("no demo simulators line in the log:\n%s", logs.String())
-			}
-			time.Sleep(50 * time.Millisecond)
+			return fmt.Errorf("no demo simulators line in the log:\n%s", logs.String())
 		}
-	}
+		return nil
+	})
 }
 
 // freePort finds a loopback port that is free now.
@@ -275,8 +274,8 @@ var (
 // as its own target) and returns a context for actions inside it.
 func linkFrame(t *testing.T, ctx context.Context, plaidURL string) context.Context {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	var fctx context.Context
+	testutil.EventuallyEvery(t, 20*time.Second, 50*time.Millisecond, func() error {
 		infos, err := chromedp.Targets(ctx)
 		if err != nil {
 			t.Fatalf("targets: %v", err)
@@ -289,20 +288,19 @@ func linkFrame(t *testing.T, ctx context.Context, plaidURL string) context.Conte
 			}
 			seenFramesMu.Unlock()
 			if fresh {
-				fctx, cancel := chromedp.NewContext(ctx, chromedp.WithTargetID(info.TargetID), chromedp.WithDetachOnCancel())
+				var cancel context.CancelFunc
+				fctx, cancel = chromedp.NewContext(ctx, chromedp.WithTargetID(info.TargetID), chromedp.WithDetachOnCancel())
 				t.Cleanup(cancel)
 				// The first Run attaches for the context's life: no timeout on it.
 				if _, err := chromedp.Run(fctx, chromedp.Evaluate[bool](`true`)); err != nil {
 					t.Fatalf("attach to the Link iframe: %v", err)
 				}
-				return fctx
+				return nil
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no Link iframe from %s within 20s", plaidURL)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return fmt.Errorf("no Link iframe from %s", plaidURL)
+	})
+	return fctx
 }
 
 // inFrame runs steps inside the Link frame.

@@ -10,7 +10,6 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 	_ "modernc.org/sqlite"
 
+	"github.com/bankconnections/portal/internal/testutil"
 	simplatform "github.com/bankconnections/portal/sim/platform"
 )
 
@@ -57,35 +57,27 @@ func allGUIDs(t *testing.T, ctx context.Context) map[string]bool {
 // waitAcrossNavigation polls a condition that survives the page navigating away.
 func waitAcrossNavigation(t *testing.T, ctx context.Context, d time.Duration, what, js string) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
+	testutil.EventuallyEvery(t, d, 100*time.Millisecond, func() error {
 		c, cancel := context.WithTimeout(ctx, 5*time.Second)
 		ok, err := chromedp.Run(c, chromedp.Evaluate[bool](js))
 		cancel()
 		if err == nil && ok {
-			return
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("waiting for %s: not within %s (last error %v)", what, d, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return fmt.Errorf("waiting for %s (last error %v)", what, err)
+	})
 }
 
 // reloadUntil loads a page again and again until a condition holds.
 func reloadUntil(t *testing.T, ctx context.Context, url string, d time.Duration, what, js string) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
+	testutil.EventuallyEvery(t, d, 500*time.Millisecond, func() error {
 		within(t, ctx, 10*time.Second, "load "+url, chromedp.Navigate(url))
-		if eval[bool](t, ctx, js) {
-			return
+		if !eval[bool](t, ctx, js) {
+			return fmt.Errorf("%s: not yet", what)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, d)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // chooseInstitution opens create-mode Link and picks an institution.
@@ -111,13 +103,7 @@ func chooseAccount(t *testing.T, f context.Context, n int) {
 func TestBrowserLinkFlows(t *testing.T) {
 	p := startPortal(t, "PORTAL_SYNC_INTERVAL=2s")
 	ctx := newBrowser(t)
-	login(t, ctx, p.URL, "alice@example.com", "demo-alice")
-	within(t, ctx, 10*time.Second, "accounts page", chromedp.WaitVisible(tid("account-list")))
-	expired := guidsInState(t, ctx, "refresh_required")
-	if len(expired) != 1 {
-		t.Fatalf("alice's expired connections: got %v, want 1", expired)
-	}
-	guid := expired[0]
+	guid := aliceWithOneExpired(t, ctx, p)
 
 	t.Run("wrong password changes nothing", func(t *testing.T) {
 		before := allGUIDs(t, ctx)
@@ -327,40 +313,20 @@ type apiClient struct {
 	csrf string
 }
 
-var (
-	csrfInput = regexp.MustCompile(`name="_csrf" value="([0-9a-f]+)"`)
-	csrfMeta  = regexp.MustCompile(`name="csrf-token" content="([0-9a-f]+)"`)
-)
-
 func signIn(t *testing.T, base, email, password string) *apiClient {
 	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar, Timeout: 30 * time.Second}
-	res, err := c.Get(base + "/login")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	m := csrfInput.FindStringSubmatch(string(body))
-	if m == nil {
-		t.Fatal("no CSRF token on the login page")
-	}
-	res, err = c.PostForm(base+"/login", url.Values{"_csrf": {m[1]}, "email": {email}, "password": {password}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ = io.ReadAll(res.Body)
-	res.Body.Close()
+	res, body := formPost(t, c, base, "/login", "/login", url.Values{"email": {email}, "password": {password}})
 	if res.Request.URL.Path == "/login" {
 		t.Fatalf("sign in as %s failed", email)
 	}
 	// The CSRF token belongs to the session, which sign-in renews.
-	tok := csrfMeta.FindStringSubmatch(string(body))
-	if tok == nil {
+	tok := metaCSRF(t, body)
+	if tok == "" {
 		t.Fatalf("no CSRF token on %s after signing in", res.Request.URL.Path)
 	}
-	return &apiClient{t: t, base: base, c: c, csrf: tok[1]}
+	return &apiClient{t: t, base: base, c: c, csrf: tok}
 }
 
 func (a *apiClient) json(method, path string, body any) (int, map[string]string) {
@@ -374,6 +340,12 @@ func (a *apiClient) json(method, path string, body any) (int, map[string]string)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("X-CSRF-Token", a.csrf)
+	return a.sendJSON(req)
+}
+
+// sendJSON sends a request and reads its JSON answer.
+func (a *apiClient) sendJSON(req *http.Request) (int, map[string]string) {
+	a.t.Helper()
 	res, err := a.c.Do(req)
 	if err != nil {
 		a.t.Fatal(err)
@@ -390,17 +362,16 @@ func TestLinkFlowsRefuseAnotherCustomer(t *testing.T) {
 	bob := signIn(t, p.URL, "bob@example.com", "demo-bob")
 
 	// alice's expired connection, from her page.
-	res, err := alice.c.Get(p.URL + "/accounts")
-	if err != nil {
-		t.Fatal(err)
+	aliceAccount := ""
+	for _, r := range accountRows(t, alice.page("/accounts")) {
+		if r.state == "refresh_required" {
+			aliceAccount = r.guid
+			break
+		}
 	}
-	page, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	m := regexp.MustCompile(`data-guid="([0-9a-f]{32})" data-state="refresh_required"`).FindStringSubmatch(string(page))
-	if m == nil {
+	if aliceAccount == "" {
 		t.Fatal("alice has no refresh_required connection")
 	}
-	aliceAccount := m[1]
 
 	if status, _ := bob.json(http.MethodPost, "/link/sessions", map[string]string{"mode": "update", "account_guid": aliceAccount}); status != http.StatusNotFound {
 		t.Fatalf("bob reconnecting alice's account: got %d, want 404", status)
@@ -422,10 +393,7 @@ func TestLinkFlowsRefuseAnotherCustomer(t *testing.T) {
 		}
 	}
 	// Nothing bob sent reached alice's connection.
-	res, _ = alice.c.Get(p.URL + "/accounts/" + aliceAccount)
-	page, _ = io.ReadAll(res.Body)
-	res.Body.Close()
-	if !strings.Contains(string(page), `data-state="refresh_required"`) {
+	if !strings.Contains(alice.page("/accounts/"+aliceAccount), `data-state="refresh_required"`) {
 		t.Fatal("alice's connection changed state")
 	}
 }

@@ -36,23 +36,8 @@ func tryLogin(t *testing.T, base, email, password string) (int, string) {
 	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar, Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	res, err := c.Get(base + "/login")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	m := csrfInput.FindStringSubmatch(string(body))
-	if m == nil {
-		t.Fatal("no CSRF token on the login page")
-	}
-	res, err = c.PostForm(base+"/login", url.Values{"_csrf": {m[1]}, "email": {email}, "password": {password}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	body, _ = io.ReadAll(res.Body)
-	return res.StatusCode, string(body)
+	res, body := formPost(t, c, base, "/login", "/login", url.Values{"email": {email}, "password": {password}})
+	return res.StatusCode, body
 }
 
 // userCommand runs `portal user ...` (the real binary) on the portal's data folder.
@@ -172,22 +157,36 @@ func TestUserLifecycleAgainstARunningPortal(t *testing.T) {
 	})
 }
 
+// aliceWithOneExpired signs alice in and returns her one expired connection.
+func aliceWithOneExpired(t *testing.T, ctx context.Context, p *portal) string {
+	t.Helper()
+	login(t, ctx, p.URL, "alice@example.com", "demo-alice")
+	within(t, ctx, 20*time.Second, "accounts page", chromedp.WaitVisible(tid("account-list")))
+	expired := guidsInState(t, ctx, "refresh_required")
+	if len(expired) != 1 {
+		t.Fatalf("alice's expired connections: got %v, want 1", expired)
+	}
+	return expired[0]
+}
+
+// reconnectAlicesExpired signs alice in, clicks Reconnect on her one expired
+// connection and returns it with the open Link's frame.
+func reconnectAlicesExpired(t *testing.T, ctx context.Context, p *portal) (guid string, frame context.Context) {
+	t.Helper()
+	guid = aliceWithOneExpired(t, ctx, p)
+	within(t, ctx, 20*time.Second, "click Reconnect", chromedp.Click(chromedp.CSS(`[data-testid="reconnect"][data-guid="`+guid+`"]`)))
+	frame = linkFrame(t, ctx, p.PlaidURL)
+	inFrame(t, frame, "Link is open", chromedp.WaitVisible(tid("plaid-username")))
+	return guid, frame
+}
+
 // TestBrowserArrivingFromAnotherSite: tab A starts a reconnect; tab B then
 // arrives at the portal by a link on another site (as from the reminder
 // email's webmail); tab A's Link result is still accepted.
 func TestBrowserArrivingFromAnotherSite(t *testing.T) {
 	p := startPortal(t)
 	tabA := newBrowser(t)
-	login(t, tabA, p.URL, "alice@example.com", "demo-alice")
-	within(t, tabA, 20*time.Second, "accounts page", chromedp.WaitVisible(tid("account-list")))
-	expired := guidsInState(t, tabA, "refresh_required")
-	if len(expired) != 1 {
-		t.Fatalf("alice's expired connections: got %v, want 1", expired)
-	}
-	guid := expired[0]
-	within(t, tabA, 20*time.Second, "click Reconnect", chromedp.Click(chromedp.CSS(`[data-testid="reconnect"][data-guid="`+guid+`"]`)))
-	f := linkFrame(t, tabA, p.PlaidURL)
-	inFrame(t, f, "Link is open", chromedp.WaitVisible(tid("plaid-username")))
+	guid, f := reconnectAlicesExpired(t, tabA, p)
 
 	// Another site (127.0.0.1 is another site than localhost) links to the portal.
 	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -234,16 +233,7 @@ func TestBrowserArrivingFromAnotherSite(t *testing.T) {
 func TestBrowserKeptLinkResult(t *testing.T) {
 	p := startPortal(t)
 	ctx := newBrowser(t)
-	login(t, ctx, p.URL, "alice@example.com", "demo-alice")
-	within(t, ctx, 20*time.Second, "accounts page", chromedp.WaitVisible(tid("account-list")))
-	expired := guidsInState(t, ctx, "refresh_required")
-	if len(expired) != 1 {
-		t.Fatalf("alice's expired connections: got %v, want 1", expired)
-	}
-	guid := expired[0]
-	within(t, ctx, 20*time.Second, "click Reconnect", chromedp.Click(chromedp.CSS(`[data-testid="reconnect"][data-guid="`+guid+`"]`)))
-	f := linkFrame(t, ctx, p.PlaidURL)
-	inFrame(t, f, "Link is open", chromedp.WaitVisible(tid("plaid-username")))
+	guid, f := reconnectAlicesExpired(t, ctx, p)
 
 	userCommand(t, p, "", "sessions", "revoke", "-email", "alice@example.com")
 	plaidLogin(t, f, "user_good", "pass_good")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -10,6 +9,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/bankconnections/portal/internal/testutil"
 )
 
 // A platform API key without transfers:execute: the portal starts, accounts
@@ -22,13 +23,7 @@ func TestBrowserKeyWithoutTransfersExecute(t *testing.T) {
 	waitForLog(t, p, 10*time.Second, `"msg":"feature switched off: transfers"`)
 
 	ctx := newBrowser(t)
-	login(t, ctx, p.URL, "alice@example.com", "demo-alice")
-	within(t, ctx, 10*time.Second, "accounts page", chromedp.WaitVisible(tid("account-list")))
-	expired := guidsInState(t, ctx, "refresh_required")
-	if len(expired) != 1 {
-		t.Fatalf("alice's expired connections: got %v, want 1", expired)
-	}
-	guid := expired[0]
+	guid := aliceWithOneExpired(t, ctx, p)
 
 	t.Run("reconnect", func(t *testing.T) {
 		within(t, ctx, 10*time.Second, "click Reconnect", chromedp.Click(chromedp.CSS(`[data-testid="reconnect"][data-guid="`+guid+`"]`)))
@@ -74,13 +69,12 @@ func TestBrowserKeyWithoutTransfersExecute(t *testing.T) {
 // waitForLog polls the portal's stderr for a line containing s.
 func waitForLog(t *testing.T, p *portal, d time.Duration, s string) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !strings.Contains(p.logs(), s) {
-		if time.Now().After(deadline) {
-			t.Fatalf("log line %s not seen; stderr:\n%s", s, p.logs())
+	testutil.EventuallyEvery(t, d, 50*time.Millisecond, func() error {
+		if logs := p.logs(); !strings.Contains(logs, s) {
+			return fmt.Errorf("log line %s not seen; stderr:\n%s", s, logs)
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // logs is what the running portal has written to stderr so far.
@@ -90,22 +84,6 @@ func (p *portal) logs() string { return p.stderr.String() }
 // own form would, and returns the status and body.
 func (a *apiClient) postForm(from, path string, form url.Values) (int, string) {
 	a.t.Helper()
-	res, err := a.c.Get(a.base + from)
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	page, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	m := csrfInput.FindStringSubmatch(string(page))
-	if m == nil {
-		a.t.Fatalf("no CSRF token on %s", from)
-	}
-	form.Set("_csrf", m[1])
-	res, err = a.c.PostForm(a.base+path, form)
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	body, _ := io.ReadAll(res.Body)
-	return res.StatusCode, string(body)
+	res, body := formPost(a.t, a.c, a.base, from, path, form)
+	return res.StatusCode, body
 }

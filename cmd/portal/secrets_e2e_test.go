@@ -77,20 +77,15 @@ func (a *apiClient) page(path string) string {
 func TestNoSecretsInLogsOrPages(t *testing.T) {
 	p := startPortal(t)
 	ctx := newBrowser(t)
-	login(t, ctx, p.URL, "alice@example.com", "demo-alice")
-	within(t, ctx, 10*time.Second, "accounts page", chromedp.WaitVisible(tid("account-list")))
-	expired := guidsInState(t, ctx, "refresh_required")
-	if len(expired) != 1 {
-		t.Fatalf("alice's expired connections: %v", expired)
-	}
+	guid := aliceWithOneExpired(t, ctx, p)
 	eval[bool](t, ctx, captureBodiesJS)
 	eval[bool](t, ctx, `window.__noReload = true`)
 
 	// Update mode: reconnect.
-	within(t, ctx, 10*time.Second, "click Reconnect", chromedp.Click(chromedp.CSS(`[data-testid="reconnect"][data-guid="`+expired[0]+`"]`)))
+	within(t, ctx, 10*time.Second, "click Reconnect", chromedp.Click(chromedp.CSS(`[data-testid="reconnect"][data-guid="`+guid+`"]`)))
 	f := linkFrame(t, ctx, p.PlaidURL)
 	plaidLogin(t, f, "user_good", "pass_good")
-	waitFor(t, ctx, 30*time.Second, "reconnected", rowStateJS+`(`+jsQuote(expired[0])+`) === "completed|Connected||"`)
+	waitFor(t, ctx, 30*time.Second, "reconnected", rowStateJS+`(`+jsQuote(guid)+`) === "completed|Connected||"`)
 
 	// Create mode: link a new account.
 	before := allGUIDs(t, ctx)
@@ -153,12 +148,12 @@ func TestNoSecretsInLogsOrPages(t *testing.T) {
 	admin := signIn(t, p.URL, "admin@example.com", "demo-admin")
 	anon := &apiClient{t: t, base: p.URL, c: &http.Client{Timeout: 30 * time.Second}}
 	pages["/login"] = anon.page("/login")
-	for _, path := range []string{"/accounts", "/accounts/" + expired[0], "/accounts/" + strings.Repeat("0", 32), "/link/oauth-return"} {
+	for _, path := range []string{"/accounts", "/accounts/" + guid, "/accounts/" + strings.Repeat("0", 32), "/link/oauth-return"} {
 		pages["alice "+path] = alice.page(path)
 	}
-	for _, m := range rowGUIDState.FindAllStringSubmatch(pages["alice /accounts"], -1) {
-		pages["alice /accounts/"+m[1]] = alice.page("/accounts/" + m[1])
-		pages["admin /admin/connections/"+m[1]] = admin.page("/admin/connections/" + m[1])
+	for _, r := range accountRows(t, pages["alice /accounts"]) {
+		pages["alice /accounts/"+r.guid] = alice.page("/accounts/" + r.guid)
+		pages["admin /admin/connections/"+r.guid] = admin.page("/admin/connections/" + r.guid)
 	}
 	for _, path := range []string{"/admin/connections", "/admin/notifications"} {
 		pages["admin "+path] = admin.page(path)

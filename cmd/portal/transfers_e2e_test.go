@@ -17,13 +17,7 @@ const transferRowsJS = `Array.from(document.querySelectorAll('[data-testid="tran
 func TestBrowserDepositAfterReconnect(t *testing.T) {
 	p := startPortal(t, "PORTAL_SYNC_INTERVAL=2s")
 	ctx := newBrowser(t)
-	login(t, ctx, p.URL, "alice@example.com", "demo-alice")
-	within(t, ctx, 10*time.Second, "accounts page", chromedp.WaitVisible(tid("account-list")))
-	expired := guidsInState(t, ctx, "refresh_required")
-	if len(expired) != 1 {
-		t.Fatalf("alice's expired connections: got %v, want 1", expired)
-	}
-	guid := expired[0]
+	guid := aliceWithOneExpired(t, ctx, p)
 	page := p.URL + "/accounts/" + guid
 
 	within(t, ctx, 10*time.Second, "open the expired connection", chromedp.Navigate(page), chromedp.WaitVisible(tid("transfer-blocked")))

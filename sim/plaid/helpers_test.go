@@ -5,33 +5,15 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/plaid/plaid-go/v20/plaid"
 
+	"github.com/bankconnections/portal/internal/testutil"
 	simplaid "github.com/bankconnections/portal/sim/plaid"
 	"github.com/bankconnections/portal/sim/plaid/plaidcontract"
 )
-
-// clock is an injectable, movable time source.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // delivery is one webhook as the receiver saw it.
 type delivery struct {
@@ -42,7 +24,7 @@ type delivery struct {
 type env struct {
 	srv    *simplaid.Server
 	ts     *httptest.Server
-	clock  *clock
+	clock  *testutil.Clock
 	client *plaid.APIClient
 	// hookURL receives webhooks into hooks.
 	hookURL string
@@ -56,7 +38,7 @@ type env struct {
 // sends the stand-in's keys.
 func newEnv(t *testing.T, refreshDelay time.Duration) *env {
 	t.Helper()
-	e := &env{clock: &clock{now: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}, hooks: make(chan delivery, 16),
+	e := &env{clock: testutil.NewClock(time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)), hooks: make(chan delivery, 16),
 		api: &plaidcontract.Transport{}, hookContract: &webhookContract{}}
 	srv, err := simplaid.New(simplaid.Config{Now: e.clock.Now, RefreshDelay: refreshDelay})
 	if err != nil {

@@ -282,13 +282,8 @@ func (s *Server) owner(ctx context.Context, sub subject, customerGUID *string) (
 }
 
 func (s *Server) handleCreateAccount(w http.ResponseWriter, r *http.Request, sub subject) {
-	var req createAccountRequest
-	if err := decodeBody(w, r, &req); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if err := req.validate(); err != nil {
-		s.fail(w, r, err)
+	req, ok := readRequest[createAccountRequest](s, w, r)
+	if !ok {
 		return
 	}
 	ctx := r.Context()

@@ -180,33 +180,7 @@ func (s *Server) handleListCustomers(w http.ResponseWriter, r *http.Request, sub
 			return
 		}
 	}
-	ctx := r.Context()
-	var total int
-	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM customers WHERE `+wh.sql(), wh.args...).Scan(&total); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+customerColumns+` FROM customers WHERE `+wh.sql()+
-		` ORDER BY seq DESC LIMIT ? OFFSET ?`, append(wh.args, pg.perPage, pg.page*pg.perPage)...)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	defer rows.Close()
-	objects := []customerJSON{}
-	for rows.Next() {
-		c, err := scanCustomer(rows)
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		objects = append(objects, c.withPII(pii))
-	}
-	if err := rows.Err(); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, listJSON[customerJSON]{Total: total, Page: pg.page, PerPage: pg.perPage, Objects: objects})
+	listPage(s, w, r, "customers", customerColumns, wh, pg, scanCustomer, func(c customerJSON) customerJSON { return c.withPII(pii) })
 }
 
 // listJSON is the contract's list envelope.

@@ -99,7 +99,10 @@ func restoreTables(ctx context.Context, conn *sql.Conn, path string, skip map[st
 type seedTable struct{ name, cols string }
 
 // seedTables lists the snapshot's tables that the live database also has,
-// with the columns both have.
+// with the columns both have. The portal's store resets its demo data the
+// same way with its own copy of this code: the simulator stands for a
+// separate system and imports nothing of the portal (README, Layout), so
+// the few lines stay written twice.
 func seedTables(ctx context.Context, conn *sql.Conn, skip map[string]bool) ([]seedTable, error) {
 	names, err := column(ctx, conn, `SELECT name FROM seed.sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`)
 	if err != nil {

@@ -1,6 +1,7 @@
 package simplatform
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -77,4 +78,52 @@ func boolParam(r *http.Request, name string) (bool, error) {
 		return false, errorf(http.StatusBadRequest, codeInvalidValue, "%s must be true or false", name)
 	}
 	return b, nil
+}
+
+// listPage answers one page of a list endpoint over table: how many rows wh
+// selects and the page's rows, newest first, in the contract's list envelope.
+// scan reads a row of columns; toJSON shapes it for the answer.
+func listPage[T, J any](s *Server, w http.ResponseWriter, r *http.Request, table, columns string, wh where, pg paging,
+	scan func(interface{ Scan(...any) error }) (T, error), toJSON func(T) J) {
+	ctx := r.Context()
+	var total int
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM `+table+` WHERE `+wh.sql(), wh.args...).Scan(&total); err != nil {
+		s.fail(w, r, fmt.Errorf("list %s: %w", table, err))
+		return
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+columns+` FROM `+table+` WHERE `+wh.sql()+
+		` ORDER BY seq DESC LIMIT ? OFFSET ?`, append(wh.args, pg.perPage, pg.page*pg.perPage)...)
+	if err != nil {
+		s.fail(w, r, fmt.Errorf("list %s: %w", table, err))
+		return
+	}
+	defer rows.Close()
+	objects := []J{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			s.fail(w, r, fmt.Errorf("list %s: %w", table, err))
+			return
+		}
+		objects = append(objects, toJSON(v))
+	}
+	if err := rows.Err(); err != nil {
+		s.fail(w, r, fmt.Errorf("list %s: %w", table, err))
+		return
+	}
+	writeJSON(w, http.StatusOK, listJSON[J]{Total: total, Page: pg.page, PerPage: pg.perPage, Objects: objects})
+}
+
+// readRequest decodes a request's JSON body and validates it, answering a
+// bad one itself; ok says whether the handler goes on.
+func readRequest[T interface{ validate() error }](s *Server, w http.ResponseWriter, r *http.Request) (req T, ok bool) {
+	if err := decodeBody(w, r, &req); err != nil {
+		s.fail(w, r, err)
+		return req, false
+	}
+	if err := req.validate(); err != nil {
+		s.fail(w, r, err)
+		return req, false
+	}
+	return req, true
 }

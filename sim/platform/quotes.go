@@ -101,13 +101,8 @@ func (req createQuoteRequest) validate() error {
 // handleCreateQuote prices a funding deposit or withdrawal. Funding carries
 // no fee in the simulator, so what is delivered is what is received.
 func (s *Server) handleCreateQuote(w http.ResponseWriter, r *http.Request, sub subject) {
-	var req createQuoteRequest
-	if err := decodeBody(w, r, &req); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if err := req.validate(); err != nil {
-		s.fail(w, r, err)
+	req, ok := readRequest[createQuoteRequest](s, w, r)
+	if !ok {
 		return
 	}
 	ctx := r.Context()

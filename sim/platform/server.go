@@ -3,6 +3,13 @@
 // workflows) over its own SQLite file, with the platform's asynchronous
 // transitions, talking to Plaid through the Plaid interface.
 //
+// Its handlers read alike on purpose: each endpoint (loading one object
+// with its own 404, checking its own filters, declaring its contract
+// object) is written out as platform-api.md describes that endpoint, so a
+// way in which two of the platform's endpoints differ has one obvious place
+// to live. What is truly the same is shared (readRequest, listPage, where,
+// parsePaging); the look-alike rest is kept on purpose.
+//
 // Besides the contract it serves a sandbox-control surface, answered only to
 // loopback callers and never needed by the portal outside demos and tests:
 //

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -52,7 +51,10 @@ var wireRoutingDiffers = map[string]bool{
 	"ins_109509": true, // First Gingham Credit Union
 }
 
-// transferJSON is the contract's transfer object.
+// transferJSON is the contract's transfer object. The portal's platform
+// client declares the same fields; the simulator keeps its own declaration
+// (it imports nothing of the portal), so a field one side gets wrong shows
+// in the contract tests instead of being shared silently.
 type transferJSON struct {
 	GUID                    string  `json:"guid"`
 	TransferType            string  `json:"transfer_type"`
@@ -180,13 +182,8 @@ func checkParticipants(req createTransferRequest, q quoteJSON) error {
 // customer's accounts. The transfer starts in storing; whether the account can
 // transact is decided asynchronously, as the platform does.
 func (s *Server) handleCreateTransfer(w http.ResponseWriter, r *http.Request, sub subject) {
-	var req createTransferRequest
-	if err := decodeBody(w, r, &req); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if err := req.validate(); err != nil {
-		s.fail(w, r, err)
+	req, ok := readRequest[createTransferRequest](s, w, r)
+	if !ok {
 		return
 	}
 	ctx := r.Context()
@@ -390,30 +387,5 @@ func (s *Server) handleListTransfers(w http.ResponseWriter, r *http.Request, sub
 			return
 		}
 	}
-	var total int
-	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM transfers WHERE `+wh.sql(), wh.args...).Scan(&total); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+transferColumns+` FROM transfers WHERE `+wh.sql()+
-		` ORDER BY seq DESC LIMIT ? OFFSET ?`, append(wh.args, pg.perPage, pg.page*pg.perPage)...)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	defer rows.Close()
-	objects := []transferJSON{}
-	for rows.Next() {
-		t, err := scanTransfer(rows)
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		objects = append(objects, t.transferJSON)
-	}
-	if err := rows.Err(); err != nil {
-		s.fail(w, r, fmt.Errorf("list transfers: %w", err))
-		return
-	}
-	writeJSON(w, http.StatusOK, listJSON[transferJSON]{Total: total, Page: pg.page, PerPage: pg.perPage, Objects: objects})
+	listPage(s, w, r, "transfers", transferColumns, wh, pg, scanTransfer, func(t transfer) transferJSON { return t.transferJSON })
 }

@@ -267,31 +267,5 @@ func (s *Server) handleListWorkflows(w http.ResponseWriter, r *http.Request, sub
 			return
 		}
 	}
-	ctx := r.Context()
-	var total int
-	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM workflows WHERE `+wh.sql(), wh.args...).Scan(&total); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+workflowColumns+` FROM workflows WHERE `+wh.sql()+
-		` ORDER BY seq DESC LIMIT ? OFFSET ?`, append(wh.args, pg.perPage, pg.page*pg.perPage)...)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	defer rows.Close()
-	objects := []workflowJSON{}
-	for rows.Next() {
-		wf, err := scanWorkflow(rows)
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		objects = append(objects, wf.json(false))
-	}
-	if err := rows.Err(); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, listJSON[workflowJSON]{Total: total, Page: pg.page, PerPage: pg.perPage, Objects: objects})
+	listPage(s, w, r, "workflows", workflowColumns, wh, pg, scanWorkflow, func(wf workflow) workflowJSON { return wf.json(false) })
 }

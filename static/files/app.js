@@ -2,8 +2,6 @@
 "use strict";
 document.addEventListener("submit", function (ev) {
   var form = ev.target;
-  var msg = form.getAttribute("data-confirm");
-  if (msg && !window.confirm(msg)) { ev.preventDefault(); return; }
   // One click, one request: a double submit must not act twice.
   var buttons = form.querySelectorAll("button[type=submit]");
   if (form.dataset.submitted === "1") { ev.preventDefault(); return; }

@@ -89,7 +89,10 @@
     return poll();
   }
 
-  var busy = false, handler = null, lastButton = null;
+  // flow is the one state of the glue: whether a flow runs, Link's handler,
+  // the control that opened Link (focus returns to it) and the connection
+  // whose row the finished flow's message follows.
+  var flow = { busy: false, handler: null, lastButton: null, watched: null };
 
   function remember(session, extra) {
     try {
@@ -109,12 +112,12 @@
   // idle ends a flow: the page is usable again and focus goes back to the
   // control that opened Link (or, when that is gone, to the message).
   function idle() {
-    busy = false;
+    flow.busy = false;
     pageInert(false);
     setButtons(false);
-    if (lastButton && document.body.contains(lastButton)) { lastButton.focus(); return; }
+    if (flow.lastButton && document.body.contains(flow.lastButton)) { flow.lastButton.focus(); return; }
     var msg = ["link-done", "link-error"].map($).filter(function (el) { return el && !el.classList.contains("hidden"); })[0];
-    if (msg && lastButton) { msg.setAttribute("tabindex", "-1"); msg.focus(); }
+    if (msg && flow.lastButton) { msg.setAttribute("tabindex", "-1"); msg.focus(); }
   }
 
   function finish(msg) {
@@ -157,12 +160,12 @@
   // token was already tried, opts.onDone is called when the flow ends well.
   function openLink(session, opts) {
     if (!window.Plaid || !window.Plaid.create) { finish("The secure bank connection could not be loaded. Check your connection and try again."); return; }
-    if (handler) { handler.destroy(); handler = null; }
+    if (flow.handler) { flow.handler.destroy(); flow.handler = null; }
     remember(session, opts);
     var succeeded = false, loaded = false;
     var loadTimer = setTimeout(function () {
       if (loaded || succeeded) return;
-      if (handler) { handler.destroy(); handler = null; }
+      if (flow.handler) { flow.handler.destroy(); flow.handler = null; }
       finish("The secure bank connection did not open. Check your connection and try again.");
     }, LOAD_BOUND);
     var config = {
@@ -200,7 +203,7 @@
           } else {
             show("link-done", doneText(session.mode, res));
           }
-          watched = res.account_guid ? { guid: res.account_guid, mode: session.mode } : null;
+          flow.watched = res.account_guid ? { guid: res.account_guid, mode: session.mode } : null;
           idle();
           if (opts.onDone) opts.onDone(); else refreshList();
         }).catch(function (err) {
@@ -212,14 +215,14 @@
       }
     };
     if (opts.receivedRedirectUri) config.receivedRedirectUri = opts.receivedRedirectUri;
-    handler = window.Plaid.create(config);
+    flow.handler = window.Plaid.create(config);
     pageInert(true);
-    handler.open();
+    flow.handler.open();
   }
 
   function start(mode, accountGUID, opts) {
     opts = opts || {};
-    busy = true;
+    flow.busy = true;
     setButtons(true);
     show("link-progress", "Preparing a secure connection to your bank…");
     api("POST", "/link/sessions", { mode: mode, account_guid: accountGUID || "" })
@@ -230,64 +233,27 @@
 
   document.addEventListener("click", function (ev) {
     var b = ev.target.closest ? ev.target.closest("[data-link-mode]") : null;
-    if (!b || b.disabled || busy) return;
+    if (!b || b.disabled || flow.busy) return;
     ev.preventDefault();
-    lastButton = b;
+    flow.lastButton = b;
     start(b.getAttribute("data-link-mode"), b.getAttribute("data-guid") || "");
   });
 
-  // The live part of the page (#live, [data-live]) refreshes itself with htmx
-  // while something in it is in motion: the server renders its timer only
-  // then, and idiomorph morphs it in place, so focus and scroll stay where
-  // they were. The glue only asks for one refresh when a flow ends. A refresh
-  // never replaces a form the person is filling in.
-  function editing(region) {
-    var a = document.activeElement;
-    if (a && a !== document.body && region.contains(a) && /^(INPUT|SELECT|TEXTAREA)$/.test(a.tagName)) return true;
-    return Array.prototype.some.call(region.querySelectorAll("input, select, textarea"), function (f) {
-      if (f.type === "hidden") return false;
-      if (f.tagName === "SELECT") return Array.prototype.some.call(f.options, function (o) { return o.selected !== o.defaultSelected; });
-      if (f.type === "checkbox" || f.type === "radio") return f.checked !== f.defaultChecked;
-      return f.value !== f.defaultValue;
-    });
-  }
-  function refreshList() {
-    var live = document.getElementById("live");
-    if (live && window.htmx) { window.htmx.trigger(live, "refresh"); return; }
-    setTimeout(function () { location.reload(); }, 1500); // pages without a live part show the result on reload
-  }
-  // A refresh asks for the rows in the order the page shows them, so a row
-  // whose state changes stays where it was.
-  document.addEventListener("htmx:configRequest", function (ev) {
-    if (!ev.target || ev.target.id !== "live") return;
-    var guids = Array.prototype.map.call(ev.target.querySelectorAll('[data-testid="account-row"][data-guid]'), function (r) { return r.getAttribute("data-guid"); });
-    if (guids.length) ev.detail.parameters.order = guids.join(",");
-  });
-  // The timer's polls (no triggering event) end after 10 minutes on the page,
-  // so a row stuck in Pending does not poll for ever; a refresh asked for
-  // by the glue still runs.
-  var pollStop = Date.now() + 10 * 60 * 1000;
-  document.addEventListener("htmx:confirm", function (ev) {
-    var el = ev.target;
-    if (!el || el.id !== "live") return;
-    if (editing(el) || (!ev.detail.triggeringEvent && Date.now() > pollStop)) ev.preventDefault();
-  });
-  // An answer without the live region (signed out meanwhile: the sign-in
-  // page) must not blank the page: it is left alone.
-  document.addEventListener("htmx:beforeSwap", function (ev) {
-    if (ev.target && ev.target.id === "live" && String(ev.detail.serverResponse || "").indexOf('id="live"') < 0) ev.detail.shouldSwap = false;
-  });
+  // refreshList asks the page's live region (live.js) to show the result.
+  function refreshList() { document.dispatchEvent(new CustomEvent("portal:refresh")); }
+
+  // After the live region refreshed, buttons stay off while a flow runs and
+  // the flow's message follows its row.
   document.addEventListener("htmx:afterSettle", function () {
-    if (busy) setButtons(true);
+    if (flow.busy) setButtons(true);
     follow();
   });
 
   // follow keeps the message of a finished flow in step with its row: a new
   // account goes from Pending to Connected while the page refreshes itself.
-  var watched = null;
   function follow() {
-    if (!watched) return;
-    var g = CSS.escape(watched.guid);
+    if (!flow.watched) return;
+    var g = CSS.escape(flow.watched.guid);
     var row = document.querySelector('[data-testid="account-row"][data-guid="' + g + '"], [data-testid="account-detail"][data-guid="' + g + '"]');
     if (!row) return;
     var state = row.getAttribute("data-state");
@@ -296,10 +262,10 @@
       return;
     }
     var badge = row.querySelector('[data-testid="state-badge"]'); // the server's word for the state
-    var text = doneText(watched.mode, { state: state, label: badge ? badge.textContent.trim() : "" });
+    var text = doneText(flow.watched.mode, { state: state, label: badge ? badge.textContent.trim() : "" });
     if (state === "storing") text += " The bank platform is checking it; this page updates by itself.";
     show("link-done", text);
-    if (state !== "storing" && state !== "deleting") watched = null;
+    if (state !== "storing" && state !== "deleting") flow.watched = null;
   }
 
   // While Link is open the page behind it is inert: Tab cannot reach it and
@@ -327,7 +293,7 @@
     var saved = recall();
     var gone = "That bank connection can no longer be resumed. Start again from your connections.";
     if (!saved || !saved.id) { finish(gone); return; }
-    busy = true;
+    flow.busy = true;
     api("GET", "/link/sessions/" + saved.id).then(function (s) {
       if (!s.link_token) throw new Error(gone);
       return waitForPlaid().then(function () {
@@ -343,9 +309,9 @@
   // A page restored from the back/forward cache starts idle again.
   window.addEventListener("pageshow", function (ev) {
     if (!ev.persisted) return;
-    if (handler) { handler.destroy(); handler = null; }
+    if (flow.handler) { flow.handler.destroy(); flow.handler = null; }
     pageInert(false);
-    busy = false; setButtons(false); hideAll();
+    flow.busy = false; setButtons(false); hideAll();
   });
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init); else init();
 })();

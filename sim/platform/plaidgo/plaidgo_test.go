@@ -19,28 +19,12 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/plaid/plaid-go/v20/plaid"
 
+	"github.com/bankconnections/portal/internal/testutil"
 	simplaid "github.com/bankconnections/portal/sim/plaid"
 	"github.com/bankconnections/portal/sim/plaid/plaidcontract"
 	simplatform "github.com/bankconnections/portal/sim/platform"
 	"github.com/bankconnections/portal/sim/platform/plaidgo"
 )
-
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
 
 type delivery struct {
 	verification string
@@ -51,14 +35,14 @@ type env struct {
 	adapter *plaidgo.Adapter
 	srv     *simplaid.Server
 	url     string
-	clock   *clock
+	clock   *testutil.Clock
 	hookURL string
 	hooks   chan delivery
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{clock: &clock{now: time.Now()}, hooks: make(chan delivery, 16)}
+	e := &env{clock: testutil.NewClock(time.Now()), hooks: make(chan delivery, 16)}
 	srv, err := simplaid.New(simplaid.Config{Now: e.clock.Now, RefreshDelay: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatalf("simplaid.New: %v", err)
