@@ -108,18 +108,18 @@ func validStateFilter(s string) bool {
 func (a *Admin) Connections(ctx context.Context, q AdminQuery) (AdminList, error) {
 	var out AdminList
 	if !validStateFilter(q.State) {
-		return out, refuse(http.StatusBadRequest, "bad_state", "Unknown state in the filter.")
+		return out, Refuse(KindInvalid, "bad_state", "Unknown state in the filter.")
 	}
 	q.Institution = strings.TrimSpace(q.Institution)
 	if !validInstitution(q.Institution) {
-		return out, refuse(http.StatusBadRequest, "bad_institution", "An institution id looks like ins_109508.")
+		return out, Refuse(KindInvalid, "bad_institution", "An institution id looks like ins_109508.")
 	}
 	f := store.AdminFilter{State: q.State, InstitutionID: q.Institution, BankLevel: q.BankLevel}
 	var after *store.Cursor
 	if q.Cursor != "" {
 		c, err := store.ParseCursor(q.Cursor)
 		if err != nil {
-			return out, refuse(http.StatusBadRequest, "bad_cursor", "That page link is not valid. Go back to the first page of the list and page from there.")
+			return out, Refuse(KindInvalid, "bad_cursor", "That page link is not valid. Go back to the first page of the list and page from there.")
 		}
 		after = &c
 	}
@@ -143,7 +143,7 @@ func (a *Admin) Connections(ctx context.Context, q AdminQuery) (AdminList, error
 		case store.ValidGUID(strings.ToLower(cust)):
 			f.CustomerGUID = strings.ToLower(cust)
 		default:
-			return out, refuse(http.StatusBadRequest, "bad_customer", "Enter a customer's email address or their 32-character customer id.")
+			return out, Refuse(KindInvalid, "bad_customer", "Enter a customer's email address or their 32-character customer id.")
 		}
 	}
 	rows, next, err := a.s.db.AdminPage(ctx, f, after, PageSize)
@@ -323,7 +323,7 @@ func (a *Admin) allowed(acct store.Account, action rules.Action) error {
 	if rules.Obsolete(acct.State) {
 		code = "obsolete"
 	}
-	return refuse(http.StatusConflict, code, rules.Refusal(action, acct.State, acct.CustomerGUID == ""))
+	return Refuse(KindConflict, code, rules.Refusal(action, acct.State, acct.CustomerGUID == ""))
 }
 
 // Remind sends the customer of an expired connection a reminder: a banner
@@ -408,7 +408,7 @@ func (a *Admin) StartRefresh(ctx context.Context, admin store.User, guid string)
 	}
 	job, err := a.s.db.CreateRefreshJob(ctx, guid, admin.ID)
 	if errors.Is(err, store.ErrConflict) {
-		return 0, refuse(http.StatusConflict, "refresh_running", "A refresh of this connection is already running.")
+		return 0, Refuse(KindConflict, "refresh_running", "A refresh of this connection is already running.")
 	}
 	if err != nil {
 		return 0, err
@@ -546,7 +546,7 @@ func (a *Admin) Emails(ctx context.Context, state string) ([]store.Email, error)
 	switch state {
 	case "", store.EmailQueued, store.EmailSent, store.EmailFailed:
 	default:
-		return nil, refuse(http.StatusBadRequest, "bad_state", "Unknown outbox state.")
+		return nil, Refuse(KindInvalid, "bad_state", "Unknown outbox state.")
 	}
 	return a.s.db.Emails(ctx, state, 200)
 }
@@ -586,7 +586,7 @@ func (a *Admin) reviewSession(ctx context.Context, admin store.User, id string) 
 	}
 	c, err := a.s.db.CompletionForSession(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return ls, c, refuse(http.StatusConflict, "not_finished", "Link has not finished for this update. Reconnect the connection again from the admin tab.")
+		return ls, c, Refuse(KindConflict, "not_finished", "Link has not finished for this update. Reconnect the connection again from the admin tab.")
 	}
 	return ls, c, err
 }
@@ -659,7 +659,7 @@ func (a *Admin) DeactivateUnselected(ctx context.Context, admin store.User, id s
 		return err
 	}
 	if r.Status != "ready" {
-		return refuse(http.StatusConflict, "not_ready", "The update is not finished yet: nothing was deactivated. Wait a moment and try again.")
+		return Refuse(KindConflict, "not_ready", "The update is not finished yet: nothing was deactivated. Wait a moment and try again.")
 	}
 	for _, acct := range r.Unselected {
 		if _, err := a.disconnect(ctx, admin, acct, "deactivate", id, ", since it was not selected when the bank login was updated in Link"); err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"regexp"
 	"slices"
 	"strconv"
@@ -81,7 +80,7 @@ var amountPattern = regexp.MustCompile(`^([+-]?)([0-9]*)(?:\.([0-9]*))?$`)
 // "25.00", "$1,250.5") into cents. Refusals are *Error with a message to show.
 func ParseAmount(s string, limit int64) (int64, error) {
 	bad := func(msg string) (int64, error) {
-		return 0, refuse(http.StatusUnprocessableEntity, "invalid_amount", msg)
+		return 0, Refuse(KindRejected, "invalid_amount", msg)
 	}
 	s = strings.TrimSpace(s)
 	s = strings.Replace(s, "$", "", 1)
@@ -158,13 +157,13 @@ func (t *Transfers) Quote(ctx context.Context, u store.User, accountGUID string,
 		return store.Transfer{}, err
 	}
 	if reason := BlockedReason(a.State); reason != "" {
-		return store.Transfer{}, refuse(http.StatusConflict, "blocked", reason)
+		return store.Transfer{}, Refuse(KindConflict, "blocked", reason)
 	}
 	if in.Side != platform.SideDeposit && in.Side != platform.SideWithdrawal {
-		return store.Transfer{}, refuse(http.StatusUnprocessableEntity, "invalid_side", "Choose Deposit or Withdraw.")
+		return store.Transfer{}, Refuse(KindRejected, "invalid_side", "Choose Deposit or Withdraw.")
 	}
 	if in.Rail != platform.RailACH && in.Rail != platform.RailWire {
-		return store.Transfer{}, refuse(http.StatusUnprocessableEntity, "invalid_rail", "Choose ACH or wire.")
+		return store.Transfer{}, Refuse(KindRejected, "invalid_rail", "Choose ACH or wire.")
 	}
 	cents, err := ParseAmount(in.Amount, t.cfg.Limit)
 	if err != nil {
@@ -176,9 +175,9 @@ func (t *Transfers) Quote(ctx context.Context, u store.User, accountGUID string,
 	if err != nil {
 		t.svc.log.Warn("funding quote failed", "account", a.GUID, "err", err)
 		if temporary(err) {
-			return store.Transfer{}, refuse(http.StatusServiceUnavailable, "platform_unavailable", "The bank platform did not answer. Nothing was moved; try again in a moment.")
+			return store.Transfer{}, Refuse(KindUnavailable, "platform_unavailable", "The bank platform did not answer. Nothing was moved; try again in a moment.")
 		}
-		return store.Transfer{}, refuse(http.StatusUnprocessableEntity, "quote_refused", "The bank platform could not price this transfer. Nothing was moved.")
+		return store.Transfer{}, Refuse(KindRejected, "quote_refused", "The bank platform could not price this transfer. Nothing was moved.")
 	}
 	var expires time.Time // a funding quote may have no expiry
 	if q.ExpiresAt != nil {
@@ -212,14 +211,14 @@ func (t *Transfers) Confirm(ctx context.Context, u store.User, key string) (stor
 		return tr, err
 	}
 	if tr.QuoteExpired(t.svc.now()) {
-		return tr, refuse(http.StatusConflict, failureQuoteExpired, "This quote has expired. Nothing was moved; start again for a new quote.")
+		return tr, Refuse(KindConflict, failureQuoteExpired, "This quote has expired. Nothing was moved; start again for a new quote.")
 	}
 	a, err := t.svc.db.CustomerAccount(ctx, u.CustomerGUID, tr.AccountGUID)
 	if err != nil {
 		return tr, err
 	}
 	if reason := BlockedReason(a.State); reason != "" {
-		return tr, refuse(http.StatusConflict, "blocked", reason)
+		return tr, Refuse(KindConflict, "blocked", reason)
 	}
 	claimed, err := t.svc.db.ClaimTransfer(ctx, u.CustomerGUID, key)
 	if err != nil || !claimed {

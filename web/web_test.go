@@ -72,7 +72,7 @@ func newAppWith(t *testing.T, configure func(*web.Config)) *app {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	sessions := web.NewSessions(db, make([]byte, 32), make([]byte, 32), false)
 	frozen := time.Now() // the login throttles' window never ends during a test, however slow the machine
-	h := handlers.New(log, db, sessions, nil, nil, assets, handlers.Options{ThrottleClock: func() time.Time { return frozen }})
+	h := handlers.New(log, handlers.Deps{Store: db, Sessions: sessions, Assets: assets}, handlers.Options{ThrottleClock: func() time.Time { return frozen }})
 	cfg := web.Config{Log: log, Store: db, Assets: assets, Handler: h, Sessions: sessions}
 	if configure != nil {
 		configure(&cfg)

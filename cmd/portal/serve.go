@@ -131,8 +131,6 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 		}
 	}
 
-	sessions := web.NewSessions(db, hashKey, blockKey, cfg.secureCookies())
-	h := handlers.New(log, db, sessions, conns, conns, assets, handlers.Options{LinkEnabled: true, Scripts: []string{plaidScriptURL(link), assets.URL("link.js")}})
 	// The on-demand refresh may take minutes: its own client, not retried.
 	slowCfg := platformCfg
 	slowCfg.AttemptTimeout, slowCfg.MaxRetries, slowCfg.HTTPClient = 0, -1, &http.Client{Timeout: 3 * time.Minute}
@@ -145,17 +143,17 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 	if err := admin.Recover(ctx); err != nil {
 		return err
 	}
-	h.SetAdmin(admin)
+	sessions := web.NewSessions(db, hashKey, blockKey, cfg.secureCookies())
+	deps := handlers.Deps{Store: db, Sessions: sessions, Assets: assets, Syncer: conns, Links: conns, Admin: admin}
 	var transfers *connections.Transfers
 	if grant.Enabled(platform.FeatureTransfers) {
 		transfers = connections.NewTransfers(conns, connections.TransferConfig{Limit: cfg.TransferLimit})
-		h.SetTransfers(transfers)
-	} else {
-		h.SetTransfersOff()
+		deps.Transfers = transfers
 	}
-	if demoCtl != nil {
-		h.SetDemo(demoCtl)
+	if demoCtl != nil { // a nil *demoController in the interface would not read as nil
+		deps.Demo = demoCtl
 	}
+	h := handlers.New(log, deps, handlers.Options{LinkEnabled: true, Scripts: []string{plaidScriptURL(link), assets.URL("link.js")}})
 	e := web.New(web.Config{Log: log, Store: db, Assets: assets, Handler: h, Sessions: sessions, SecureCookies: cfg.secureCookies(),
 		PlaidOrigin: link.Origin, PlaidScript: link.Script, PlaidConnect: link.Connect, TrustedProxies: cfg.TrustedProxies, BaseURL: cfg.BaseURL})
 
