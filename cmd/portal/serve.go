@@ -169,6 +169,11 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 	var work sync.WaitGroup
 	work.Add(1)
 	go func() { defer work.Done(); conns.Run(workCtx) }()
+	work.Add(1)
+	go func() {
+		defer work.Done()
+		web.RunSessionCleanup(workCtx, log.With("component", "sessions"), db, time.Hour)
+	}()
 	if transfers != nil {
 		work.Add(1)
 		go func() { defer work.Done(); transfers.Run(workCtx) }()
