@@ -25,9 +25,11 @@ type Admin struct {
 	db   *store.DB
 	log  *slog.Logger
 	bank *platform.Client
-	slow *platform.Client // for calls that may take minutes: no retries, no per-attempt timeout
-	cfg  AdminConfig
-	jobs sync.WaitGroup
+	// portalURL is the portal's public base URL, for links in emails.
+	portalURL string
+	slow      *platform.Client // for calls that may take minutes: no retries, no per-attempt timeout
+	cfg       AdminConfig
+	jobs      sync.WaitGroup
 }
 
 // AdminConfig tunes the admin side.
@@ -48,7 +50,7 @@ func NewAdmin(s *Service, slow *platform.Client, cfg AdminConfig) *Admin {
 	if cfg.RefreshTimeout <= 0 {
 		cfg.RefreshTimeout = 2 * time.Minute
 	}
-	return &Admin{s: s, db: s.db, log: s.log, bank: s.bank, slow: slow, cfg: cfg}
+	return &Admin{s: s, db: s.db, log: s.log, bank: s.bank, portalURL: s.cfg.PortalURL, slow: slow, cfg: cfg}
 }
 
 // SMTPEnabled reports whether the outbox is being sent.

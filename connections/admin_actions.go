@@ -27,7 +27,7 @@ func (a *Admin) Remind(ctx context.Context, admin store.User, guid string) (int6
 		Message: rules.ReminderBanner(acct.InstitutionName), ReasonState: rules.ReasonState(rules.BannerReminder, true)}); err != nil {
 		return 0, err
 	}
-	subject, body := refreshRequiredEmail(acct, a.s.cfg.PortalURL)
+	subject, body := refreshRequiredEmail(acct, a.portalURL)
 	to, err := a.s.emailCustomer(ctx, acct.CustomerGUID, acct.GUID, "Reminder: "+subject, body)
 	if err != nil {
 		return 0, err
