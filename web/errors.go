@@ -27,7 +27,8 @@ var friendly = map[int]views.ErrorView{
 	http.StatusInternalServerError:   {Heading: "Something went wrong", Message: "Internal error. We have logged it; please try again in a moment."},
 }
 
-// errorHandler maps errors to responses in one place: ErrNotFound → 404, an
+// errorHandler maps errors to responses in one place: a domain refusal →
+// its kind's status (handlers.Status) and its message, ErrNotFound → 404, an
 // *echo.HTTPError → its code and its (user-facing) message, anything else →
 // 500 "Internal error.", logged with the request id. Internals never reach the user.
 func errorHandler(log *slog.Logger, h *handlers.Handler) echo.HTTPErrorHandler {
