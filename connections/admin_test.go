@@ -201,7 +201,7 @@ func TestRemindOnlyExpiredCustomerConnections(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t, time.Minute)
 	guid := w.link(w.alice.CustomerGUID, "a1")
-	if _, err := w.admin.Remind(ctx, w.boss, guid); !isRefusal(err, http.StatusConflict) {
+	if _, err := w.admin.Remind(ctx, w.boss, guid); !isRefusal(err, connections.KindConflict) {
 		t.Fatalf("remind a connected account: got %v, want a 409 refusal", err)
 	}
 	if err := w.sandbox.PinState(ctx, guid, "refresh_required", ""); err != nil {
@@ -249,9 +249,9 @@ func TestRemindOnlyExpiredCustomerConnections(t *testing.T) {
 	}
 }
 
-func isRefusal(err error, status int) bool {
+func isRefusal(err error, kind connections.Kind) bool {
 	var ce *connections.Error
-	return errors.As(err, &ce) && ce.Status == status
+	return errors.As(err, &ce) && ce.Kind == kind
 }
 
 func TestDisconnectMakesTheConnectionObsolete(t *testing.T) {
@@ -273,11 +273,11 @@ func TestDisconnectMakesTheConnectionObsolete(t *testing.T) {
 	if w.plaid.removed.Load() != 1 {
 		t.Fatalf("Plaid items removed: got %d, want 1", w.plaid.removed.Load())
 	}
-	if _, err := w.admin.Disconnect(ctx, w.boss, guid); !isRefusal(err, http.StatusConflict) {
+	if _, err := w.admin.Disconnect(ctx, w.boss, guid); !isRefusal(err, connections.KindConflict) {
 		t.Fatalf("second disconnect: got %v, want 409", err)
 	}
 	// An obsolete connection cannot be reconnected, only linked anew.
-	if _, err := w.svc.StartLink(ctx, w.alice, connections.ModeUpdate, guid); !isRefusal(err, http.StatusConflict) {
+	if _, err := w.svc.StartLink(ctx, w.alice, connections.ModeUpdate, guid); !isRefusal(err, connections.KindConflict) {
 		t.Fatalf("reconnect an obsolete connection: got %v, want 409", err)
 	}
 }
@@ -378,7 +378,7 @@ func TestOnDemandRefreshOutcomes(t *testing.T) {
 			t.Fatal(err)
 		}
 		// While it runs, a second refresh is refused.
-		if _, err := w.admin.StartRefresh(ctx, w.boss, guid); !isRefusal(err, http.StatusConflict) {
+		if _, err := w.admin.StartRefresh(ctx, w.boss, guid); !isRefusal(err, connections.KindConflict) {
 			t.Fatalf("second refresh while running: got %v, want 409", err)
 		}
 		if j := w.finishedRefresh(guid); j.State != store.RefreshFailed || !strings.Contains(j.Message, "did not answer within") {
@@ -466,7 +466,7 @@ func TestAdminListFilters(t *testing.T) {
 		})
 	}
 	for _, bad := range []connections.AdminQuery{{Cursor: "nope"}, {State: "gone"}, {Customer: "alice"}, {Institution: "x' OR 1=1"}} {
-		if _, err := w.admin.Connections(ctx, bad); !isRefusal(err, http.StatusBadRequest) {
+		if _, err := w.admin.Connections(ctx, bad); !isRefusal(err, connections.KindInvalid) {
 			t.Errorf("%+v: got %v, want a 400 refusal", bad, err)
 		}
 	}
@@ -620,7 +620,7 @@ func TestCustomerUpdateWithTheAccountUnselectedAsksFirst(t *testing.T) {
 	if err := w.sandbox.SetFaults(ctx, []simplatform.Fault{{Method: "DELETE", PathPrefix: "/api/external_bank_accounts", Status: 500}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.svc.DisconnectUnselected(ctx, w.alice, ls.ID); !isRefusal(err, http.StatusBadGateway) {
+	if err := w.svc.DisconnectUnselected(ctx, w.alice, ls.ID); !isRefusal(err, connections.KindUnavailable) {
 		t.Fatalf("disconnect while the platform fails: got %v, want a 502 refusal", err)
 	}
 	if err := w.sandbox.ClearFaults(ctx); err != nil {
@@ -643,7 +643,7 @@ func TestCustomerUpdateWithTheAccountUnselectedAsksFirst(t *testing.T) {
 		}
 	}
 	// Hidden once seen, by its customer only; a live connection cannot be hidden.
-	if err := w.svc.HideConnection(ctx, w.alice, kept); !isRefusal(err, http.StatusConflict) {
+	if err := w.svc.HideConnection(ctx, w.alice, kept); !isRefusal(err, connections.KindConflict) {
 		t.Fatalf("hiding a live connection: got %v, want a 409 refusal", err)
 	}
 	if err := w.svc.HideConnection(ctx, w.boss, target); !errors.Is(err, store.ErrNotFound) {

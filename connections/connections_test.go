@@ -3,7 +3,6 @@ package connections_test
 import (
 	"context"
 	"errors"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -118,7 +117,7 @@ func TestReconnectIsQueuedWhilePlatformFails(t *testing.T) {
 	}
 	// The customer already signed in to the bank: no second reconnect is asked of them meanwhile.
 	var ce *connections.Error
-	if _, err := e.svc.StartLink(ctx, e.alice, connections.ModeUpdate, a.GUID); !errors.As(err, &ce) || ce.Status != http.StatusConflict || !strings.Contains(ce.Message, "still being finished") {
+	if _, err := e.svc.StartLink(ctx, e.alice, connections.ModeUpdate, a.GUID); !errors.As(err, &ce) || ce.Kind != connections.KindConflict || !strings.Contains(ce.Message, "still being finished") {
 		t.Fatalf("reconnect while the last one is finishing: got %v, want a 409 refusal", err)
 	}
 	e.clearFaults()
@@ -168,7 +167,7 @@ func TestLinkNewAccountOnce(t *testing.T) {
 	_, err = e.svc.Complete(ctx, e.alice, ls2.ID, connections.Success{PublicToken: l2.PublicToken, InstitutionID: "ins_109511",
 		Accounts: []connections.SuccessAccount{{ID: l2.AccountID, Name: l2.AccountName, Mask: l2.AccountMask}}})
 	var ce *connections.Error
-	if !errors.As(err, &ce) || ce.Code != "duplicate" || ce.ExistingGUID != "" || ce.Status != http.StatusConflict {
+	if !errors.As(err, &ce) || ce.Code != "duplicate" || ce.ExistingGUID != "" || ce.Kind != connections.KindConflict {
 		t.Fatalf("duplicate of a working connection: got %v (existing %q), want a refusal offering nothing", err, ce.ExistingGUID)
 	}
 	// Once it expired, the duplicate refusal offers reconnecting the existing one.
@@ -346,7 +345,7 @@ func TestPendingLinkStartsAndCallbacksAreBounded(t *testing.T) {
 	}
 	_, err = e.svc.StartLink(ctx, e.alice, connections.ModeCreate, "")
 	var ce *connections.Error
-	if !errors.As(err, &ce) || ce.Status != http.StatusTooManyRequests {
+	if !errors.As(err, &ce) || ce.Kind != connections.KindTooMany {
 		t.Fatalf("21st start with 20 pending: got %v, want 429", err)
 	}
 	if _, err := e.svc.StartLink(ctx, e.bob, connections.ModeCreate, ""); err != nil {

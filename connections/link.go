@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
@@ -15,21 +14,6 @@ import (
 	"github.com/bankconnections/portal/rules"
 	"github.com/bankconnections/portal/store"
 )
-
-// Error is a refusal the person can act on: Message is shown as is.
-type Error struct {
-	Status  int
-	Code    string // machine-readable, for the Link glue
-	Message string
-	// ExistingGUID names the connection a duplicate would have repeated.
-	ExistingGUID string
-}
-
-func (e *Error) Error() string { return e.Message }
-
-func refuse(status int, code, msg string) *Error {
-	return &Error{Status: status, Code: code, Message: msg}
-}
 
 // Link modes.
 const (
@@ -86,7 +70,7 @@ func (s *Service) updateAllowed(ctx context.Context, u store.User, a store.Accou
 	if rules.Obsolete(a.State) {
 		code = "obsolete"
 	}
-	return refuse(http.StatusConflict, code, rules.Refusal(action, a.State, a.CustomerGUID == ""))
+	return Refuse(KindConflict, code, rules.Refusal(action, a.State, a.CustomerGUID == ""))
 }
 
 // StartLink begins a Link session: it asks the platform for a link token
@@ -111,14 +95,14 @@ func (s *Service) StartLink(ctx context.Context, u store.User, mode, accountGUID
 		}
 		req.ExternalBankAccountGUID = accountGUID
 	default:
-		return store.LinkSession{}, refuse(http.StatusBadRequest, "bad_mode", "Unknown Link mode.")
+		return store.LinkSession{}, Refuse(KindInvalid, "bad_mode", "Unknown Link mode.")
 	}
 	// Each start costs a platform workflow and a poller until its token
 	// arrives: a person has one or two in flight, never dozens.
 	if n, err := s.db.PendingLinkSessions(ctx, u.ID, s.now().Add(-workflowBound)); err != nil {
 		return store.LinkSession{}, err
 	} else if n >= maxPendingLinkSessions {
-		return store.LinkSession{}, refuse(http.StatusTooManyRequests, "too_many", "Too many attempts to connect a bank just now. Wait a minute, then try again.")
+		return store.LinkSession{}, Refuse(KindTooMany, "too_many", "Too many attempts to connect a bank just now. Wait a minute, then try again.")
 	}
 	ls := store.LinkSession{ID: newID(), UserID: u.ID, CustomerGUID: u.CustomerGUID, Mode: mode, AccountGUID: accountGUID, State: store.LinkPending}
 	if err := s.db.CreateLinkSession(ctx, ls); err != nil {
@@ -131,7 +115,7 @@ func (s *Service) StartLink(ctx context.Context, u store.User, mode, accountGUID
 		if ferr := s.db.FailLinkSession(context.WithoutCancel(ctx), ls.ID, msg); ferr != nil {
 			return ls, ferr
 		}
-		return ls, refuse(http.StatusBadGateway, "platform_unavailable", msg)
+		return ls, Refuse(KindUnavailable, "platform_unavailable", msg)
 	}
 	if err := s.db.SetLinkWorkflow(ctx, ls.ID, wf.GUID); err != nil {
 		return ls, err
@@ -276,7 +260,7 @@ func ExitMessage(errorCode, mode string, credentialsSubmitted bool) string {
 // an expired one; nothing to do for one that works or is being set up.
 func duplicate(a SuccessAccount, e store.Account, finishing map[string]bool) *Error {
 	what := fmt.Sprintf("%s •••• %s", a.Name, a.Mask)
-	err := &Error{Status: http.StatusConflict, Code: "duplicate"}
+	err := &Error{Kind: KindConflict, Code: "duplicate"}
 	switch {
 	case rules.CustomerAllows(rules.CustomerSubject{State: e.State, Finishing: finishing[e.GUID]}, rules.Reconnect):
 		err.Message = what + " is already linked, but its bank login has expired. Reconnect it instead of linking it again."
@@ -378,7 +362,7 @@ func (s *Service) Complete(ctx context.Context, u store.User, id string, in Succ
 		InstitutionID: in.InstitutionID, InstitutionName: in.InstitutionName, SelectedAccounts: selectedJSON(in.Accounts)}
 	if ls.State != store.LinkCompleted {
 		if ls.State == store.LinkPending || ls.State == store.LinkFailed {
-			return CompletionResult{}, refuse(http.StatusConflict, "not_ready", "This connection attempt is not ready to finish. Start again.")
+			return CompletionResult{}, Refuse(KindConflict, "not_ready", "This connection attempt is not ready to finish. Start again.")
 		}
 		if ls.Mode == ModeCreate {
 			if err := s.checkNewAccount(ctx, ls, in); err != nil {
@@ -450,7 +434,7 @@ func (s *Service) completionStatus(ctx context.Context, c store.Completion) (Com
 		}
 		return CompletionResult{Status: "done", AccountGUID: a.GUID, State: a.State}, nil
 	case c.State == store.CompletionFailed:
-		return CompletionResult{}, refuse(http.StatusUnprocessableEntity, "completion_failed", completionFailedMessage(c))
+		return CompletionResult{}, Refuse(KindRejected, "completion_failed", completionFailedMessage(c))
 	default:
 		return CompletionResult{Status: "finishing", AccountGUID: c.AccountGUID}, nil
 	}
@@ -467,18 +451,18 @@ func completionFailedMessage(c store.Completion) string {
 // exactly one account, and not a duplicate of a live connection of this owner.
 func (s *Service) checkNewAccount(ctx context.Context, ls store.LinkSession, in Success) error {
 	if !strings.HasPrefix(in.PublicToken, "public-") || len(in.PublicToken) > 128 {
-		return refuse(http.StatusBadRequest, "bad_token", "Link did not return a valid result. Please try again.")
+		return Refuse(KindInvalid, "bad_token", "Link did not return a valid result. Please try again.")
 	}
 	switch len(in.Accounts) {
 	case 0:
-		return refuse(http.StatusUnprocessableEntity, "no_account", "No account was chosen. Choose the account to link.")
+		return Refuse(KindRejected, "no_account", "No account was chosen. Choose the account to link.")
 	case 1:
 	default:
-		return refuse(http.StatusUnprocessableEntity, "multiple_accounts", "Only one account can be linked at a time. Nothing was linked: start again and choose one account.")
+		return Refuse(KindRejected, "multiple_accounts", "Only one account can be linked at a time. Nothing was linked: start again and choose one account.")
 	}
 	a := in.Accounts[0]
 	if a.ID == "" || len(a.ID) > 128 || len(a.Name) > 128 || len(a.Mask) > 16 || len(in.InstitutionID) > 64 {
-		return refuse(http.StatusBadRequest, "bad_account", "Link did not return a valid account. Please try again.")
+		return Refuse(KindInvalid, "bad_account", "Link did not return a valid account. Please try again.")
 	}
 	existing, err := s.db.OwnerAccounts(ctx, ls.CustomerGUID)
 	if err != nil {

@@ -293,7 +293,7 @@ func subjectOf(a store.Account) rules.AdminSubject {
 // refused tells whether err is the domain saying no (not a platform failure).
 func refused(err error) bool {
 	var ce *connections.Error
-	return errors.Is(err, store.ErrNotFound) || (errors.As(err, &ce) && ce.Status < 500)
+	return errors.Is(err, store.ErrNotFound) || (errors.As(err, &ce) && ce.Kind != connections.KindUnavailable)
 }
 
 // snapshot is every connection's state, locally and on the platform.

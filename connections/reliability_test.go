@@ -127,7 +127,7 @@ func runFaultCase(t *testing.T, e *env, method, prefix, mode, kind string, fault
 	startFails := hard && method == http.MethodPost && (prefix == "/api/workflows" || prefix == "/api/customer_tokens")
 	if startFails {
 		var ce *connections.Error
-		if !errors.As(err, &ce) || ce.Status != http.StatusBadGateway || !strings.Contains(ce.Message, "try again") {
+		if !errors.As(err, &ce) || ce.Kind != connections.KindUnavailable || !strings.Contains(ce.Message, "try again") {
 			t.Fatalf("start during a %s on %s %s: got %v, want a 502 refusal that says to try again", kind, method, prefix, err)
 		}
 		if got, _ := e.db.LinkSession(ctx, ls.ID); got.State != store.LinkFailed || got.Message == "" {

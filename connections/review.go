@@ -2,7 +2,6 @@ package connections
 
 import (
 	"context"
-	"net/http"
 	"time"
 
 	"github.com/bankconnections/portal/platform"
@@ -60,7 +59,7 @@ func (s *Service) DisconnectUnselected(ctx context.Context, u store.User, id str
 	}
 	if _, err := s.removeConnection(ctx, s.clientFor(u.CustomerGUID), a, "customer"); err != nil {
 		s.log.Warn("customer disconnect failed", "account", a.GUID, "err", err)
-		return refuse(http.StatusBadGateway, "platform_unavailable", "We could not reach the banking platform to disconnect it. Nothing changed; try again in a moment.")
+		return Refuse(KindUnavailable, "platform_unavailable", "We could not reach the banking platform to disconnect it. Nothing changed; try again in a moment.")
 	}
 	s.spawn(func(ctx context.Context) { s.followRemoval(ctx, a.GUID) })
 	_, err = s.db.AddAudit(context.WithoutCancel(ctx), store.AuditEntry{ActorUserID: u.ID, ActorEmail: u.Email, Action: "deactivate",
@@ -76,7 +75,7 @@ func (s *Service) HideConnection(ctx context.Context, u store.User, guid string)
 		return err
 	}
 	if !rules.CustomerAllows(rules.CustomerSubject{State: a.State}, rules.Hide) {
-		return refuse(http.StatusConflict, "not_disconnected", rules.Refusal(rules.Hide, a.State, false))
+		return Refuse(KindConflict, "not_disconnected", rules.Refusal(rules.Hide, a.State, false))
 	}
 	return s.db.HideAccount(ctx, u.CustomerGUID, guid)
 }

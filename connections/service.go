@@ -115,10 +115,9 @@ func (s *Service) clientFor(customerGUID string) *platform.Client {
 // Run starts the background work (scheduled sync, completion worker) until ctx ends.
 func (s *Service) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(2)
 	go func() { defer wg.Done(); s.runSync(ctx) }()
 	go func() { defer wg.Done(); s.runCompletions(ctx) }()
-	go func() { defer wg.Done(); s.runSessionCleanup(ctx) }()
 	wg.Wait()
 	s.bgCancel()
 	s.bg.Wait()
@@ -128,22 +127,4 @@ func (s *Service) Run(ctx context.Context) {
 func (s *Service) spawn(fn func(ctx context.Context)) {
 	s.bg.Add(1)
 	go func() { defer s.bg.Done(); fn(s.bgCtx) }()
-}
-
-// runSessionCleanup deletes ended sessions (expired or revoked) every hour.
-func (s *Service) runSessionCleanup(ctx context.Context) {
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if n, err := s.db.DeleteExpiredSessions(ctx); err != nil {
-				s.log.Warn("delete ended sessions", "err", err)
-			} else if n > 0 {
-				s.log.Debug("deleted ended sessions", "sessions", n)
-			}
-		}
-	}
 }

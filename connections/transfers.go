@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
+	"log/slog"
 	"regexp"
 	"slices"
 	"strconv"
@@ -34,7 +34,13 @@ type TransferConfig struct {
 // made with each customer's own platform token, and the poll that follows
 // them to completed or failed.
 type Transfers struct {
-	svc *Service
+	db  *store.DB
+	log *slog.Logger
+	// clientFor returns a client acting with the customer's own token, so the
+	// platform itself refuses an account or transfer of anyone else.
+	clientFor func(customerGUID string) *platform.Client
+	// now reads the service's clock, which tests may replace after construction.
+	now func() time.Time
 	cfg TransferConfig
 
 	wake chan struct{}
@@ -51,17 +57,12 @@ func NewTransfers(svc *Service, cfg TransferConfig) *Transfers {
 	if cfg.SubmitWindow <= 0 {
 		cfg.SubmitWindow = time.Minute
 	}
-	return &Transfers{svc: svc, cfg: cfg, wake: make(chan struct{}, 1)}
+	return &Transfers{db: svc.db, log: svc.log, clientFor: svc.clientFor, now: func() time.Time { return svc.now() },
+		cfg: cfg, wake: make(chan struct{}, 1)}
 }
 
 // Limit is the largest amount of one transfer, in cents.
 func (t *Transfers) Limit() int64 { return t.cfg.Limit }
-
-// clientFor returns a client acting with the customer's own token, so the
-// platform itself refuses an account or transfer of anyone else.
-func (t *Transfers) clientFor(customerGUID string) *platform.Client {
-	return t.svc.clientFor(customerGUID)
-}
 
 // ParseTransferLimit reads a configured limit in dollars ("" is the default).
 func ParseTransferLimit(s string) (int64, error) {
@@ -81,7 +82,7 @@ var amountPattern = regexp.MustCompile(`^([+-]?)([0-9]*)(?:\.([0-9]*))?$`)
 // "25.00", "$1,250.5") into cents. Refusals are *Error with a message to show.
 func ParseAmount(s string, limit int64) (int64, error) {
 	bad := func(msg string) (int64, error) {
-		return 0, refuse(http.StatusUnprocessableEntity, "invalid_amount", msg)
+		return 0, Refuse(KindRejected, "invalid_amount", msg)
 	}
 	s = strings.TrimSpace(s)
 	s = strings.Replace(s, "$", "", 1)
@@ -153,18 +154,18 @@ func BlockedReason(state string) string {
 // and keeps it for the confirm step. Bad input is refused before anything
 // is asked of the platform or stored.
 func (t *Transfers) Quote(ctx context.Context, u store.User, accountGUID string, in TransferRequest) (store.Transfer, error) {
-	a, err := t.svc.db.CustomerAccount(ctx, u.CustomerGUID, accountGUID)
+	a, err := t.db.CustomerAccount(ctx, u.CustomerGUID, accountGUID)
 	if err != nil {
 		return store.Transfer{}, err
 	}
 	if reason := BlockedReason(a.State); reason != "" {
-		return store.Transfer{}, refuse(http.StatusConflict, "blocked", reason)
+		return store.Transfer{}, Refuse(KindConflict, "blocked", reason)
 	}
 	if in.Side != platform.SideDeposit && in.Side != platform.SideWithdrawal {
-		return store.Transfer{}, refuse(http.StatusUnprocessableEntity, "invalid_side", "Choose Deposit or Withdraw.")
+		return store.Transfer{}, Refuse(KindRejected, "invalid_side", "Choose Deposit or Withdraw.")
 	}
 	if in.Rail != platform.RailACH && in.Rail != platform.RailWire {
-		return store.Transfer{}, refuse(http.StatusUnprocessableEntity, "invalid_rail", "Choose ACH or wire.")
+		return store.Transfer{}, Refuse(KindRejected, "invalid_rail", "Choose ACH or wire.")
 	}
 	cents, err := ParseAmount(in.Amount, t.cfg.Limit)
 	if err != nil {
@@ -174,17 +175,17 @@ func (t *Transfers) Quote(ctx context.Context, u store.User, accountGUID string,
 		ProductType: platform.ProductTypeFunding, Asset: a.Asset, Side: in.Side, ReceiveAmount: &cents,
 	})
 	if err != nil {
-		t.svc.log.Warn("funding quote failed", "account", a.GUID, "err", err)
+		t.log.Warn("funding quote failed", "account", a.GUID, "err", err)
 		if temporary(err) {
-			return store.Transfer{}, refuse(http.StatusServiceUnavailable, "platform_unavailable", "The bank platform did not answer. Nothing was moved; try again in a moment.")
+			return store.Transfer{}, Refuse(KindUnavailable, "platform_unavailable", "The bank platform did not answer. Nothing was moved; try again in a moment.")
 		}
-		return store.Transfer{}, refuse(http.StatusUnprocessableEntity, "quote_refused", "The bank platform could not price this transfer. Nothing was moved.")
+		return store.Transfer{}, Refuse(KindRejected, "quote_refused", "The bank platform could not price this transfer. Nothing was moved.")
 	}
 	var expires time.Time // a funding quote may have no expiry
 	if q.ExpiresAt != nil {
 		expires = *q.ExpiresAt
 	}
-	return t.svc.db.CreateQuotedTransfer(ctx, store.Transfer{
+	return t.db.CreateQuotedTransfer(ctx, store.Transfer{
 		Key: newID(), CustomerGUID: u.CustomerGUID, AccountGUID: a.GUID, Side: in.Side, Rail: in.Rail,
 		Amount: q.ReceiveAmount, Fee: q.Fee, QuoteGUID: q.GUID, QuoteExpiresAt: expires,
 	})
@@ -192,7 +193,7 @@ func (t *Transfers) Quote(ctx context.Context, u store.User, accountGUID string,
 
 // Transfer returns one of the customer's transfers by its key.
 func (t *Transfers) Transfer(ctx context.Context, u store.User, key string) (store.Transfer, error) {
-	return t.svc.db.CustomerTransfer(ctx, u.CustomerGUID, key)
+	return t.db.CustomerTransfer(ctx, u.CustomerGUID, key)
 }
 
 // Local failure codes, next to the platform's.
@@ -207,24 +208,24 @@ const (
 // has no idempotency keys, so an unanswered POST is never repeated; the poll
 // looks the transfer up by its quote instead.
 func (t *Transfers) Confirm(ctx context.Context, u store.User, key string) (store.Transfer, error) {
-	tr, err := t.svc.db.CustomerTransfer(ctx, u.CustomerGUID, key)
+	tr, err := t.db.CustomerTransfer(ctx, u.CustomerGUID, key)
 	if err != nil || tr.State != store.TransferQuoted {
 		return tr, err
 	}
-	if tr.QuoteExpired(t.svc.now()) {
-		return tr, refuse(http.StatusConflict, failureQuoteExpired, "This quote has expired. Nothing was moved; start again for a new quote.")
+	if tr.QuoteExpired(t.now()) {
+		return tr, Refuse(KindConflict, failureQuoteExpired, "This quote has expired. Nothing was moved; start again for a new quote.")
 	}
-	a, err := t.svc.db.CustomerAccount(ctx, u.CustomerGUID, tr.AccountGUID)
+	a, err := t.db.CustomerAccount(ctx, u.CustomerGUID, tr.AccountGUID)
 	if err != nil {
 		return tr, err
 	}
 	if reason := BlockedReason(a.State); reason != "" {
-		return tr, refuse(http.StatusConflict, "blocked", reason)
+		return tr, Refuse(KindConflict, "blocked", reason)
 	}
-	claimed, err := t.svc.db.ClaimTransfer(ctx, u.CustomerGUID, key)
+	claimed, err := t.db.ClaimTransfer(ctx, u.CustomerGUID, key)
 	if err != nil || !claimed {
 		if err == nil {
-			tr, err = t.svc.db.CustomerTransfer(ctx, u.CustomerGUID, key)
+			tr, err = t.db.CustomerTransfer(ctx, u.CustomerGUID, key)
 		}
 		return tr, err
 	}
@@ -239,17 +240,17 @@ func (t *Transfers) Confirm(ctx context.Context, u store.User, key string) (stor
 		err = t.record(bg, tr, p)
 	case temporary(err):
 		// It may have reached the platform: leave it submitting for the poll.
-		t.svc.log.Warn("transfer outcome unknown; the poll will look it up", "transfer", tr.ID, "err", err)
+		t.log.Warn("transfer outcome unknown; the poll will look it up", "transfer", tr.ID, "err", err)
 		err = nil
 	default:
-		t.svc.log.Warn("transfer refused", "transfer", tr.ID, "err", err)
-		err = t.svc.db.RecordTransfer(bg, tr.ID, "", store.TransferFailed, refusalCode(err))
+		t.log.Warn("transfer refused", "transfer", tr.ID, "err", err)
+		err = t.db.RecordTransfer(bg, tr.ID, "", store.TransferFailed, refusalCode(err))
 	}
 	if err != nil {
 		return tr, err
 	}
 	t.nudge()
-	return t.svc.db.CustomerTransfer(bg, u.CustomerGUID, key)
+	return t.db.CustomerTransfer(bg, u.CustomerGUID, key)
 }
 
 func refusalCode(err error) string {
@@ -266,8 +267,8 @@ func refusalCode(err error) string {
 func (t *Transfers) record(ctx context.Context, tr store.Transfer, p platform.Transfer) error {
 	if !slices.Contains(platform.TransferStates, p.State) {
 		// A state a newer platform added: keep following the transfer as it is.
-		t.svc.log.Warn("transfer in a state the portal does not know; still following it", "transfer", tr.ID, "state", p.State)
-		return t.svc.db.RecordTransfer(ctx, tr.ID, p.GUID, tr.State, tr.FailureCode)
+		t.log.Warn("transfer in a state the portal does not know; still following it", "transfer", tr.ID, "state", p.State)
+		return t.db.RecordTransfer(ctx, tr.ID, p.GUID, tr.State, tr.FailureCode)
 	}
 	code := ""
 	if p.FailureCode != nil {
@@ -277,14 +278,14 @@ func (t *Transfers) record(ctx context.Context, tr store.Transfer, p platform.Tr
 		code = failureRefused
 	}
 	if p.State != tr.State {
-		t.svc.log.Info("transfer state", "transfer", tr.ID, "platform_guid", p.GUID, "from", tr.State, "to", p.State, "failure_code", code)
+		t.log.Info("transfer state", "transfer", tr.ID, "platform_guid", p.GUID, "from", tr.State, "to", p.State, "failure_code", code)
 	}
-	return t.svc.db.RecordTransfer(ctx, tr.ID, p.GUID, p.State, code)
+	return t.db.RecordTransfer(ctx, tr.ID, p.GUID, p.State, code)
 }
 
 // Recent lists a customer's latest transfers, of one connection or all.
 func (t *Transfers) Recent(ctx context.Context, customerGUID, accountGUID string, limit int) ([]store.Transfer, error) {
-	return t.svc.db.RecentTransfers(ctx, customerGUID, accountGUID, limit)
+	return t.db.RecentTransfers(ctx, customerGUID, accountGUID, limit)
 }
 
 func (t *Transfers) nudge() {
@@ -298,7 +299,7 @@ func (t *Transfers) nudge() {
 // records the answers. A transfer whose confirm got no answer is looked up
 // by its quote once the confirm can no longer be running.
 func (t *Transfers) Poll(ctx context.Context) error {
-	open, err := t.svc.db.OpenTransfers(ctx, 200)
+	open, err := t.db.OpenTransfers(ctx, 200)
 	if err != nil {
 		return err
 	}
@@ -320,7 +321,7 @@ func (t *Transfers) pollOne(ctx context.Context, tr store.Transfer) error {
 		}
 		return t.record(ctx, tr, p)
 	}
-	if t.svc.now().Sub(tr.UpdatedAt) < t.cfg.SubmitWindow {
+	if t.now().Sub(tr.UpdatedAt) < t.cfg.SubmitWindow {
 		return nil // the confirm may still be waiting for its answer
 	}
 	p, found, err := t.findByQuote(ctx, client, tr)
@@ -332,8 +333,8 @@ func (t *Transfers) pollOne(ctx context.Context, tr store.Transfer) error {
 	case t.notSentBy(tr):
 		// Not on the platform, and its quote can no longer be executed (or,
 		// without an expiry, the confirm ended long ago).
-		t.svc.log.Warn("transfer never reached the platform", "transfer", tr.ID)
-		return t.svc.db.RecordTransfer(ctx, tr.ID, "", store.TransferFailed, failureNotSent)
+		t.log.Warn("transfer never reached the platform", "transfer", tr.ID)
+		return t.db.RecordTransfer(ctx, tr.ID, "", store.TransferFailed, failureNotSent)
 	}
 	return nil
 }
@@ -343,7 +344,7 @@ func (t *Transfers) pollOne(ctx context.Context, tr store.Transfer) error {
 // quote without an expiry, several submit windows have passed since the
 // confirm (its call is bounded far below one).
 func (t *Transfers) notSentBy(tr store.Transfer) bool {
-	now := t.svc.now()
+	now := t.now()
 	if !tr.QuoteExpiresAt.IsZero() {
 		return now.After(tr.QuoteExpiresAt)
 	}
@@ -389,7 +390,7 @@ func (t *Transfers) Run(ctx context.Context) {
 		}
 		pollCtx, cancel := context.WithTimeout(ctx, time.Minute)
 		if err := t.Poll(pollCtx); err != nil && ctx.Err() == nil {
-			t.svc.log.Warn("transfer poll failed", "err", err)
+			t.log.Warn("transfer poll failed", "err", err)
 		}
 		cancel()
 	}

@@ -41,7 +41,7 @@ func TestParseAmount(t *testing.T) {
 	for in, want := range bad {
 		_, err := connections.ParseAmount(in, limit)
 		var ce *connections.Error
-		if !errors.As(err, &ce) || ce.Status != 422 || !strings.Contains(ce.Message, want) {
+		if !errors.As(err, &ce) || ce.Kind != connections.KindRejected || !strings.Contains(ce.Message, want) {
 			t.Errorf("ParseAmount(%q): got %v, want a 422 saying %q", in, err, want)
 		}
 	}
@@ -276,7 +276,7 @@ func TestTransferInputIsCheckedBeforeThePlatform(t *testing.T) {
 	} {
 		_, err := tx.Quote(ctx, e.alice, a.GUID, in)
 		var ce *connections.Error
-		if !errors.As(err, &ce) || ce.Status != 422 {
+		if !errors.As(err, &ce) || ce.Kind != connections.KindRejected {
 			t.Errorf("Quote(%+v): got %v, want a 422 refusal", in, err)
 		}
 	}

@@ -30,19 +30,9 @@ type Admin interface {
 
 var _ Admin = (*connections.Admin)(nil)
 
-// SetAdmin wires the admin side; without it the admin tab answers 503.
-func (h *Handler) SetAdmin(a Admin) { h.admin = a }
-
 // AdminHome is the entry of the admin area.
 func (h *Handler) AdminHome(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, "/admin/connections")
-}
-
-func (h *Handler) adminSide() (Admin, error) {
-	if h.admin == nil {
-		return nil, echo.NewHTTPError(http.StatusServiceUnavailable, "The admin tab is not available.")
-	}
-	return h.admin, nil
 }
 
 func adminRow(a store.Account, email string) views.AdminRow {
@@ -56,10 +46,6 @@ func adminRow(a store.Account, email string) views.AdminRow {
 
 // AdminConnections lists every connection, filtered, one keyset page at a time.
 func (h *Handler) AdminConnections(c echo.Context) error {
-	adm, err := h.adminSide()
-	if err != nil {
-		return err
-	}
 	ctx := c.Request().Context()
 	if h.syncer != nil {
 		h.syncer.SyncIfStale(ctx)
@@ -67,7 +53,7 @@ func (h *Handler) AdminConnections(c echo.Context) error {
 	f := views.AdminFilter{State: c.QueryParam("state"), Institution: c.QueryParam("institution"), Customer: c.QueryParam("customer"),
 		BankLevel: c.QueryParam("bank") == "1"}
 	after := c.QueryParam("after")
-	list, err := adm.Connections(ctx, connections.AdminQuery{State: f.State, Institution: f.Institution, Customer: f.Customer,
+	list, err := h.admin.Connections(ctx, connections.AdminQuery{State: f.State, Institution: f.Institution, Customer: f.Customer,
 		BankLevel: f.BankLevel, Cursor: after})
 	if err != nil {
 		return err
@@ -76,7 +62,7 @@ func (h *Handler) AdminConnections(c echo.Context) error {
 	for _, s := range store.States {
 		v.Counts = append(v.Counts, views.StateCount{State: s, N: list.Counts[s]})
 	}
-	institutions, err := adm.Institutions(ctx)
+	institutions, err := h.admin.Institutions(ctx)
 	if err != nil {
 		return err
 	}
@@ -93,8 +79,8 @@ func (h *Handler) AdminConnections(c echo.Context) error {
 	return Render(c, http.StatusOK, views.AdminConnectionsPage(h.Layout(c, "Bank connections", "admin"), v))
 }
 
-func (h *Handler) adminConnectionView(ctx context.Context, adm Admin, guid string, flash int64) (views.AdminConnectionView, error) {
-	d, err := adm.Connection(ctx, guid, flash)
+func (h *Handler) adminConnectionView(ctx context.Context, guid string, flash int64) (views.AdminConnectionView, error) {
+	d, err := h.admin.Connection(ctx, guid, flash)
 	if err != nil {
 		return views.AdminConnectionView{}, err
 	}
@@ -119,16 +105,12 @@ func (h *Handler) adminConnectionView(ctx context.Context, adm Admin, guid strin
 
 // AdminConnection shows one connection with its timeline and actions.
 func (h *Handler) AdminConnection(c echo.Context) error {
-	adm, err := h.adminSide()
-	if err != nil {
-		return err
-	}
 	guid := c.Param("guid")
 	if !validGUID(guid) {
 		return echo.NewHTTPError(http.StatusNotFound)
 	}
 	flash, _ := strconv.ParseInt(c.QueryParam("done"), 10, 64)
-	v, err := h.adminConnectionView(c.Request().Context(), adm, guid, flash)
+	v, err := h.adminConnectionView(c.Request().Context(), guid, flash)
 	if err != nil {
 		return err
 	}
@@ -137,16 +119,12 @@ func (h *Handler) AdminConnection(c echo.Context) error {
 
 // AdminConfirm asks the admin to confirm an action before it is taken.
 func (h *Handler) AdminConfirm(c echo.Context) error {
-	adm, err := h.adminSide()
-	if err != nil {
-		return err
-	}
 	guid := c.Param("guid")
 	action, ok := views.AdminActionBySlug(c.Param("action"))
 	if !validGUID(guid) || !ok {
 		return echo.NewHTTPError(http.StatusNotFound)
 	}
-	v, err := h.adminConnectionView(c.Request().Context(), adm, guid, 0)
+	v, err := h.adminConnectionView(c.Request().Context(), guid, 0)
 	if err != nil {
 		return err
 	}
@@ -164,16 +142,12 @@ func (h *Handler) AdminConfirm(c echo.Context) error {
 // adminAction runs a confirmed action and sends the admin back to the
 // connection, where the audit entry is shown as the outcome.
 func (h *Handler) adminAction(c echo.Context, run func(Admin, context.Context, store.User, string) (int64, error)) error {
-	adm, err := h.adminSide()
-	if err != nil {
-		return err
-	}
 	guid := c.Param("guid")
 	if !validGUID(guid) {
 		return echo.NewHTTPError(http.StatusNotFound)
 	}
 	u, _ := CurrentUser(c)
-	id, err := run(adm, c.Request().Context(), u, guid)
+	id, err := run(h.admin, c.Request().Context(), u, guid)
 	if err != nil {
 		return err
 	}
@@ -196,16 +170,12 @@ func (h *Handler) AdminForceRefreshRequired(c echo.Context) error {
 
 // AdminNotifications lists the email outbox.
 func (h *Handler) AdminNotifications(c echo.Context) error {
-	adm, err := h.adminSide()
-	if err != nil {
-		return err
-	}
 	state := c.QueryParam("state")
-	mails, err := adm.Emails(c.Request().Context(), state)
+	mails, err := h.admin.Emails(c.Request().Context(), state)
 	if err != nil {
 		return err
 	}
-	v := views.AdminNotificationsView{State: state, SMTPEnabled: adm.SMTPEnabled()}
+	v := views.AdminNotificationsView{State: state, SMTPEnabled: h.admin.SMTPEnabled()}
 	for _, m := range mails {
 		v.Emails = append(v.Emails, views.EmailRow{ID: m.ID, To: m.To, Subject: m.Subject, Body: m.Body, State: m.State, Attempts: m.Attempts,
 			LastError: m.LastError, CreatedAt: m.CreatedAt, SentAt: m.SentAt, Account: m.AccountGUID})
@@ -228,16 +198,12 @@ func reviewAccount(a store.Account) views.ReviewAccount {
 // AdminLinkReview shows what an admin's update of an organization connection
 // changed, and which of the organization's connections were left unselected.
 func (h *Handler) AdminLinkReview(c echo.Context) error {
-	adm, err := h.adminSide()
-	if err != nil {
-		return err
-	}
 	id := c.Param("id")
 	if !validGUID(id) {
 		return echo.NewHTTPError(http.StatusNotFound)
 	}
 	u, _ := CurrentUser(c)
-	r, err := adm.LinkReview(c.Request().Context(), u, id)
+	r, err := h.admin.LinkReview(c.Request().Context(), u, id)
 	if err != nil {
 		return err
 	}
@@ -266,16 +232,12 @@ func (h *Handler) AdminLinkReview(c echo.Context) error {
 
 // AdminLinkReviewConfirm disconnects the unselected connections after the admin confirmed.
 func (h *Handler) AdminLinkReviewConfirm(c echo.Context) error {
-	adm, err := h.adminSide()
-	if err != nil {
-		return err
-	}
 	id := c.Param("id")
 	if !validGUID(id) {
 		return echo.NewHTTPError(http.StatusNotFound)
 	}
 	u, _ := CurrentUser(c)
-	if err := adm.DeactivateUnselected(c.Request().Context(), u, id); err != nil {
+	if err := h.admin.DeactivateUnselected(c.Request().Context(), u, id); err != nil {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, "/admin/link/"+id+"/review")

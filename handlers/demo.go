@@ -32,9 +32,6 @@ type Demo interface {
 	Reset(ctx context.Context) (string, error)
 }
 
-// SetDemo turns on the Demo controls (demo mode only).
-func (h *Handler) SetDemo(d Demo) { h.demo = d }
-
 // tourCookie remembers how far this browser got in the guided tour.
 const tourCookie = "demo_tour"
 
@@ -72,7 +69,7 @@ func returnPath(s string) string {
 // demoDone answers an action: the sentence for the panel's script, or back
 // to the page for a plain form.
 func demoDone(c echo.Context, msg string) error {
-	if wantsJSON(c) {
+	if WantsJSON(c) {
 		return c.JSON(http.StatusOK, map[string]string{"message": msg})
 	}
 	return c.Redirect(http.StatusSeeOther, returnPath(c.FormValue("return")))

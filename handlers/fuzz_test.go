@@ -72,7 +72,7 @@ func FuzzLoginForm(f *testing.F) {
 	f.Fuzz(func(t *testing.T, email, password string) {
 		logs.Reset()
 		sess := &fakeSessions{}
-		h := New(log, &fakeStore{hash: string(hash)}, sess, nil, nil, assets, Options{})
+		h := New(log, Deps{Store: &fakeStore{hash: string(hash)}, Sessions: sess, Assets: assets}, Options{})
 		form := url.Values{"email": {email}, "password": {password}}
 		req := httptest.NewRequest(http.MethodPost, "/login", strings.NewReader(form.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -223,8 +223,7 @@ func adminFixture(f *testing.F) (*Handler, store.User) {
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	svc := connections.New(log, db, nil, connections.Config{})
-	h := New(log, db, &fakeSessions{}, nil, nil, assets, Options{})
-	h.SetAdmin(connections.NewAdmin(svc, nil, connections.AdminConfig{}))
+	h := New(log, Deps{Store: db, Sessions: &fakeSessions{}, Assets: assets, Admin: connections.NewAdmin(svc, nil, connections.AdminConfig{})}, Options{})
 	return h, admin
 }
 
@@ -262,8 +261,8 @@ func FuzzAdminFilters(f *testing.F) {
 				t.Fatal("filter text rendered as markup")
 			}
 		case errors.As(err, &ce):
-			if ce.Status != http.StatusBadRequest || ce.Message == "" {
-				t.Fatalf("refusal %d %q, want 400 with a message", ce.Status, ce.Message)
+			if ce.Kind != connections.KindInvalid || ce.Message == "" {
+				t.Fatalf("refusal %v %q, want invalid with a message", ce.Kind, ce.Message)
 			}
 		default:
 			t.Fatalf("filters %v: unexpected error %v", q, err)

@@ -60,29 +60,50 @@ type Options struct {
 	ThrottleClock func() time.Time
 }
 
-// Handler is the receiver of every route.
-type Handler struct {
-	log      *slog.Logger
-	store    Store
-	sessions Sessions
-	syncer   Syncer
-	links    Links
-	admin    Admin // set by SetAdmin
-	assets   *static.Assets
-	opts     Options
-	// throttle slows sign-in and password-change guessing (see loginThrottle).
-	throttle *loginThrottle
-
-	transfers    Transfers // set by SetTransfers
-	transfersOff bool      // set by SetTransfersOff
-	demo         Demo      // set by SetDemo in demo mode; nil in live mode
-	ready        Readiness // set by SetReadiness
+// Deps are the parts the handlers call, built before the handlers. A nil
+// feature field switches that feature off.
+type Deps struct {
+	Store    Store
+	Sessions Sessions
+	Assets   *static.Assets
+	// Syncer refreshes the local copy on reads; nil: no sync on reads.
+	Syncer Syncer
+	// Links runs the Link flows; nil: no Link flows (see Options.LinkEnabled).
+	Links Links
+	// Admin serves the admin tab; the portal always has one, and a handler
+	// set without it serves no admin route.
+	Admin Admin
+	// Transfers moves money; nil: deposits and withdrawals are switched off
+	// (the platform key lacks their scopes), and each connection says so.
+	Transfers Transfers
+	// Demo serves the Demo controls; nil in live mode, where its routes answer 404.
+	Demo Demo
+	// Ready checks the platform for /readyz; nil: /readyz says no platform is configured.
+	Ready Readiness
 }
 
-// New builds the handlers.
-func New(log *slog.Logger, st Store, sessions Sessions, syncer Syncer, links Links, assets *static.Assets, opts Options) *Handler {
+// Handler is the receiver of every route.
+type Handler struct {
+	log       *slog.Logger
+	store     Store
+	sessions  Sessions
+	syncer    Syncer
+	links     Links
+	admin     Admin
+	transfers Transfers // nil: switched off
+	demo      Demo      // nil in live mode
+	ready     Readiness // nil: no platform configured
+	assets    *static.Assets
+	opts      Options
+	// throttle slows sign-in and password-change guessing (see loginThrottle).
+	throttle *loginThrottle
+}
+
+// New builds the handlers from their dependencies.
+func New(log *slog.Logger, d Deps, opts Options) *Handler {
 	h := &Handler{
-		log: log, store: st, sessions: sessions, syncer: syncer, links: links, assets: assets, opts: opts,
+		log: log, store: d.Store, sessions: d.Sessions, syncer: d.Syncer, links: d.Links, admin: d.Admin,
+		transfers: d.Transfers, demo: d.Demo, ready: d.Ready, assets: d.Assets, opts: opts,
 		throttle: newLoginThrottle(),
 	}
 	if opts.ThrottleClock != nil {
@@ -140,7 +161,7 @@ func Render(c echo.Context, status int, comp templ.Component) error {
 func RequireUser(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if _, ok := CurrentUser(c); !ok {
-			if c.Request().Method == http.MethodGet && !wantsJSON(c) {
+			if c.Request().Method == http.MethodGet && !WantsJSON(c) {
 				return c.Redirect(http.StatusSeeOther, "/login")
 			}
 			return echo.NewHTTPError(http.StatusUnauthorized, "Please sign in.")
@@ -169,11 +190,6 @@ func RequireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 	})
 }
 
-func wantsJSON(c echo.Context) bool {
-	r := c.Request()
-	return r.Header.Get("Accept") == "application/json" || r.Header.Get("Content-Type") == "application/json"
-}
-
 // Health answers whether the portal and its database are up.
 func (h *Handler) Health(c echo.Context) error {
 	if err := h.store.Ping(c.Request().Context()); err != nil {
@@ -187,9 +203,6 @@ type Readiness interface {
 	// Ready reports whether a platform token can be had (cached briefly).
 	Ready(ctx context.Context) error
 }
-
-// SetReadiness gives /readyz its platform check.
-func (h *Handler) SetReadiness(r Readiness) { h.ready = r }
 
 // Ready answers whether this instance should get traffic: 200 when the
 // database answers and a platform token can be had, else 503 with a plain

@@ -71,7 +71,7 @@ func (h *Handler) StartLink(c echo.Context) error {
 	}
 	ls, err := h.links.StartLink(c.Request().Context(), u, in.Mode, in.AccountGUID)
 	if err != nil {
-		return err
+		return linkRefusal(c, err)
 	}
 	return c.JSON(http.StatusCreated, sessionJSON(ls))
 }
@@ -85,7 +85,7 @@ func (h *Handler) LinkSession(c echo.Context) error {
 	}
 	ls, err := h.links.LinkSession(c.Request().Context(), u, id)
 	if err != nil {
-		return err
+		return linkRefusal(c, err)
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.JSON(http.StatusOK, sessionJSON(ls))
@@ -167,7 +167,7 @@ func (h *Handler) LinkCallback(c echo.Context) error {
 	}
 	ls, err := h.links.RecordCallback(c.Request().Context(), u, id, cb)
 	if err != nil {
-		return err
+		return linkRefusal(c, err)
 	}
 	return c.JSON(http.StatusOK, sessionJSON(ls))
 }
@@ -217,7 +217,7 @@ func (h *Handler) CompleteLink(c echo.Context) error {
 	}
 	res, err := h.links.Complete(c.Request().Context(), u, id, in)
 	if err != nil {
-		return err
+		return linkRefusal(c, err)
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": res.Status, "account_guid": res.AccountGUID, "state": res.State,
 		"label": views.StateLabel(res.State), "next": res.Next})
@@ -331,5 +331,8 @@ func (h *Handler) KeepLinkResult(c echo.Context, refusal *echo.HTTPError) error 
 		return refusal
 	}
 	h.log.Info("link result kept for the next sign-in", "link_session", id, "refused_with", refusal.Code)
-	return &connections.Error{Status: refusal.Code, Code: "kept", Message: msgKept}
+	if !WantsJSON(c) {
+		return echo.NewHTTPError(refusal.Code, msgKept)
+	}
+	return c.JSON(refusal.Code, linkErrorJSON{Error: msgKept, Code: "kept"})
 }

@@ -25,13 +25,6 @@ type Transfers interface {
 
 var _ Transfers = (*connections.Transfers)(nil)
 
-// SetTransfers wires money movement; without it connections show no transfer form.
-func (h *Handler) SetTransfers(t Transfers) { h.transfers = t }
-
-// SetTransfersOff says money movement is switched off (e.g. the platform
-// refused its scopes): connections say so where the form would be.
-func (h *Handler) SetTransfersOff() { h.transfersOff = true }
-
 const recentTransfers = 10
 
 func transferRow(t store.Transfer, a store.Account) views.TransferRow {
@@ -42,7 +35,7 @@ func transferRow(t store.Transfer, a store.Account) views.TransferRow {
 // transferPanel builds a connection's money-movement section.
 func (h *Handler) transferPanel(ctx context.Context, u store.User, a store.Account, form views.TransferForm) (views.TransferPanelView, error) {
 	if h.transfers == nil {
-		return views.TransferPanelView{Off: h.transfersOff}, nil
+		return views.TransferPanelView{Off: true}, nil
 	}
 	form.Limit = h.transfers.Limit()
 	p := views.TransferPanelView{Enabled: true, AccountGUID: a.GUID, Blocked: connections.BlockedReason(a.State), Form: form}
@@ -110,7 +103,7 @@ func (h *Handler) QuoteTransfer(c echo.Context) error {
 			return perr
 		}
 		v := views.TransferFormView{Institution: a.InstitutionName, Mask: a.AccountMask, Panel: p}
-		return Render(c, ce.Status, views.TransferFormPage(h.Layout(c, "Move money", "accounts"), v))
+		return Render(c, Status(ce.Kind), views.TransferFormPage(h.Layout(c, "Move money", "accounts"), v))
 	}
 	if err != nil {
 		return err

@@ -106,9 +106,10 @@ type Transition struct {
 // recording every state change (source says who observed it: "sync", "link", "admin")
 // and returning the transitions. Institution names already known locally are kept
 // when the platform does not carry one.
-func (db *DB) UpsertAccounts(ctx context.Context, accounts []Account, source string) ([]Transition, error) {
+func (db *DB) UpsertAccounts(ctx context.Context, accounts []Account, source string) (_ []Transition, err error) {
+	defer wrap(&err, "upsert accounts")
 	var changes []Transition
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err = db.tx(ctx, func(tx *sql.Tx) error {
 		var err error
 		changes, err = db.upsertAccounts(ctx, tx, accounts, source)
 		return err
@@ -184,13 +185,15 @@ func (db *DB) upsertAccounts(ctx context.Context, tx *sql.Tx, accounts []Account
 }
 
 // Account returns one connection by guid, whoever owns it (admin use).
-func (db *DB) Account(ctx context.Context, guid string) (Account, error) {
+func (db *DB) Account(ctx context.Context, guid string) (_ Account, err error) {
+	defer wrap(&err, "account")
 	return scanAccount(db.queryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE guid = ?`, guid))
 }
 
 // CustomerAccount returns one connection only when it belongs to that customer;
 // another customer's guid is ErrNotFound, exactly like a guid that does not exist.
-func (db *DB) CustomerAccount(ctx context.Context, customerGUID, guid string) (Account, error) {
+func (db *DB) CustomerAccount(ctx context.Context, customerGUID, guid string) (_ Account, err error) {
+	defer wrap(&err, "customer account")
 	if customerGUID == "" {
 		return Account{}, ErrNotFound
 	}
@@ -200,7 +203,8 @@ func (db *DB) CustomerAccount(ctx context.Context, customerGUID, guid string) (A
 // CustomerAccounts lists a customer's connections, those that need attention first.
 // Disconnected (deleted) connections stay listed until the customer hides them.
 // The answer is shared through the read cache: do not modify it.
-func (db *DB) CustomerAccounts(ctx context.Context, customerGUID string) ([]Account, error) {
+func (db *DB) CustomerAccounts(ctx context.Context, customerGUID string) (_ []Account, err error) {
+	defer wrap(&err, "customer accounts")
 	return cached(db, "accounts:"+customerGUID, func() ([]Account, error) {
 		rows, err := db.query(ctx, `SELECT `+customerAccountColumns+` FROM accounts
 			WHERE customer_guid = ? AND hidden_at IS NULL
@@ -239,7 +243,8 @@ func collectAccounts(rows *sql.Rows) ([]Account, error) {
 // AccountGUIDsNotIn returns the guids of local accounts (not yet deleted) missing from seen
 // and not saved since walkStart; sync uses it to notice accounts the platform
 // no longer lists (an account saved during the walk, e.g. one just linked, is not one).
-func (db *DB) AccountGUIDsNotIn(ctx context.Context, seen map[string]bool, walkStart time.Time) ([]string, error) {
+func (db *DB) AccountGUIDsNotIn(ctx context.Context, seen map[string]bool, walkStart time.Time) (_ []string, err error) {
+	defer wrap(&err, "account GUI ds not in")
 	rows, err := db.query(ctx, `SELECT guid FROM accounts WHERE state <> 'deleted' AND synced_at < ?`, formatTime(walkStart))
 	if err != nil {
 		return nil, err
@@ -259,9 +264,10 @@ func (db *DB) AccountGUIDsNotIn(ctx context.Context, seen map[string]bool, walkS
 }
 
 // MarkAccountsDeleted records that the platform no longer lists these accounts.
-func (db *DB) MarkAccountsDeleted(ctx context.Context, guids []string, source string) ([]Transition, error) {
+func (db *DB) MarkAccountsDeleted(ctx context.Context, guids []string, source string) (_ []Transition, err error) {
+	defer wrap(&err, "mark accounts deleted")
 	var changes []Transition
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err = db.tx(ctx, func(tx *sql.Tx) error {
 		now := formatTime(db.now())
 		for _, g := range guids {
 			var old, cust string
@@ -289,7 +295,8 @@ func (db *DB) MarkAccountsDeleted(ctx context.Context, guids []string, source st
 }
 
 // StateCounts returns the number of connections in each state (kept by triggers).
-func (db *DB) StateCounts(ctx context.Context) (map[string]int, error) {
+func (db *DB) StateCounts(ctx context.Context) (_ map[string]int, err error) {
+	defer wrap(&err, "state counts")
 	rows, err := db.query(ctx, `SELECT state, n FROM account_state_counts`)
 	if err != nil {
 		return nil, err
@@ -314,7 +321,8 @@ type StateChange struct {
 }
 
 // StateChanges returns a connection's state history, oldest first.
-func (db *DB) StateChanges(ctx context.Context, guid string) ([]StateChange, error) {
+func (db *DB) StateChanges(ctx context.Context, guid string) (_ []StateChange, err error) {
+	defer wrap(&err, "state changes")
 	rows, err := db.query(ctx, `SELECT from_state, to_state, source, at FROM state_changes WHERE account_guid = ? ORDER BY id`, guid)
 	if err != nil {
 		return nil, err
@@ -339,7 +347,8 @@ func placeholders(n int) string {
 
 // HideAccount takes one of a customer's disconnected connections off their
 // list. Another customer's guid, or a connection that is not disconnected, is ErrNotFound.
-func (db *DB) HideAccount(ctx context.Context, customerGUID, guid string) error {
+func (db *DB) HideAccount(ctx context.Context, customerGUID, guid string) (err error) {
+	defer wrap(&err, "hide account")
 	if customerGUID == "" {
 		return ErrNotFound
 	}

@@ -105,7 +105,8 @@ func adminQuery(f AdminFilter, after *Cursor, limit int) (string, []any) {
 
 // AdminPage returns up to limit connections after the cursor (nil: the first
 // page), newest state change first, and the cursor of the next page (nil at the end).
-func (db *DB) AdminPage(ctx context.Context, f AdminFilter, after *Cursor, limit int) ([]Account, *Cursor, error) {
+func (db *DB) AdminPage(ctx context.Context, f AdminFilter, after *Cursor, limit int) (_ []Account, _ *Cursor, err error) {
+	defer wrap(&err, "admin page")
 	if limit <= 0 {
 		limit = 50
 	}
@@ -151,7 +152,8 @@ func (db *DB) explainAdminPage(ctx context.Context, f AdminFilter, after *Cursor
 }
 
 // AdminEmails lists the email addresses of every admin.
-func (db *DB) AdminEmails(ctx context.Context) ([]string, error) {
+func (db *DB) AdminEmails(ctx context.Context) (_ []string, err error) {
+	defer wrap(&err, "admin emails")
 	rows, err := db.query(ctx, `SELECT email FROM users WHERE role = 'admin' ORDER BY id`)
 	if err != nil {
 		return nil, err
@@ -169,7 +171,8 @@ func (db *DB) AdminEmails(ctx context.Context) ([]string, error) {
 }
 
 // AccountNotifications lists the in-app notifications raised about a connection, oldest first.
-func (db *DB) AccountNotifications(ctx context.Context, accountGUID string) ([]Notification, error) {
+func (db *DB) AccountNotifications(ctx context.Context, accountGUID string) (_ []Notification, err error) {
+	defer wrap(&err, "account notifications")
 	rows, err := db.query(ctx, `SELECT id, customer_guid, COALESCE(account_guid, ''), kind, message, created_at
 		FROM notifications WHERE account_guid = ? ORDER BY id LIMIT 500`, accountGUID)
 	if err != nil {
@@ -209,7 +212,8 @@ const (
 
 // CreateRefreshJob records a running refresh; a connection with one already
 // running gives ErrConflict.
-func (db *DB) CreateRefreshJob(ctx context.Context, accountGUID string, userID int64) (RefreshJob, error) {
+func (db *DB) CreateRefreshJob(ctx context.Context, accountGUID string, userID int64) (_ RefreshJob, err error) {
+	defer wrap(&err, "create refresh job")
 	now := db.now()
 	var by any
 	if userID != 0 {
@@ -228,26 +232,29 @@ func (db *DB) CreateRefreshJob(ctx context.Context, accountGUID string, userID i
 }
 
 // FinishRefreshJob records a refresh's outcome.
-func (db *DB) FinishRefreshJob(ctx context.Context, id int64, state, message string) error {
-	_, err := db.write.ExecContext(ctx, `UPDATE refresh_jobs SET state = ?, message = ?, finished_at = ? WHERE id = ? AND state = 'running'`,
+func (db *DB) FinishRefreshJob(ctx context.Context, id int64, state, message string) (err error) {
+	defer wrap(&err, "finish refresh job")
+	_, err = db.write.ExecContext(ctx, `UPDATE refresh_jobs SET state = ?, message = ?, finished_at = ? WHERE id = ? AND state = 'running'`,
 		state, message, formatTime(db.now()), id)
 	return err
 }
 
 // FailInterruptedRefreshJobs ends jobs left running by a stopped process.
-func (db *DB) FailInterruptedRefreshJobs(ctx context.Context, message string) error {
-	_, err := db.write.ExecContext(ctx, `UPDATE refresh_jobs SET state = 'failed', message = ?, finished_at = ? WHERE state = 'running'`,
+func (db *DB) FailInterruptedRefreshJobs(ctx context.Context, message string) (err error) {
+	defer wrap(&err, "fail interrupted refresh jobs")
+	_, err = db.write.ExecContext(ctx, `UPDATE refresh_jobs SET state = 'failed', message = ?, finished_at = ? WHERE state = 'running'`,
 		message, formatTime(db.now()))
 	return err
 }
 
 // LatestRefreshJob returns a connection's most recent refresh, ErrNotFound when none.
-func (db *DB) LatestRefreshJob(ctx context.Context, accountGUID string) (RefreshJob, error) {
+func (db *DB) LatestRefreshJob(ctx context.Context, accountGUID string) (_ RefreshJob, err error) {
+	defer wrap(&err, "latest refresh job")
 	var j RefreshJob
 	var created string
 	var finished sql.NullString
 	var by sql.NullInt64
-	err := db.queryRow(ctx, `SELECT id, account_guid, requested_by, state, message, created_at, finished_at
+	err = db.queryRow(ctx, `SELECT id, account_guid, requested_by, state, message, created_at, finished_at
 		FROM refresh_jobs WHERE account_guid = ? ORDER BY id DESC LIMIT 1`, accountGUID).
 		Scan(&j.ID, &j.AccountGUID, &by, &j.State, &j.Message, &created, &finished)
 	if err != nil {
@@ -259,7 +266,8 @@ func (db *DB) LatestRefreshJob(ctx context.Context, accountGUID string) (Refresh
 }
 
 // CustomerEmails maps customer guids to their users' email addresses (for a page of rows).
-func (db *DB) CustomerEmails(ctx context.Context, guids []string) (map[string]string, error) {
+func (db *DB) CustomerEmails(ctx context.Context, guids []string) (_ map[string]string, err error) {
+	defer wrap(&err, "customer emails")
 	out := map[string]string{}
 	if len(guids) == 0 {
 		return out, nil

@@ -28,7 +28,8 @@ type AuditEntry struct {
 }
 
 // AddAudit records an admin action and returns its id.
-func (db *DB) AddAudit(ctx context.Context, e AuditEntry) (int64, error) {
+func (db *DB) AddAudit(ctx context.Context, e AuditEntry) (_ int64, err error) {
+	defer wrap(&err, "add audit")
 	var actor any
 	if e.ActorUserID != 0 {
 		actor = e.ActorUserID
@@ -62,7 +63,8 @@ func collectAudit(rows *sql.Rows, err error) ([]AuditEntry, error) {
 }
 
 // Audit returns one audit entry.
-func (db *DB) Audit(ctx context.Context, id int64) (AuditEntry, error) {
+func (db *DB) Audit(ctx context.Context, id int64) (_ AuditEntry, err error) {
+	defer wrap(&err, "audit")
 	out, err := collectAudit(db.query(ctx, `SELECT `+auditColumns+` FROM audit_log WHERE id = ?`, id))
 	if err != nil {
 		return AuditEntry{}, err
@@ -74,12 +76,14 @@ func (db *DB) Audit(ctx context.Context, id int64) (AuditEntry, error) {
 }
 
 // AuditForAccount lists the admin actions on a connection, oldest first.
-func (db *DB) AuditForAccount(ctx context.Context, accountGUID string) ([]AuditEntry, error) {
+func (db *DB) AuditForAccount(ctx context.Context, accountGUID string) (_ []AuditEntry, err error) {
+	defer wrap(&err, "audit for account")
 	return collectAudit(db.query(ctx, `SELECT `+auditColumns+` FROM audit_log WHERE account_guid = ? ORDER BY id LIMIT 500`, accountGUID))
 }
 
 // AuditForRef lists the admin actions that belong to one reference (e.g. a Link session), oldest first.
-func (db *DB) AuditForRef(ctx context.Context, ref string) ([]AuditEntry, error) {
+func (db *DB) AuditForRef(ctx context.Context, ref string) (_ []AuditEntry, err error) {
+	defer wrap(&err, "audit for ref")
 	if ref == "" {
 		return nil, nil
 	}

@@ -242,3 +242,11 @@ func notFound(err error) error {
 	}
 	return err
 }
+
+// wrap names the store operation an error came from, so a failure in the
+// log says which query failed; errors.Is still sees ErrNotFound and the rest.
+func wrap(err *error, op string) {
+	if *err != nil {
+		*err = fmt.Errorf("store: %s: %w", op, *err)
+	}
+}

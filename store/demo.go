@@ -15,11 +15,12 @@ import (
 // notifications, the outbox, ...), so every session ends.
 
 // Snapshot writes a consistent copy of the database to path (replacing any file there).
-func (db *DB) Snapshot(ctx context.Context, path string) error {
+func (db *DB) Snapshot(ctx context.Context, path string) (err error) {
+	defer wrap(&err, "snapshot")
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	_, err := db.write.ExecContext(ctx, `VACUUM INTO ?`, path)
+	_, err = db.write.ExecContext(ctx, `VACUUM INTO ?`, path)
 	return err
 }
 
@@ -142,14 +143,16 @@ func connColumn(ctx context.Context, conn *sql.Conn, q string, args ...any) ([]s
 
 // RetryCompletionsNow makes every queued completion due at once (the demo's
 // "recover": the audience should not wait out a backoff).
-func (db *DB) RetryCompletionsNow(ctx context.Context) error {
-	_, err := db.write.ExecContext(ctx, `UPDATE completions SET next_attempt_at = ? WHERE state = 'queued'`, formatTime(db.now()))
+func (db *DB) RetryCompletionsNow(ctx context.Context) (err error) {
+	defer wrap(&err, "retry completions now")
+	_, err = db.write.ExecContext(ctx, `UPDATE completions SET next_attempt_at = ? WHERE state = 'queued'`, formatTime(db.now()))
 	return err
 }
 
 // QueuedCompletionCount counts the completions still waiting for the platform.
-func (db *DB) QueuedCompletionCount(ctx context.Context) (int, error) {
+func (db *DB) QueuedCompletionCount(ctx context.Context) (_ int, err error) {
+	defer wrap(&err, "queued completion count")
 	var n int
-	err := db.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM completions WHERE state = 'queued'`).Scan(&n)
+	err = db.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM completions WHERE state = 'queued'`).Scan(&n)
 	return n, err
 }

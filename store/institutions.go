@@ -24,7 +24,8 @@ const institutionsQuery = `WITH RECURSIVE ids(id) AS (
 
 // Institutions lists the distinct institutions of every connection in the
 // store, by name (unnamed ones last, by id).
-func (db *DB) Institutions(ctx context.Context) ([]Institution, error) {
+func (db *DB) Institutions(ctx context.Context) (_ []Institution, err error) {
+	defer wrap(&err, "institutions")
 	return cached(db, "institutions", func() ([]Institution, error) {
 		rows, err := db.query(ctx, institutionsQuery+` SELECT id, name FROM named`)
 		if err != nil {
@@ -55,7 +56,8 @@ func (db *DB) Institutions(ctx context.Context) ([]Institution, error) {
 
 // UnnamedInstitutions lists the institutions some connection has no name
 // for, each with the name another connection at it has, if any.
-func (db *DB) UnnamedInstitutions(ctx context.Context) ([]Institution, error) {
+func (db *DB) UnnamedInstitutions(ctx context.Context) (_ []Institution, err error) {
+	defer wrap(&err, "unnamed institutions")
 	rows, err := db.query(ctx, institutionsQuery+` SELECT id, name FROM named
 		WHERE EXISTS (SELECT 1 FROM accounts a WHERE a.institution_id = named.id AND a.institution_name = '') ORDER BY id`)
 	if err != nil {
@@ -75,7 +77,8 @@ func (db *DB) UnnamedInstitutions(ctx context.Context) ([]Institution, error) {
 
 // NameInstitution gives every connection at the institution that has no
 // name yet this one; names already known are kept.
-func (db *DB) NameInstitution(ctx context.Context, institutionID, name string) error {
-	_, err := db.write.ExecContext(ctx, `UPDATE accounts SET institution_name = ? WHERE institution_id = ? AND institution_name = ''`, name, institutionID)
+func (db *DB) NameInstitution(ctx context.Context, institutionID, name string) (err error) {
+	defer wrap(&err, "name institution")
+	_, err = db.write.ExecContext(ctx, `UPDATE accounts SET institution_name = ? WHERE institution_id = ? AND institution_name = ''`, name, institutionID)
 	return err
 }

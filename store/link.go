@@ -50,46 +50,54 @@ func scanLinkSession(row interface{ Scan(...any) error }) (LinkSession, error) {
 }
 
 // CreateLinkSession records a new Link session in state pending.
-func (db *DB) CreateLinkSession(ctx context.Context, s LinkSession) error {
+func (db *DB) CreateLinkSession(ctx context.Context, s LinkSession) (err error) {
+	defer wrap(&err, "create link session")
 	now := formatTime(db.now())
-	_, err := db.write.ExecContext(ctx, `INSERT INTO link_sessions (id, user_id, customer_guid, mode, account_guid, workflow_guid, state, created_at, updated_at)
+	_, err = db.write.ExecContext(ctx, `INSERT INTO link_sessions (id, user_id, customer_guid, mode, account_guid, workflow_guid, state, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)`, s.ID, s.UserID, nullString(s.CustomerGUID), s.Mode, nullString(s.AccountGUID), nullString(s.WorkflowGUID), now, now)
 	return err
 }
 
 // LinkSession returns a Link session by id.
-func (db *DB) LinkSession(ctx context.Context, id string) (LinkSession, error) {
+func (db *DB) LinkSession(ctx context.Context, id string) (_ LinkSession, err error) {
+	defer wrap(&err, "link session")
 	return scanLinkSession(db.queryRow(ctx, `SELECT `+linkSessionColumns+` FROM link_sessions WHERE id = ?`, id))
 }
 
 // UserLinkSession returns a Link session only to the user who started it.
-func (db *DB) UserLinkSession(ctx context.Context, userID int64, id string) (LinkSession, error) {
+func (db *DB) UserLinkSession(ctx context.Context, userID int64, id string) (_ LinkSession, err error) {
+	defer wrap(&err, "user link session")
 	return scanLinkSession(db.queryRow(ctx, `SELECT `+linkSessionColumns+` FROM link_sessions WHERE id = ? AND user_id = ?`, id, userID))
 }
 
 // SetLinkWorkflow notes the platform workflow that fetches the session's token.
-func (db *DB) SetLinkWorkflow(ctx context.Context, id, workflowGUID string) error {
+func (db *DB) SetLinkWorkflow(ctx context.Context, id, workflowGUID string) (err error) {
+	defer wrap(&err, "set link workflow")
 	return db.updateLinkSession(ctx, `workflow_guid = ?`, id, workflowGUID)
 }
 
 // SetLinkToken stores the link token: the session is ready for Link.
-func (db *DB) SetLinkToken(ctx context.Context, id, token string, expires *time.Time) error {
+func (db *DB) SetLinkToken(ctx context.Context, id, token string, expires *time.Time) (err error) {
+	defer wrap(&err, "set link token")
 	return db.updateLinkSession(ctx, `state = 'ready', link_token = ?, token_expires_at = ?, message = ''`, id, token, nullTime(expires))
 }
 
 // FailLinkSession records why no token could be had.
-func (db *DB) FailLinkSession(ctx context.Context, id, message string) error {
+func (db *DB) FailLinkSession(ctx context.Context, id, message string) (err error) {
+	defer wrap(&err, "fail link session")
 	return db.updateLinkSession(ctx, `state = 'failed', message = ?`, id, message)
 }
 
 // ExitLinkSession records that the person left Link, and why.
-func (db *DB) ExitLinkSession(ctx context.Context, id, message string) error {
+func (db *DB) ExitLinkSession(ctx context.Context, id, message string) (err error) {
+	defer wrap(&err, "exit link session")
 	return db.updateLinkSession(ctx, `state = CASE WHEN state = 'completed' THEN state ELSE 'exited' END, message = ?`, id, message)
 }
 
 // MarkCredentialsSubmitted notes that the person got past the bank login in
 // Link: leaving an update after this can change the bank login but not the accounts.
-func (db *DB) MarkCredentialsSubmitted(ctx context.Context, id string) error {
+func (db *DB) MarkCredentialsSubmitted(ctx context.Context, id string) (err error) {
+	defer wrap(&err, "mark credentials submitted")
 	return db.updateLinkSession(ctx, `credentials_submitted = 1`, id)
 }
 
@@ -127,8 +135,9 @@ type LinkEvent struct {
 const MaxLinkEvents = 200
 
 // AddLinkEvent stores one Link callback, unless its session already has MaxLinkEvents.
-func (db *DB) AddLinkEvent(ctx context.Context, e LinkEvent) error {
-	_, err := db.write.ExecContext(ctx, `INSERT INTO link_events (link_session_id, account_guid, kind, event_name, view_name, error_code,
+func (db *DB) AddLinkEvent(ctx context.Context, e LinkEvent) (err error) {
+	defer wrap(&err, "add link event")
+	_, err = db.write.ExecContext(ctx, `INSERT INTO link_events (link_session_id, account_guid, kind, event_name, view_name, error_code,
 		error_type, exit_status, institution_id, plaid_link_session_id, request_id, at)
 		SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
 		WHERE (SELECT COUNT(*) FROM link_events WHERE link_session_id = ?) < ?`,
@@ -139,9 +148,10 @@ func (db *DB) AddLinkEvent(ctx context.Context, e LinkEvent) error {
 
 // PendingLinkSessions counts a user's Link sessions still waiting for their
 // token that were started since a time.
-func (db *DB) PendingLinkSessions(ctx context.Context, userID int64, since time.Time) (int, error) {
+func (db *DB) PendingLinkSessions(ctx context.Context, userID int64, since time.Time) (_ int, err error) {
+	defer wrap(&err, "pending link sessions")
 	var n int
-	err := db.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM link_sessions WHERE user_id = ? AND created_at >= ? AND state = 'pending'`,
+	err = db.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM link_sessions WHERE user_id = ? AND created_at >= ? AND state = 'pending'`,
 		userID, formatTime(since)).Scan(&n)
 	return n, err
 }
@@ -169,12 +179,14 @@ func collectLinkEvents(rows *sql.Rows, err error) ([]LinkEvent, error) {
 }
 
 // LinkEventsForSession lists a session's callbacks in order.
-func (db *DB) LinkEventsForSession(ctx context.Context, sessionID string) ([]LinkEvent, error) {
+func (db *DB) LinkEventsForSession(ctx context.Context, sessionID string) (_ []LinkEvent, err error) {
+	defer wrap(&err, "link events for session")
 	return collectLinkEvents(db.query(ctx, `SELECT `+linkEventColumns+` FROM link_events WHERE link_session_id = ? ORDER BY id`, sessionID))
 }
 
 // LinkEventsForAccount lists the callbacks of every Link session about a connection.
-func (db *DB) LinkEventsForAccount(ctx context.Context, accountGUID string) ([]LinkEvent, error) {
+func (db *DB) LinkEventsForAccount(ctx context.Context, accountGUID string) (_ []LinkEvent, err error) {
+	defer wrap(&err, "link events for account")
 	return collectLinkEvents(db.query(ctx, `SELECT `+linkEventColumns+` FROM link_events WHERE account_guid = ? ORDER BY id`, accountGUID))
 }
 
@@ -239,9 +251,10 @@ var ErrAlreadyCompleted = errors.New("link session already completed")
 // CreateCompletion durably records a completion and marks its Link session
 // completed, in one transaction. A second call for the same session returns
 // the first completion and ErrAlreadyCompleted: onSuccess twice creates nothing twice.
-func (db *DB) CreateCompletion(ctx context.Context, c Completion) (Completion, error) {
+func (db *DB) CreateCompletion(ctx context.Context, c Completion) (_ Completion, err error) {
+	defer wrap(&err, "create completion")
 	var out Completion
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err = db.tx(ctx, func(tx *sql.Tx) error {
 		existing, err := scanCompletion(tx.QueryRowContext(ctx, `SELECT `+completionColumns+` FROM completions WHERE link_session_id = ?`, c.LinkSessionID))
 		if err == nil {
 			out = existing
@@ -281,23 +294,27 @@ func (db *DB) CreateCompletion(ctx context.Context, c Completion) (Completion, e
 }
 
 // CompletionForSession returns the completion of a Link session.
-func (db *DB) CompletionForSession(ctx context.Context, linkSessionID string) (Completion, error) {
+func (db *DB) CompletionForSession(ctx context.Context, linkSessionID string) (_ Completion, err error) {
+	defer wrap(&err, "completion for session")
 	return scanCompletion(db.queryRow(ctx, `SELECT `+completionColumns+` FROM completions WHERE link_session_id = ?`, linkSessionID))
 }
 
 // Completion returns one completion.
-func (db *DB) Completion(ctx context.Context, id int64) (Completion, error) {
+func (db *DB) Completion(ctx context.Context, id int64) (_ Completion, err error) {
+	defer wrap(&err, "completion")
 	return scanCompletion(db.queryRow(ctx, `SELECT `+completionColumns+` FROM completions WHERE id = ?`, id))
 }
 
 // DueCompletions lists queued completions whose next attempt is due.
-func (db *DB) DueCompletions(ctx context.Context, limit int) ([]Completion, error) {
+func (db *DB) DueCompletions(ctx context.Context, limit int) (_ []Completion, err error) {
+	defer wrap(&err, "due completions")
 	return db.completions(ctx, `WHERE state = 'queued' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?`, formatTime(db.now()), limit)
 }
 
 // QueuedCompletions lists an owner's completions still waiting for the platform.
 // The answer is shared through the read cache: do not modify it.
-func (db *DB) QueuedCompletions(ctx context.Context, customerGUID string) ([]Completion, error) {
+func (db *DB) QueuedCompletions(ctx context.Context, customerGUID string) (_ []Completion, err error) {
+	defer wrap(&err, "queued completions")
 	return cached(db, "queued:"+customerGUID, func() ([]Completion, error) {
 		if customerGUID == "" {
 			return db.completions(ctx, `WHERE state = 'queued' AND customer_guid IS NULL ORDER BY id`)
@@ -327,7 +344,8 @@ func (db *DB) completions(ctx context.Context, where string, args ...any) ([]Com
 // the platform is called, so a crash mid-call retries later instead of never,
 // and two workers do not call at once. It reports false when the completion is
 // not queued or not due any more.
-func (db *DB) ClaimCompletion(ctx context.Context, id int64, retryAt time.Time, outcomeUnknown bool) (bool, error) {
+func (db *DB) ClaimCompletion(ctx context.Context, id int64, retryAt time.Time, outcomeUnknown bool) (_ bool, err error) {
+	defer wrap(&err, "claim completion")
 	res, err := db.write.ExecContext(ctx, `UPDATE completions SET attempts = attempts + 1, next_attempt_at = ?,
 		outcome_unknown = MAX(outcome_unknown, ?), updated_at = ? WHERE id = ? AND state = 'queued' AND next_attempt_at <= ?`,
 		formatTime(retryAt), outcomeUnknown, formatTime(db.now()), id, formatTime(db.now()))
@@ -339,17 +357,19 @@ func (db *DB) ClaimCompletion(ctx context.Context, id int64, retryAt time.Time, 
 }
 
 // RetryCompletion records a failed attempt and when to try again.
-func (db *DB) RetryCompletion(ctx context.Context, id int64, next time.Time, errText string) error {
-	_, err := db.write.ExecContext(ctx, `UPDATE completions SET next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ? AND state = 'queued'`,
+func (db *DB) RetryCompletion(ctx context.Context, id int64, next time.Time, errText string) (err error) {
+	defer wrap(&err, "retry completion")
+	_, err = db.write.ExecContext(ctx, `UPDATE completions SET next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ? AND state = 'queued'`,
 		formatTime(next), errText, formatTime(db.now()), id)
 	return err
 }
 
 // FinishCompletion marks a completion done and saves the account the platform
 // answered with, in one transaction; the public token is erased.
-func (db *DB) FinishCompletion(ctx context.Context, id int64, a Account) ([]Transition, error) {
+func (db *DB) FinishCompletion(ctx context.Context, id int64, a Account) (_ []Transition, err error) {
+	defer wrap(&err, "finish completion")
 	var changes []Transition
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err = db.tx(ctx, func(tx *sql.Tx) error {
 		now := formatTime(db.now())
 		if _, err := tx.ExecContext(ctx, `UPDATE completions SET state = 'done', account_guid = ?, public_token = NULL, last_error = '',
 			outcome_unknown = 0, updated_at = ? WHERE id = ?`, a.GUID, now, id); err != nil {
@@ -363,17 +383,18 @@ func (db *DB) FinishCompletion(ctx context.Context, id int64, a Account) ([]Tran
 }
 
 // FailCompletion gives up on a completion (e.g. its public token expired); the public token is erased.
-func (db *DB) FailCompletion(ctx context.Context, id int64, errText string) error {
-	_, err := db.write.ExecContext(ctx, `UPDATE completions SET state = 'failed', public_token = NULL, last_error = ?, updated_at = ? WHERE id = ?`,
+func (db *DB) FailCompletion(ctx context.Context, id int64, errText string) (err error) {
+	defer wrap(&err, "fail completion")
+	_, err = db.write.ExecContext(ctx, `UPDATE completions SET state = 'failed', public_token = NULL, last_error = ?, updated_at = ? WHERE id = ?`,
 		errText, formatTime(db.now()), id)
 	return err
 }
 
 // OwnerAccounts lists the live connections of an owner (a customer, or the
 // organization itself when customerGUID is empty), for duplicate checks.
-func (db *DB) OwnerAccounts(ctx context.Context, customerGUID string) ([]Account, error) {
+func (db *DB) OwnerAccounts(ctx context.Context, customerGUID string) (_ []Account, err error) {
+	defer wrap(&err, "owner accounts")
 	var rows *sql.Rows
-	var err error
 	if customerGUID == "" {
 		rows, err = db.query(ctx, `SELECT `+accountColumns+` FROM accounts WHERE customer_guid IS NULL AND state NOT IN ('deleted', 'deleting', 'failed')`)
 	} else {

@@ -21,7 +21,8 @@ type Notification struct {
 }
 
 // AddNotification queues a banner for a customer.
-func (db *DB) AddNotification(ctx context.Context, n Notification) (int64, error) {
+func (db *DB) AddNotification(ctx context.Context, n Notification) (_ int64, err error) {
+	defer wrap(&err, "add notification")
 	res, err := db.write.ExecContext(ctx, `INSERT INTO notifications (customer_guid, account_guid, kind, message, reason_state, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
 		n.CustomerGUID, nullString(n.AccountGUID), n.Kind, n.Message, nullString(n.ReasonState), formatTime(db.now()))
 	if err != nil {
@@ -32,7 +33,8 @@ func (db *DB) AddNotification(ctx context.Context, n Notification) (int64, error
 
 // ActiveNotifications lists a customer's banners that were not dismissed and
 // whose reason still holds (their connection is in the banner's reason state), newest first.
-func (db *DB) ActiveNotifications(ctx context.Context, customerGUID string) ([]Notification, error) {
+func (db *DB) ActiveNotifications(ctx context.Context, customerGUID string) (_ []Notification, err error) {
+	defer wrap(&err, "active notifications")
 	return cached(db, "notifications:"+customerGUID, func() ([]Notification, error) { return db.activeNotifications(ctx, customerGUID) })
 }
 
@@ -59,7 +61,8 @@ func (db *DB) activeNotifications(ctx context.Context, customerGUID string) ([]N
 }
 
 // DismissNotification hides a banner; only its own customer can dismiss it.
-func (db *DB) DismissNotification(ctx context.Context, customerGUID string, id int64) error {
+func (db *DB) DismissNotification(ctx context.Context, customerGUID string, id int64) (err error) {
+	defer wrap(&err, "dismiss notification")
 	res, err := db.write.ExecContext(ctx, `UPDATE notifications SET dismissed_at = ? WHERE id = ? AND customer_guid = ? AND dismissed_at IS NULL`,
 		formatTime(db.now()), id, customerGUID)
 	if err != nil {
@@ -80,20 +83,22 @@ type JobStatus struct {
 }
 
 // RecordJob notes a run of a background job; err == "" means it succeeded.
-func (db *DB) RecordJob(ctx context.Context, name, errText string) error {
+func (db *DB) RecordJob(ctx context.Context, name, errText string) (err error) {
+	defer wrap(&err, "record job")
 	now := formatTime(db.now())
 	var ok any
 	if errText == "" {
 		ok = now
 	}
-	_, err := db.write.ExecContext(ctx, `INSERT INTO job_status (name, last_ok_at, last_try_at, last_error) VALUES (?, ?, ?, ?)
+	_, err = db.write.ExecContext(ctx, `INSERT INTO job_status (name, last_ok_at, last_try_at, last_error) VALUES (?, ?, ?, ?)
 		ON CONFLICT (name) DO UPDATE SET last_ok_at = COALESCE(excluded.last_ok_at, job_status.last_ok_at),
 			last_try_at = excluded.last_try_at, last_error = excluded.last_error`, name, ok, now, errText)
 	return err
 }
 
 // Job returns a job's health; a job that never ran has zero times.
-func (db *DB) Job(ctx context.Context, name string) (JobStatus, error) {
+func (db *DB) Job(ctx context.Context, name string) (_ JobStatus, err error) {
+	defer wrap(&err, "job")
 	return cached(db, "job:"+name, func() (JobStatus, error) { return db.job(ctx, name) })
 }
 
@@ -113,8 +118,9 @@ func (db *DB) job(ctx context.Context, name string) (JobStatus, error) {
 
 // DismissAccountNotifications hides a connection's banners of one kind, e.g.
 // "reconnect" banners once the connection works again.
-func (db *DB) DismissAccountNotifications(ctx context.Context, accountGUID, kind string) error {
-	_, err := db.write.ExecContext(ctx, `UPDATE notifications SET dismissed_at = ? WHERE account_guid = ? AND kind = ? AND dismissed_at IS NULL`,
+func (db *DB) DismissAccountNotifications(ctx context.Context, accountGUID, kind string) (err error) {
+	defer wrap(&err, "dismiss account notifications")
+	_, err = db.write.ExecContext(ctx, `UPDATE notifications SET dismissed_at = ? WHERE account_guid = ? AND kind = ? AND dismissed_at IS NULL`,
 		formatTime(db.now()), accountGUID, kind)
 	return err
 }

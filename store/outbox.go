@@ -29,7 +29,8 @@ type Email struct {
 }
 
 // QueueEmail adds a message to the outbox; the worker sends it when SMTP is configured.
-func (db *DB) QueueEmail(ctx context.Context, e Email) (int64, error) {
+func (db *DB) QueueEmail(ctx context.Context, e Email) (_ int64, err error) {
+	defer wrap(&err, "queue email")
 	now := formatTime(db.now())
 	res, err := db.write.ExecContext(ctx, `INSERT INTO outbox (to_addr, subject, body, account_guid, state, next_attempt_at, created_at)
 		VALUES (?, ?, ?, ?, 'queued', ?, ?)`, e.To, e.Subject, e.Body, nullString(e.AccountGUID), now, now)
@@ -61,7 +62,8 @@ func collectEmails(rows *sql.Rows, err error) ([]Email, error) {
 }
 
 // Emails lists the outbox newest first, optionally only one state.
-func (db *DB) Emails(ctx context.Context, state string, limit int) ([]Email, error) {
+func (db *DB) Emails(ctx context.Context, state string, limit int) (_ []Email, err error) {
+	defer wrap(&err, "emails")
 	if state == "" {
 		return collectEmails(db.query(ctx, `SELECT `+emailColumns+` FROM outbox ORDER BY id DESC LIMIT ?`, limit))
 	}
@@ -69,19 +71,22 @@ func (db *DB) Emails(ctx context.Context, state string, limit int) ([]Email, err
 }
 
 // EmailsForAccount lists the messages about a connection, oldest first.
-func (db *DB) EmailsForAccount(ctx context.Context, accountGUID string) ([]Email, error) {
+func (db *DB) EmailsForAccount(ctx context.Context, accountGUID string) (_ []Email, err error) {
+	defer wrap(&err, "emails for account")
 	return collectEmails(db.query(ctx, `SELECT `+emailColumns+` FROM outbox WHERE account_guid = ? ORDER BY id LIMIT 500`, accountGUID))
 }
 
 // DueEmails lists queued messages whose next attempt is due.
-func (db *DB) DueEmails(ctx context.Context, limit int) ([]Email, error) {
+func (db *DB) DueEmails(ctx context.Context, limit int) (_ []Email, err error) {
+	defer wrap(&err, "due emails")
 	return collectEmails(db.query(ctx, `SELECT `+emailColumns+` FROM outbox
 		WHERE state = 'queued' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?`, formatTime(db.now()), limit))
 }
 
 // ClaimEmail counts an attempt and pushes the next one to retryAt before
 // sending, so a crash mid-send retries later and two workers never send at once.
-func (db *DB) ClaimEmail(ctx context.Context, id int64, retryAt time.Time) (bool, error) {
+func (db *DB) ClaimEmail(ctx context.Context, id int64, retryAt time.Time) (_ bool, err error) {
+	defer wrap(&err, "claim email")
 	now := formatTime(db.now())
 	res, err := db.write.ExecContext(ctx, `UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?
 		WHERE id = ? AND state = 'queued' AND next_attempt_at <= ?`, formatTime(retryAt), id, now)
@@ -93,21 +98,24 @@ func (db *DB) ClaimEmail(ctx context.Context, id int64, retryAt time.Time) (bool
 }
 
 // MarkEmailSent records a delivered message.
-func (db *DB) MarkEmailSent(ctx context.Context, id int64) error {
+func (db *DB) MarkEmailSent(ctx context.Context, id int64) (err error) {
+	defer wrap(&err, "mark email sent")
 	now := formatTime(db.now())
-	_, err := db.write.ExecContext(ctx, `UPDATE outbox SET state = 'sent', sent_at = ?, last_error = '' WHERE id = ?`, now, id)
+	_, err = db.write.ExecContext(ctx, `UPDATE outbox SET state = 'sent', sent_at = ?, last_error = '' WHERE id = ?`, now, id)
 	return err
 }
 
 // RetryEmail records a failed attempt and when to try again.
-func (db *DB) RetryEmail(ctx context.Context, id int64, next time.Time, errText string) error {
-	_, err := db.write.ExecContext(ctx, `UPDATE outbox SET next_attempt_at = ?, last_error = ? WHERE id = ? AND state = 'queued'`,
+func (db *DB) RetryEmail(ctx context.Context, id int64, next time.Time, errText string) (err error) {
+	defer wrap(&err, "retry email")
+	_, err = db.write.ExecContext(ctx, `UPDATE outbox SET next_attempt_at = ?, last_error = ? WHERE id = ? AND state = 'queued'`,
 		formatTime(next), errText, id)
 	return err
 }
 
 // FailEmail gives up on a message.
-func (db *DB) FailEmail(ctx context.Context, id int64, errText string) error {
-	_, err := db.write.ExecContext(ctx, `UPDATE outbox SET state = 'failed', last_error = ? WHERE id = ?`, errText, id)
+func (db *DB) FailEmail(ctx context.Context, id int64, errText string) (err error) {
+	defer wrap(&err, "fail email")
+	_, err = db.write.ExecContext(ctx, `UPDATE outbox SET state = 'failed', last_error = ? WHERE id = ?`, errText, id)
 	return err
 }

@@ -6,15 +6,17 @@ import (
 )
 
 // CreateSession records a new server-side session for a user.
-func (db *DB) CreateSession(ctx context.Context, id string, userID int64, ttl time.Duration) error {
+func (db *DB) CreateSession(ctx context.Context, id string, userID int64, ttl time.Duration) (err error) {
+	defer wrap(&err, "create session")
 	now := db.now()
-	_, err := db.write.ExecContext(ctx, `INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)`,
+	_, err = db.write.ExecContext(ctx, `INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)`,
 		id, userID, formatTime(now), formatTime(now.Add(ttl)))
 	return err
 }
 
 // SessionUser returns the user of a live session: not revoked, not expired.
-func (db *DB) SessionUser(ctx context.Context, id string) (User, error) {
+func (db *DB) SessionUser(ctx context.Context, id string) (_ User, err error) {
+	defer wrap(&err, "session user")
 	type live struct {
 		user    User
 		expires string
@@ -45,8 +47,9 @@ func (db *DB) SessionUser(ctx context.Context, id string) (User, error) {
 }
 
 // RevokeSession ends a session server-side, so a copied cookie stops working.
-func (db *DB) RevokeSession(ctx context.Context, id string) error {
-	_, err := db.write.ExecContext(ctx, `UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, formatTime(db.now()), id)
+func (db *DB) RevokeSession(ctx context.Context, id string) (err error) {
+	defer wrap(&err, "revoke session")
+	_, err = db.write.ExecContext(ctx, `UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, formatTime(db.now()), id)
 	return err
 }
 
@@ -56,7 +59,8 @@ func (db *DB) RevokeSession(ctx context.Context, id string) error {
 const endedSessionGrace = time.Hour
 
 // DeleteExpiredSessions removes sessions that ended over endedSessionGrace ago.
-func (db *DB) DeleteExpiredSessions(ctx context.Context) (int64, error) {
+func (db *DB) DeleteExpiredSessions(ctx context.Context) (_ int64, err error) {
+	defer wrap(&err, "delete expired sessions")
 	res, err := db.write.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at <= ?1 OR revoked_at <= ?1`, formatTime(db.now().Add(-endedSessionGrace)))
 	if err != nil {
 		return 0, err

@@ -85,7 +85,8 @@ func collectTransfers(rows *sql.Rows, err error) ([]Transfer, error) {
 
 // CreateQuotedTransfer stores a quote the customer is about to confirm.
 // A key or quote used before is ErrConflict.
-func (db *DB) CreateQuotedTransfer(ctx context.Context, t Transfer) (Transfer, error) {
+func (db *DB) CreateQuotedTransfer(ctx context.Context, t Transfer) (_ Transfer, err error) {
+	defer wrap(&err, "create quoted transfer")
 	now := formatTime(db.now())
 	res, err := db.write.ExecContext(ctx, `INSERT INTO transfers
 		(idempotency_key, customer_guid, account_guid, side, rail, amount, fee, quote_guid, quote_expires_at, state, created_at, updated_at)
@@ -109,14 +110,16 @@ func (db *DB) transfer(ctx context.Context, id int64) (Transfer, error) {
 }
 
 // CustomerTransfer returns a transfer by its key, only to its customer.
-func (db *DB) CustomerTransfer(ctx context.Context, customerGUID, key string) (Transfer, error) {
+func (db *DB) CustomerTransfer(ctx context.Context, customerGUID, key string) (_ Transfer, err error) {
+	defer wrap(&err, "customer transfer")
 	return scanTransfer(db.queryRow(ctx, `SELECT `+transferColumns+` FROM transfers
 		WHERE idempotency_key = ? AND customer_guid = ?`, key, customerGUID))
 }
 
 // ClaimTransfer moves a quoted transfer to submitting and reports whether
 // this call did: of two submits of one confirm form, only one claims it.
-func (db *DB) ClaimTransfer(ctx context.Context, customerGUID, key string) (bool, error) {
+func (db *DB) ClaimTransfer(ctx context.Context, customerGUID, key string) (_ bool, err error) {
+	defer wrap(&err, "claim transfer")
 	res, err := db.write.ExecContext(ctx, `UPDATE transfers SET state = 'submitting', updated_at = ?
 		WHERE idempotency_key = ? AND customer_guid = ? AND state = 'quoted'`, formatTime(db.now()), key, customerGUID)
 	if err != nil {
@@ -128,8 +131,9 @@ func (db *DB) ClaimTransfer(ctx context.Context, customerGUID, key string) (bool
 
 // RecordTransfer stores what the platform said about a transfer: its guid
 // (once known), state and failure code. A final state is never left.
-func (db *DB) RecordTransfer(ctx context.Context, id int64, transferGUID, state, failureCode string) error {
-	_, err := db.write.ExecContext(ctx, `UPDATE transfers
+func (db *DB) RecordTransfer(ctx context.Context, id int64, transferGUID, state, failureCode string) (err error) {
+	defer wrap(&err, "record transfer")
+	_, err = db.write.ExecContext(ctx, `UPDATE transfers
 		SET transfer_guid = COALESCE(transfer_guid, ?), state = ?, failure_code = ?, updated_at = ?
 		WHERE id = ? AND state NOT IN ('completed', 'failed')`,
 		nullString(transferGUID), state, failureCode, formatTime(db.now()), id)
@@ -138,7 +142,8 @@ func (db *DB) RecordTransfer(ctx context.Context, id int64, transferGUID, state,
 
 // RecentTransfers lists a customer's transfers, newest first, all of them
 // or one account's (accountGUID not empty); quotes never confirmed are left out.
-func (db *DB) RecentTransfers(ctx context.Context, customerGUID, accountGUID string, limit int) ([]Transfer, error) {
+func (db *DB) RecentTransfers(ctx context.Context, customerGUID, accountGUID string, limit int) (_ []Transfer, err error) {
+	defer wrap(&err, "recent transfers")
 	return cached(db, fmt.Sprintf("transfers:%s:%s:%d", customerGUID, accountGUID, limit), func() ([]Transfer, error) {
 		return db.recentTransfers(ctx, customerGUID, accountGUID, limit)
 	})
@@ -154,7 +159,8 @@ func (db *DB) recentTransfers(ctx context.Context, customerGUID, accountGUID str
 }
 
 // OpenTransfers lists the transfers the platform has not finished, oldest first.
-func (db *DB) OpenTransfers(ctx context.Context, limit int) ([]Transfer, error) {
+func (db *DB) OpenTransfers(ctx context.Context, limit int) (_ []Transfer, err error) {
+	defer wrap(&err, "open transfers")
 	return collectTransfers(db.query(ctx, `SELECT `+transferColumns+` FROM transfers
 		WHERE state IN ('submitting', 'storing', 'pending', 'holding', 'reviewing', 'cancelling') ORDER BY updated_at LIMIT ?`, limit))
 }

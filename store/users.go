@@ -40,7 +40,8 @@ func scanUser(row interface{ Scan(...any) error }) (User, error) {
 }
 
 // CreateUser inserts a user; an email already taken gives ErrConflict.
-func (db *DB) CreateUser(ctx context.Context, u User) (User, error) {
+func (db *DB) CreateUser(ctx context.Context, u User) (_ User, err error) {
+	defer wrap(&err, "create user")
 	now := db.now()
 	res, err := db.write.ExecContext(ctx,
 		`INSERT INTO users (email, password_hash, role, customer_guid, created_at, password_changed_at) VALUES (?, ?, ?, ?, ?, ?)`,
@@ -57,29 +58,34 @@ func (db *DB) CreateUser(ctx context.Context, u User) (User, error) {
 }
 
 // UserByEmail finds a user by email, case-insensitively.
-func (db *DB) UserByEmail(ctx context.Context, email string) (User, error) {
+func (db *DB) UserByEmail(ctx context.Context, email string) (_ User, err error) {
+	defer wrap(&err, "user by email")
 	return scanUser(db.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email = ?`, email))
 }
 
 // UserByID finds a user by id.
-func (db *DB) UserByID(ctx context.Context, id int64) (User, error) {
+func (db *DB) UserByID(ctx context.Context, id int64) (_ User, err error) {
+	defer wrap(&err, "user by ID")
 	return scanUser(db.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
 }
 
 // UserByCustomerGUID finds the customer user tied to a platform customer.
-func (db *DB) UserByCustomerGUID(ctx context.Context, guid string) (User, error) {
+func (db *DB) UserByCustomerGUID(ctx context.Context, guid string) (_ User, err error) {
+	defer wrap(&err, "user by customer GUID")
 	return scanUser(db.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE customer_guid = ?`, guid))
 }
 
 // CountUsers tells whether the database has been seeded.
-func (db *DB) CountUsers(ctx context.Context) (int, error) {
+func (db *DB) CountUsers(ctx context.Context) (_ int, err error) {
+	defer wrap(&err, "count users")
 	var n int
-	err := db.queryRow(ctx, `SELECT COUNT(*) FROM users`).Scan(&n)
+	err = db.queryRow(ctx, `SELECT COUNT(*) FROM users`).Scan(&n)
 	return n, err
 }
 
 // SetPassword replaces a user's password hash and revokes every session of that user.
-func (db *DB) SetPassword(ctx context.Context, userID int64, hash string) error {
+func (db *DB) SetPassword(ctx context.Context, userID int64, hash string) (err error) {
+	defer wrap(&err, "set password")
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		now := formatTime(db.now())
 		res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ?, password_changed_at = ? WHERE id = ?`, hash, now, userID)
@@ -96,7 +102,8 @@ func (db *DB) SetPassword(ctx context.Context, userID int64, hash string) error 
 
 // SetDisabled disables a user, revoking every session of the user in the
 // same transaction, or enables the user again.
-func (db *DB) SetDisabled(ctx context.Context, userID int64, disabled bool) error {
+func (db *DB) SetDisabled(ctx context.Context, userID int64, disabled bool) (err error) {
+	defer wrap(&err, "set disabled")
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		now := formatTime(db.now())
 		var res sql.Result
@@ -121,7 +128,8 @@ func (db *DB) SetDisabled(ctx context.Context, userID int64, disabled bool) erro
 }
 
 // RevokeUserSessions signs a user out everywhere and reports how many sessions ended.
-func (db *DB) RevokeUserSessions(ctx context.Context, userID int64) (int64, error) {
+func (db *DB) RevokeUserSessions(ctx context.Context, userID int64) (_ int64, err error) {
+	defer wrap(&err, "revoke user sessions")
 	res, err := db.write.ExecContext(ctx, `UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?`,
 		formatTime(db.now()), userID, formatTime(db.now()))
 	if err != nil {

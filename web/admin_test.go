@@ -47,8 +47,7 @@ func newAdminApp(t *testing.T, sandboxBank bool) *app {
 		t.Fatal(err)
 	}
 	sessions := web.NewSessions(a.db, make([]byte, 32), make([]byte, 32), false)
-	h := handlers.New(log, a.db, sessions, nil, nil, assets, handlers.Options{})
-	h.SetAdmin(connections.NewAdmin(svc, nil, connections.AdminConfig{}))
+	h := handlers.New(log, handlers.Deps{Store: a.db, Sessions: sessions, Assets: assets, Admin: connections.NewAdmin(svc, nil, connections.AdminConfig{})}, handlers.Options{})
 	a.srv.Config.Handler = web.New(web.Config{Log: log, Store: a.db, Assets: assets, Handler: h, Sessions: sessions})
 	return a
 }

@@ -91,9 +91,8 @@ func newDemoApp(t *testing.T) (*app, *fakeDemo) {
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	sessions := web.NewSessions(db, make([]byte, 32), make([]byte, 32), false)
-	h := handlers.New(log, db, sessions, nil, nil, assets, handlers.Options{})
 	demo := &fakeDemo{}
-	h.SetDemo(demo)
+	h := handlers.New(log, handlers.Deps{Store: db, Sessions: sessions, Assets: assets, Demo: demo}, handlers.Options{})
 	e := web.New(web.Config{Log: log, Store: db, Assets: assets, Handler: h, Sessions: sessions})
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)

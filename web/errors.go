@@ -27,7 +27,8 @@ var friendly = map[int]views.ErrorView{
 	http.StatusInternalServerError:   {Heading: "Something went wrong", Message: "Internal error. We have logged it; please try again in a moment."},
 }
 
-// errorHandler maps errors to responses in one place: ErrNotFound → 404, an
+// errorHandler maps errors to responses in one place: a domain refusal →
+// its kind's status (handlers.Status) and its message, ErrNotFound → 404, an
 // *echo.HTTPError → its code and its (user-facing) message, anything else →
 // 500 "Internal error.", logged with the request id. Internals never reach the user.
 func errorHandler(log *slog.Logger, h *handlers.Handler) echo.HTTPErrorHandler {
@@ -40,11 +41,7 @@ func errorHandler(log *slog.Logger, h *handlers.Handler) echo.HTTPErrorHandler {
 		var ce *connections.Error
 		switch {
 		case errors.As(err, &ce):
-			if wantsJSON(c) {
-				c.JSON(ce.Status, map[string]string{"error": ce.Message, "code": ce.Code, "existing_guid": ce.ExistingGUID})
-				return
-			}
-			status, msg = ce.Status, ce.Message
+			status, msg = handlers.Status(ce.Kind), ce.Message
 		case errors.Is(err, store.ErrNotFound):
 			status = http.StatusNotFound
 		case errors.As(err, &he):
@@ -72,7 +69,7 @@ func errorHandler(log *slog.Logger, h *handlers.Handler) echo.HTTPErrorHandler {
 			c.NoContent(status)
 			return
 		}
-		if wantsJSON(c) {
+		if handlers.WantsJSON(c) {
 			c.JSON(status, map[string]string{"error": v.Message})
 			return
 		}
@@ -81,9 +78,4 @@ func errorHandler(log *slog.Logger, h *handlers.Handler) echo.HTTPErrorHandler {
 			c.String(http.StatusInternalServerError, "Internal error.")
 		}
 	}
-}
-
-func wantsJSON(c echo.Context) bool {
-	r := c.Request()
-	return r.Header.Get("Accept") == "application/json" || r.Header.Get("Content-Type") == "application/json"
 }

@@ -29,7 +29,7 @@ func newLinksApp(t *testing.T) *app {
 		t.Fatal(err)
 	}
 	sessions := web.NewSessions(a.db, make([]byte, 32), make([]byte, 32), false)
-	h := handlers.New(log, a.db, sessions, nil, svc, assets, handlers.Options{LinkEnabled: true})
+	h := handlers.New(log, handlers.Deps{Store: a.db, Sessions: sessions, Assets: assets, Links: svc}, handlers.Options{LinkEnabled: true})
 	a.srv.Config.Handler = web.New(web.Config{Log: log, Store: a.db, Assets: assets, Handler: h, Sessions: sessions})
 	return a
 }

@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/bankconnections/portal/handlers"
-	"github.com/bankconnections/portal/web"
 )
 
 // fakeReadiness is the platform check as a func field.
@@ -24,14 +23,14 @@ func (f *fakeReadiness) Ready(ctx context.Context) error { return f.ready(ctx) }
 func TestReadyzNamesWhatIsDown(t *testing.T) {
 	platformErr := errors.New("dial tcp id.internal.example:443: connection refused")
 	var platformDown atomic.Bool
-	a := newAppWith(t, func(cfg *web.Config) {
-		cfg.Handler.SetReadiness(&fakeReadiness{ready: func(context.Context) error {
+	a := newAppWithDeps(t, func(d *handlers.Deps) {
+		d.Ready = &fakeReadiness{ready: func(context.Context) error {
 			if platformDown.Load() {
 				return platformErr
 			}
 			return nil
-		}})
-	})
+		}}
+	}, nil)
 	c := a.client()
 	if r := c.get("/readyz"); r.status != http.StatusOK || r.body != "ready\n" {
 		t.Fatalf("all up: got %d %q, want 200 ready", r.status, r.body)

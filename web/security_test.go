@@ -156,10 +156,8 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	sessions := web.NewSessions(db, make([]byte, 32), make([]byte, 32), false)
-	h := handlers.New(log, db, sessions, svc, svc, assets, handlers.Options{LinkEnabled: true})
-	h.SetAdmin(connections.NewAdmin(svc, nil, connections.AdminConfig{}))
-	h.SetTransfers(connections.NewTransfers(svc, connections.TransferConfig{}))
-	h.SetReadiness(bank)
+	h := handlers.New(log, handlers.Deps{Store: db, Sessions: sessions, Assets: assets, Syncer: svc, Links: svc, Ready: bank,
+		Admin: connections.NewAdmin(svc, nil, connections.AdminConfig{}), Transfers: connections.NewTransfers(svc, connections.TransferConfig{})}, handlers.Options{LinkEnabled: true})
 	e := web.New(web.Config{Log: log, Store: db, Assets: assets, Handler: h, Sessions: sessions, PlaidOrigin: sims.StandInURL})
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
@@ -714,7 +712,7 @@ func TestCookieFlagsOverTLS(t *testing.T) {
 	assets, _ := static.Load()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	sessions := web.NewSessions(a.db, make([]byte, 32), make([]byte, 32), true)
-	h := handlers.New(log, a.db, sessions, nil, nil, assets, handlers.Options{})
+	h := handlers.New(log, handlers.Deps{Store: a.db, Sessions: sessions, Assets: assets}, handlers.Options{})
 	e := web.New(web.Config{Log: log, Store: a.db, Assets: assets, Handler: h, Sessions: sessions, SecureCookies: true})
 
 	rec := httptest.NewRecorder()

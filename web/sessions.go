@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"log/slog"
 	"net/http"
 	"sync"
 	"time"
@@ -198,4 +199,29 @@ func (s *Sessions) End(c echo.Context) error {
 	sess.Options.MaxAge = -1
 	sess.Values = map[any]any{}
 	return sess.Save(c.Request(), c.Response())
+}
+
+// SessionSweeper deletes the sessions that ended (expired or revoked) a while ago.
+type SessionSweeper interface {
+	DeleteExpiredSessions(ctx context.Context) (int64, error)
+}
+
+// RunSessionCleanup deletes ended sessions every interval until ctx ends;
+// the caller owns it (runs it with the server's other background work and
+// waits for it at shutdown).
+func RunSessionCleanup(ctx context.Context, log *slog.Logger, st SessionSweeper, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := st.DeleteExpiredSessions(ctx); err != nil {
+				log.Warn("delete ended sessions", "err", err)
+			} else if n > 0 {
+				log.Debug("deleted ended sessions", "sessions", n)
+			}
+		}
+	}
 }

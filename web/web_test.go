@@ -41,6 +41,12 @@ func newApp(t *testing.T) *app { t.Helper(); return newAppWith(t, nil) }
 // newAppWith is newApp with changes to the stack's configuration.
 func newAppWith(t *testing.T, configure func(*web.Config)) *app {
 	t.Helper()
+	return newAppWithDeps(t, nil, configure)
+}
+
+// newAppWithDeps lets a test give the handlers' dependencies their parts.
+func newAppWithDeps(t *testing.T, deps func(*handlers.Deps), configure func(*web.Config)) *app {
+	t.Helper()
 	ctx := context.Background()
 	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "portal.db"))
 	if err != nil {
@@ -72,7 +78,11 @@ func newAppWith(t *testing.T, configure func(*web.Config)) *app {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	sessions := web.NewSessions(db, make([]byte, 32), make([]byte, 32), false)
 	frozen := time.Now() // the login throttles' window never ends during a test, however slow the machine
-	h := handlers.New(log, db, sessions, nil, nil, assets, handlers.Options{ThrottleClock: func() time.Time { return frozen }})
+	d := handlers.Deps{Store: db, Sessions: sessions, Assets: assets}
+	if deps != nil {
+		deps(&d)
+	}
+	h := handlers.New(log, d, handlers.Options{ThrottleClock: func() time.Time { return frozen }})
 	cfg := web.Config{Log: log, Store: db, Assets: assets, Handler: h, Sessions: sessions}
 	if configure != nil {
 		configure(&cfg)

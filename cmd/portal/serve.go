@@ -144,8 +144,6 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 		}
 	}
 
-	sessions := web.NewSessions(db, hashKey, blockKey, cfg.secureCookies())
-	h := handlers.New(log, db, sessions, conns, conns, assets, handlers.Options{LinkEnabled: true, Scripts: []string{plaidScriptURL(link), assets.URL("link.js")}})
 	// The on-demand refresh may take minutes: its own client, not retried.
 	slowCfg := platformCfg
 	slowCfg.AttemptTimeout, slowCfg.MaxRetries, slowCfg.HTTPClient = 0, -1, &http.Client{Timeout: 3 * time.Minute}
@@ -161,18 +159,18 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 	if err := admin.Recover(ctx); err != nil {
 		return err
 	}
-	h.SetAdmin(admin)
+	sessions := web.NewSessions(db, hashKey, blockKey, cfg.secureCookies())
+	deps := handlers.Deps{Store: db, Sessions: sessions, Assets: assets, Syncer: conns, Links: conns, Admin: admin}
 	var transfers *connections.Transfers
 	if grant.Enabled(platform.FeatureTransfers) {
 		transfers = connections.NewTransfers(conns, connections.TransferConfig{Limit: cfg.TransferLimit})
-		h.SetTransfers(transfers)
-	} else {
-		h.SetTransfersOff()
+		deps.Transfers = transfers
 	}
-	if demoCtl != nil {
-		h.SetDemo(demoCtl)
+	if demoCtl != nil { // a nil *demoController in the interface would not read as nil
+		deps.Demo = demoCtl
 	}
-	h.SetReadiness(bank)
+	deps.Ready = bank
+	h := handlers.New(log, deps, handlers.Options{LinkEnabled: true, Scripts: []string{plaidScriptURL(link), assets.URL("link.js")}})
 	webCfg := web.Config{Log: log, Store: db, Assets: assets, Handler: h, Sessions: sessions, SecureCookies: cfg.secureCookies(),
 		PlaidOrigin: link.Origin, PlaidScript: link.Script, PlaidConnect: link.Connect, TrustedProxies: cfg.TrustedProxies, BaseURL: cfg.BaseURL}
 	if met != nil {
@@ -192,6 +190,11 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 	var work sync.WaitGroup
 	work.Add(1)
 	go func() { defer work.Done(); conns.Run(workCtx) }()
+	work.Add(1)
+	go func() {
+		defer work.Done()
+		web.RunSessionCleanup(workCtx, log.With("component", "sessions"), db, time.Hour)
+	}()
 	if transfers != nil {
 		work.Add(1)
 		go func() { defer work.Done(); transfers.Run(workCtx) }()
