@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bankconnections/portal/platform"
+	"github.com/bankconnections/portal/rules"
 	"github.com/bankconnections/portal/store"
 )
 
@@ -98,7 +99,7 @@ func ParseAmount(s string, limit int64) (int64, error) {
 	if len(frac) > 2 {
 		return bad("Amounts are in dollars and cents: use at most two decimals.")
 	}
-	tooMuch := fmt.Sprintf("The most you can move at once is %s.", dollars(limit))
+	tooMuch := fmt.Sprintf("The most you can move at once is %s.", rules.Money(&limit))
 	if len(whole) > 15 {
 		if sign == "-" {
 			return bad("Enter an amount greater than zero.")
@@ -115,14 +116,6 @@ func ParseAmount(s string, limit int64) (int64, error) {
 		return bad(tooMuch)
 	}
 	return cents, nil
-}
-
-func dollars(cents int64) string {
-	whole := strconv.FormatInt(cents/100, 10)
-	for i := len(whole) - 3; i > 0; i -= 3 {
-		whole = whole[:i] + "," + whole[i:]
-	}
-	return fmt.Sprintf("$%s.%02d", whole, cents%100)
 }
 
 // TransferRequest is what the customer asks for on a connection.

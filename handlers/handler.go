@@ -68,10 +68,11 @@ type Deps struct {
 	Assets   *static.Assets
 	// Syncer refreshes the local copy on reads; nil: no sync on reads.
 	Syncer Syncer
-	// Links runs the Link flows; nil: no Link flows (see Options.LinkEnabled).
+	// Links runs the Link flows. Required by the Link routes and sign-in
+	// (kept results); Options.LinkEnabled only shows or hides the buttons.
 	Links Links
-	// Admin serves the admin tab; the portal always has one, and a handler
-	// set without it serves no admin route.
+	// Admin serves the admin tab. Required: the admin routes call it (unlike
+	// Transfers, Demo and Ready, nil does not switch a feature off).
 	Admin Admin
 	// Transfers moves money; nil: deposits and withdrawals are switched off
 	// (the platform key lacks their scopes), and each connection says so.

@@ -120,7 +120,7 @@ func csrf(s *Sessions, h *handlers.Handler, publicHost string) echo.MiddlewareFu
 			r := c.Request()
 			switch r.Method {
 			case http.MethodGet, http.MethodHead, http.MethodOptions:
-				if c.Path() == "/healthz" || strings.HasPrefix(c.Path(), static.Prefix) {
+				if c.Path() == "/healthz" || c.Path() == "/readyz" || strings.HasPrefix(c.Path(), static.Prefix) {
 					return next(c) // probes and (shared-cacheable) assets get no cookie
 				}
 				v, err := s.ensureCookie(c)
