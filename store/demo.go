@@ -148,11 +148,3 @@ func (db *DB) RetryCompletionsNow(ctx context.Context) (err error) {
 	_, err = db.write.ExecContext(ctx, `UPDATE completions SET next_attempt_at = ? WHERE state = 'queued'`, formatTime(db.now()))
 	return err
 }
-
-// QueuedCompletionCount counts the completions still waiting for the platform.
-func (db *DB) QueuedCompletionCount(ctx context.Context) (_ int, err error) {
-	defer wrap(&err, "queued completion count")
-	var n int
-	err = db.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM completions WHERE state = 'queued'`).Scan(&n)
-	return n, err
-}

@@ -253,29 +253,16 @@ func (d *demoController) RecoverPlatform(ctx context.Context) (string, error) {
 		return "", err
 	}
 	d.setMode("", time.Time{})
-	// The audience should not wait out a retry's backoff.
+	// The audience should not wait out a retry's backoff: queued completions
+	// are retried now, and the page shows them finish (the answer does not
+	// wait for them, so a slow machine never makes the button time out).
 	if err := d.db.RetryCompletionsNow(ctx); err != nil {
 		return "", err
-	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		n, err := d.db.QueuedCompletionCount(ctx)
-		if err != nil {
-			return "", err
-		}
-		if n == 0 || time.Now().After(deadline) {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return "", ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
 	}
 	if err := d.syncNow(ctx); err != nil {
 		return "", err
 	}
-	return "The platform is back: anything that waited with Finishing… has finished, with no further click.", nil
+	return "The platform is back: anything that waited with Finishing… finishes now, with no further click.", nil
 }
 
 func (d *demoController) Reset(ctx context.Context) (string, error) {
