@@ -214,30 +214,12 @@ func (db *DB) CustomerAccounts(ctx context.Context, customerGUID string) (_ []Ac
 		if err != nil {
 			return nil, err
 		}
-		defer rows.Close()
-		var out []Account
-		for rows.Next() {
-			a, err := scanCustomerAccount(rows)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, a)
-		}
-		return out, rows.Err()
+		return collect(rows, scanCustomerAccount)
 	})
 }
 
 func collectAccounts(rows *sql.Rows) ([]Account, error) {
-	defer rows.Close()
-	var out []Account
-	for rows.Next() {
-		a, err := scanAccount(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return collect(rows, func(r rowScanner) (Account, error) { return scanAccount(r) })
 }
 
 // AccountGUIDsNotIn returns the guids of local accounts (not yet deleted) missing from seen

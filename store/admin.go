@@ -158,16 +158,7 @@ func (db *DB) AdminEmails(ctx context.Context) (_ []string, err error) {
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var e string
-		if err := rows.Scan(&e); err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return collect(rows, scanString)
 }
 
 // AccountNotifications lists the in-app notifications raised about a connection, oldest first.

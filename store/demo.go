@@ -129,16 +129,7 @@ func connColumn(ctx context.Context, conn *sql.Conn, q string, args ...any) ([]s
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var v string
-		if err := rows.Scan(&v); err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return collect(rows, scanString)
 }
 
 // RetryCompletionsNow makes every queued completion due at once (the demo's

@@ -328,16 +328,7 @@ func (db *DB) completions(ctx context.Context, where string, args ...any) ([]Com
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []Completion
-	for rows.Next() {
-		c, err := scanCompletion(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return collect(rows, scanCompletion)
 }
 
 // ClaimCompletion counts an attempt and pushes the next one to retryAt before
