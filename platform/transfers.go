@@ -22,6 +22,7 @@ const (
 )
 
 // Transfer states, exactly the platform's seven; completed and failed are final.
+// Shaped like the account states (models.go), but the contract's other enum: nothing to share.
 const (
 	TransferStateStoring    = "storing"
 	TransferStatePending    = "pending"
@@ -107,6 +108,7 @@ type Participant struct {
 }
 
 // Transfer is money moving between the platform and an external bank account.
+// The simulator declares the same fields on its own: sim imports nothing of the portal (README, Layout).
 type Transfer struct {
 	GUID                    string    `json:"guid"`
 	TransferType            string    `json:"transfer_type"`

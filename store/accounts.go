@@ -8,6 +8,7 @@ import (
 )
 
 // The seven states of an external bank account, as the platform names them.
+// rules names them too; store imports none of the portal's packages (README, Layout), so it keeps its own.
 const (
 	StateStoring         = "storing"
 	StateCompleted       = "completed"

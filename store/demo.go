@@ -91,7 +91,8 @@ func (db *DB) RestoreSnapshot(ctx context.Context, path string) (err error) {
 type snapshotTable struct{ name, cols string }
 
 // snapshotTables lists the snapshot's tables (but the migrations' own) with
-// the columns the live table also has.
+// the columns the live table also has. The platform simulator resets its demo
+// data with its own copy (seedTables): it imports nothing of the portal.
 func snapshotTables(ctx context.Context, conn *sql.Conn) ([]snapshotTable, error) {
 	names, err := connColumn(ctx, conn, `SELECT name FROM seed.sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'schema_migrations' ORDER BY name`)
 	if err != nil {

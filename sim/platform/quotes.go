@@ -91,6 +91,7 @@ func (req createQuoteRequest) validate() error {
 
 // handleCreateQuote prices a funding deposit or withdrawal. Funding carries
 // no fee in the simulator, so what is delivered is what is received.
+// Shaped like the other handlers (read, check, s.fail on the first refusal, write); the shared steps are helpers already.
 func (s *Server) handleCreateQuote(w http.ResponseWriter, r *http.Request, sub subject) {
 	req, ok := readRequest[createQuoteRequest](s, w, r)
 	if !ok {

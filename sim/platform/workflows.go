@@ -235,6 +235,7 @@ func (s *Server) fetchLinkToken(ctx context.Context, guid string) (string, error
 	return lt.Token, nil
 }
 
+// Shaped like the other handlers (read, check, s.fail on the first refusal, write); the shared steps are helpers already.
 func (s *Server) handleGetWorkflow(w http.ResponseWriter, r *http.Request, sub subject) {
 	wf, err := s.workflow(r.Context(), sub, r.PathValue("guid"))
 	if err != nil {
