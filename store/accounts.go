@@ -310,18 +310,14 @@ func (db *DB) StateChanges(ctx context.Context, guid string) (_ []StateChange, e
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []StateChange
-	for rows.Next() {
-		var c StateChange
+	return collect(rows, func(r rowScanner) (c StateChange, _ error) {
 		var at string
-		if err := rows.Scan(&c.From, &c.To, &c.Source, &at); err != nil {
-			return nil, err
+		if err := r.Scan(&c.From, &c.To, &c.Source, &at); err != nil {
+			return c, err
 		}
 		c.At = parseTime(at)
-		out = append(out, c)
-	}
-	return out, rows.Err()
+		return c, nil
+	})
 }
 
 func placeholders(n int) string {
