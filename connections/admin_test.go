@@ -148,6 +148,16 @@ func (w *world) link(customerGUID, id string) string {
 	return a.GUID
 }
 
+// expire has the platform expire guid's bank login (pinned in
+// refresh_required) and syncs until the local copy says so.
+func (w *world) expire(guid string) {
+	w.t.Helper()
+	if err := w.sandbox.PinState(context.Background(), guid, "refresh_required", ""); err != nil {
+		w.t.Fatal(err)
+	}
+	w.waitState(guid, store.StateRefreshRequired)
+}
+
 // waitState syncs until the local copy of guid is in state.
 func (w *world) waitState(guid, state string) store.Account {
 	w.t.Helper()
@@ -204,10 +214,7 @@ func TestRemindOnlyExpiredCustomerConnections(t *testing.T) {
 	if _, err := w.admin.Remind(ctx, w.boss, guid); !isRefusal(err, connections.KindConflict) {
 		t.Fatalf("remind a connected account: got %v, want a 409 refusal", err)
 	}
-	if err := w.sandbox.PinState(ctx, guid, "refresh_required", ""); err != nil {
-		t.Fatal(err)
-	}
-	w.waitState(guid, store.StateRefreshRequired)
+	w.expire(guid)
 	before := len(w.emails(store.EmailQueued))
 	id, err := w.admin.Remind(ctx, w.boss, guid)
 	if err != nil {
@@ -508,10 +515,7 @@ func TestLinkReviewDisconnectsOnlyTheUpdatedConnection(t *testing.T) {
 	target := w.link("", "org1")
 	sameBank := w.link("", "org2")
 	other := w.link("", "org3")
-	if err := w.sandbox.PinState(ctx, target, "refresh_required", ""); err != nil {
-		t.Fatal(err)
-	}
-	w.waitState(target, store.StateRefreshRequired)
+	w.expire(target)
 
 	// Only the updated account is selected: the other connections at that bank are not concerned.
 	ls := w.readyUpdate(w.boss, target)
@@ -541,10 +545,7 @@ func TestLinkReviewDisconnectsOnlyTheUpdatedConnection(t *testing.T) {
 	}
 
 	// The updated account itself is left unselected: it is listed, not PATCHed, and only it is disconnected once confirmed.
-	if err := w.sandbox.PinState(ctx, target, "refresh_required", ""); err != nil {
-		t.Fatal(err)
-	}
-	w.waitState(target, store.StateRefreshRequired)
+	w.expire(target)
 	ls = w.readyUpdate(w.boss, target)
 	res, err = w.svc.Complete(ctx, w.boss, ls.ID, connections.Success{InstitutionID: "ins_109508",
 		Accounts: []connections.SuccessAccount{{ID: "x2", Name: "Plaid Saving", Mask: "2222"}}})
@@ -589,10 +590,7 @@ func TestCustomerUpdateWithTheAccountUnselectedAsksFirst(t *testing.T) {
 	w.plaid.names = map[string][2]string{"a1": {"Plaid Checking", "1111"}, "a2": {"Plaid Saving", "2222"}}
 	target := w.link(w.alice.CustomerGUID, "a1")
 	kept := w.link(w.alice.CustomerGUID, "a2")
-	if err := w.sandbox.PinState(ctx, target, "refresh_required", ""); err != nil {
-		t.Fatal(err)
-	}
-	w.waitState(target, store.StateRefreshRequired)
+	w.expire(target)
 	ls := w.readyUpdate(w.alice, target)
 	res, err := w.svc.Complete(ctx, w.alice, ls.ID, connections.Success{InstitutionID: "ins_109508",
 		Accounts: []connections.SuccessAccount{{ID: "x2", Name: "Plaid Saving", Mask: "2222"}}})

@@ -157,13 +157,9 @@ func decodeCallback(body []byte) (connections.LinkCallback, bool) {
 // logged here before the completion is posted). sendBeacon posts it on unload.
 func (h *Handler) LinkCallback(c echo.Context) error {
 	u, _ := CurrentUser(c)
-	id, body, err := sessionBody(c)
+	id, cb, err := decodeSessionBody(c, decodeCallback, "The Link callback was not understood.")
 	if err != nil {
 		return err
-	}
-	cb, ok := decodeCallback(body)
-	if !ok {
-		return echo.NewHTTPError(http.StatusBadRequest, "The Link callback was not understood.")
 	}
 	ls, err := h.links.RecordCallback(c.Request().Context(), u, id, cb)
 	if err != nil {
@@ -207,13 +203,9 @@ func decodeSuccess(body []byte) (connections.Success, bool) {
 // CompleteLink records onSuccess durably and finishes it with the platform.
 func (h *Handler) CompleteLink(c echo.Context) error {
 	u, _ := CurrentUser(c)
-	id, body, err := sessionBody(c)
+	id, in, err := decodeSessionBody(c, decodeSuccess, "The Link result was not understood.")
 	if err != nil {
 		return err
-	}
-	in, ok := decodeSuccess(body)
-	if !ok {
-		return echo.NewHTTPError(http.StatusBadRequest, "The Link result was not understood.")
 	}
 	res, err := h.links.Complete(c.Request().Context(), u, id, in)
 	if err != nil {
@@ -275,6 +267,21 @@ func sessionBody(c echo.Context) (string, []byte, error) {
 	return id, body, err
 }
 
+// decodeSessionBody reads the Link session id of the path and decodes the
+// request's JSON body; a body decode refuses is a 400 saying notUnderstood.
+func decodeSessionBody[T any](c echo.Context, decode func([]byte) (T, bool), notUnderstood string) (string, T, error) {
+	var in T
+	id, body, err := sessionBody(c)
+	if err != nil {
+		return "", in, err
+	}
+	in, ok := decode(body)
+	if !ok {
+		return "", in, echo.NewHTTPError(http.StatusBadRequest, notUnderstood)
+	}
+	return id, in, nil
+}
+
 // readBody reads a JSON body, already capped by the body-limit middleware.
 func readBody(c echo.Context) ([]byte, error) {
 	b, err := io.ReadAll(c.Request().Body)
@@ -315,12 +322,8 @@ func (h *Handler) KeepLinkResult(c echo.Context, refusal *echo.HTTPError) error 
 	if h.links == nil {
 		return refusal
 	}
-	id, body, err := sessionBody(c)
+	id, in, err := decodeSessionBody(c, decodeSuccess, "")
 	if err != nil {
-		return refusal
-	}
-	in, ok := decodeSuccess(body)
-	if !ok {
 		return refusal
 	}
 	kept, err := h.links.KeepResult(c.Request().Context(), sessionIDOf(c), id, in)

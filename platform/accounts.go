@@ -22,9 +22,7 @@ func (p ListAccountsParams) query() url.Values {
 
 // ListExternalBankAccounts returns one page, newest first.
 func (c *Client) ListExternalBankAccounts(ctx context.Context, p ListAccountsParams) (AccountList, error) {
-	var out AccountList
-	err := c.do(ctx, request{method: http.MethodGet, url: c.apiURL("external_bank_accounts"), query: p.query()}, &out)
-	return out, err
+	return call[AccountList](ctx, c, request{method: http.MethodGet, url: c.apiURL("external_bank_accounts"), query: p.query()})
 }
 
 // EachExternalBankAccount walks every page (per_page 100, from p.Page) and
@@ -64,9 +62,7 @@ type CreateAccountRequest struct {
 // platform has no idempotency key, so this is never retried: a caller that
 // did not get an answer must list to find out whether it exists.
 func (c *Client) CreateExternalBankAccount(ctx context.Context, req CreateAccountRequest) (ExternalBankAccount, error) {
-	var out ExternalBankAccount
-	err := c.do(ctx, request{method: http.MethodPost, url: c.apiURL("external_bank_accounts"), body: req}, &out)
-	return out, err
+	return call[ExternalBankAccount](ctx, c, request{method: http.MethodPost, url: c.apiURL("external_bank_accounts"), body: req})
 }
 
 // GetAccountOptions asks for balances, optionally pulled fresh from the bank
@@ -85,9 +81,7 @@ func (c *Client) GetExternalBankAccount(ctx context.Context, guid string, opts G
 	if opts.ForceBalanceRefresh {
 		q.Set("force_balance_refresh", "true")
 	}
-	var out ExternalBankAccount
-	err := c.do(ctx, request{method: http.MethodGet, url: c.apiURL("external_bank_accounts", guid), query: q}, &out)
-	return out, err
+	return call[ExternalBankAccount](ctx, c, request{method: http.MethodGet, url: c.apiURL("external_bank_accounts", guid), query: q})
 }
 
 // PatchAccountRequest moves an account to completed (after Link update mode)
@@ -99,15 +93,11 @@ type PatchAccountRequest struct {
 
 // PatchExternalBankAccount is idempotent, so it is retried.
 func (c *Client) PatchExternalBankAccount(ctx context.Context, guid string, req PatchAccountRequest) (ExternalBankAccount, error) {
-	var out ExternalBankAccount
-	err := c.do(ctx, request{method: http.MethodPatch, url: c.apiURL("external_bank_accounts", guid), body: req}, &out)
-	return out, err
+	return call[ExternalBankAccount](ctx, c, request{method: http.MethodPatch, url: c.apiURL("external_bank_accounts", guid), body: req})
 }
 
 // DeleteExternalBankAccount starts the removal (deleting, then deleted) and
 // returns the account. Never retried.
 func (c *Client) DeleteExternalBankAccount(ctx context.Context, guid string) (ExternalBankAccount, error) {
-	var out ExternalBankAccount
-	err := c.do(ctx, request{method: http.MethodDelete, url: c.apiURL("external_bank_accounts", guid)}, &out)
-	return out, err
+	return call[ExternalBankAccount](ctx, c, request{method: http.MethodDelete, url: c.apiURL("external_bank_accounts", guid)})
 }

@@ -184,6 +184,13 @@ type request struct {
 	body   any
 }
 
+// call makes one request and decodes its answer into a T.
+func call[T any](ctx context.Context, c *Client, r request) (T, error) {
+	var out T
+	err := c.do(ctx, r, &out)
+	return out, err
+}
+
 // do performs r and decodes a 2xx body into out. GET and PATCH are retried on
 // 408, 429, 5xx and transport failures; other methods are sent exactly once.
 func (c *Client) do(ctx context.Context, r request, out any) error {

@@ -28,9 +28,7 @@ func (c *Client) CreateCustomer(ctx context.Context, req CreateCustomerRequest) 
 	case req.FirstName != "" || req.LastName != "":
 		body.Name = &CustomerName{First: &req.FirstName, Last: &req.LastName}
 	}
-	var out Customer
-	err := c.do(ctx, request{method: http.MethodPost, url: c.apiURL("customers"), body: body}, &out)
-	return out, err
+	return call[Customer](ctx, c, request{method: http.MethodPost, url: c.apiURL("customers"), body: body})
 }
 
 // GetCustomer returns one customer; includePII adds name and email_address.
@@ -39,9 +37,7 @@ func (c *Client) GetCustomer(ctx context.Context, guid string, includePII bool) 
 	if includePII {
 		q.Set("include_pii", "true")
 	}
-	var out Customer
-	err := c.do(ctx, request{method: http.MethodGet, url: c.apiURL("customers", guid), query: q}, &out)
-	return out, err
+	return call[Customer](ctx, c, request{method: http.MethodGet, url: c.apiURL("customers", guid), query: q})
 }
 
 // ListCustomersParams filters and pages GET /api/customers.
@@ -57,7 +53,5 @@ func (c *Client) ListCustomers(ctx context.Context, p ListCustomersParams) (Cust
 	if p.IncludePII {
 		q.Set("include_pii", "true")
 	}
-	var out CustomerList
-	err := c.do(ctx, request{method: http.MethodGet, url: c.apiURL("customers"), query: q}, &out)
-	return out, err
+	return call[CustomerList](ctx, c, request{method: http.MethodGet, url: c.apiURL("customers"), query: q})
 }

@@ -16,9 +16,8 @@ import (
 )
 
 func TestErrorBodies(t *testing.T) {
-	h := newHarness(t)
+	h, cust := newHarnessWithCustomer(t)
 	ctx := context.Background()
-	cust := h.createCustomer(t)
 	a := h.linkAccount(t, cust.GUID, "err")
 	readOnly := h.newClient(func(c *platform.Config) { c.Scopes = []string{platform.ScopeExternalBankAccountsRead} })
 	wrongSecret := h.newClient(func(c *platform.Config) { c.ClientSecret = "wrong" })

@@ -195,6 +195,13 @@ func (h *harness) newClient(edit func(*platform.Config)) *platform.Client {
 	return platform.New(cfg)
 }
 
+// newHarnessWithCustomer is a harness with one individual customer, Ada.
+func newHarnessWithCustomer(t *testing.T, opts ...harnessOption) (*harness, platform.Customer) {
+	t.Helper()
+	h := newHarness(t, opts...)
+	return h, h.createCustomer(t)
+}
+
 func (h *harness) createCustomer(t *testing.T) platform.Customer {
 	t.Helper()
 	c, err := h.client.CreateCustomer(context.Background(), platform.CreateCustomerRequest{

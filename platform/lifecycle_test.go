@@ -11,9 +11,8 @@ import (
 )
 
 func TestAccountLifecycle(t *testing.T) {
-	h := newHarness(t)
+	h, cust := newHarnessWithCustomer(t)
 	ctx := context.Background()
-	cust := h.createCustomer(t)
 
 	got, err := h.client.GetCustomer(ctx, cust.GUID, true)
 	if err != nil {
@@ -131,9 +130,8 @@ func TestAccountLifecycle(t *testing.T) {
 }
 
 func TestCreateAccountFailures(t *testing.T) {
-	h := newHarness(t)
+	h, cust := newHarnessWithCustomer(t)
 	ctx := context.Background()
-	cust := h.createCustomer(t)
 	first := h.linkAccount(t, cust.GUID, "dup")
 	h.waitForState(t, first.GUID, platform.StateCompleted)
 

@@ -22,6 +22,7 @@ const (
 )
 
 // Transfer states, exactly the platform's seven; completed and failed are final.
+// Shaped like the account states (models.go), but the contract's other enum: nothing to share.
 const (
 	TransferStateStoring    = "storing"
 	TransferStatePending    = "pending"
@@ -107,6 +108,7 @@ type Participant struct {
 }
 
 // Transfer is money moving between the platform and an external bank account.
+// The simulator declares the same fields on its own: sim imports nothing of the portal (README, Layout).
 type Transfer struct {
 	GUID                    string    `json:"guid"`
 	TransferType            string    `json:"transfer_type"`
@@ -155,16 +157,12 @@ func (c *Client) CreateQuote(ctx context.Context, req CreateQuoteRequest) (Quote
 	if req.ProductType == "" {
 		req.ProductType = ProductTypeFunding
 	}
-	var out Quote
-	err := c.do(ctx, request{method: http.MethodPost, url: c.apiURL("quotes"), body: req}, &out)
-	return out, err
+	return call[Quote](ctx, c, request{method: http.MethodPost, url: c.apiURL("quotes"), body: req})
 }
 
 // GetQuote returns one quote.
 func (c *Client) GetQuote(ctx context.Context, guid string) (Quote, error) {
-	var out Quote
-	err := c.do(ctx, request{method: http.MethodGet, url: c.apiURL("quotes", guid)}, &out)
-	return out, err
+	return call[Quote](ctx, c, request{method: http.MethodGet, url: c.apiURL("quotes", guid)})
 }
 
 // CreateTransferRequest executes a quote against an external bank account.
@@ -196,16 +194,12 @@ func (c *Client) CreateTransfer(ctx context.Context, req CreateTransferRequest) 
 	if req.TransferType == "" {
 		req.TransferType = TransferTypeFunding
 	}
-	var out Transfer
-	err := c.do(ctx, request{method: http.MethodPost, url: c.apiURL("transfers"), body: req}, &out)
-	return out, err
+	return call[Transfer](ctx, c, request{method: http.MethodPost, url: c.apiURL("transfers"), body: req})
 }
 
 // GetTransfer returns one transfer.
 func (c *Client) GetTransfer(ctx context.Context, guid string) (Transfer, error) {
-	var out Transfer
-	err := c.do(ctx, request{method: http.MethodGet, url: c.apiURL("transfers", guid)}, &out)
-	return out, err
+	return call[Transfer](ctx, c, request{method: http.MethodGet, url: c.apiURL("transfers", guid)})
 }
 
 // ListTransfersParams filters and pages GET /api/transfers.
@@ -220,7 +214,5 @@ func (c *Client) ListTransfers(ctx context.Context, p ListTransfersParams) (Tran
 		"guid": p.GUIDs, "customer_guid": p.CustomerGUIDs, "account_guid": p.AccountGUIDs,
 		"quote_guid": p.QuoteGUIDs, "state": p.States, "side": p.Sides,
 	})
-	var out TransferList
-	err := c.do(ctx, request{method: http.MethodGet, url: c.apiURL("transfers"), query: q}, &out)
-	return out, err
+	return call[TransferList](ctx, c, request{method: http.MethodGet, url: c.apiURL("transfers"), query: q})
 }

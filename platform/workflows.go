@@ -32,16 +32,12 @@ func (c *Client) CreateWorkflow(ctx context.Context, req CreateWorkflowRequest) 
 	if req.LinkCustomizationName == "" {
 		req.LinkCustomizationName = "default"
 	}
-	var out Workflow
-	err := c.do(ctx, request{method: http.MethodPost, url: c.apiURL("workflows"), body: req}, &out)
-	return out, err
+	return call[Workflow](ctx, c, request{method: http.MethodPost, url: c.apiURL("workflows"), body: req})
 }
 
 // GetWorkflow returns the workflow with plaid_link_token once completed.
 func (c *Client) GetWorkflow(ctx context.Context, guid string) (Workflow, error) {
-	var out Workflow
-	err := c.do(ctx, request{method: http.MethodGet, url: c.apiURL("workflows", guid)}, &out)
-	return out, err
+	return call[Workflow](ctx, c, request{method: http.MethodGet, url: c.apiURL("workflows", guid)})
 }
 
 // ListWorkflowsParams filters and pages GET /api/workflows.
@@ -55,7 +51,5 @@ func (c *Client) ListWorkflows(ctx context.Context, p ListWorkflowsParams) (Work
 	q := listQuery(p.Page, p.PerPage, map[string][]string{
 		"guid": p.GUIDs, "bank_guid": p.BankGUIDs, "customer_guid": p.CustomerGUIDs,
 	})
-	var out WorkflowList
-	err := c.do(ctx, request{method: http.MethodGet, url: c.apiURL("workflows"), query: q}, &out)
-	return out, err
+	return call[WorkflowList](ctx, c, request{method: http.MethodGet, url: c.apiURL("workflows"), query: q})
 }

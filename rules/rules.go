@@ -39,11 +39,14 @@ var labels = map[string]string{
 }
 
 // Label is what the portal calls a state, for customers and admins alike.
-func Label(state string) string {
-	if l, ok := labels[state]; ok {
-		return l
+func Label(state string) string { return wordsFor(labels, state, "Unknown") }
+
+// wordsFor returns the plain words table has for code, or otherwise when it has none.
+func wordsFor(table map[string]string, code, otherwise string) string {
+	if w, ok := table[code]; ok {
+		return w
 	}
-	return "Unknown"
+	return otherwise
 }
 
 // Active tells whether a connection still works or can be made to work with
@@ -257,13 +260,10 @@ var failureTexts = map[string]string{
 // FailureText explains a platform failure code in plain words. It never
 // claims that a failed connection is connected.
 func FailureText(code string) string {
-	if t, ok := failureTexts[code]; ok {
-		return t
-	}
 	if code == "" {
 		return "The connection could not be completed."
 	}
-	return "The connection could not be completed (" + code + ")."
+	return wordsFor(failureTexts, code, "The connection could not be completed ("+code+").")
 }
 
 // Money writes cents as dollars; unknown is a dash.

@@ -8,6 +8,7 @@ import (
 )
 
 // The seven states of an external bank account, as the platform names them.
+// rules names them too; store imports none of the portal's packages (README, Layout), so it keeps its own.
 const (
 	StateStoring         = "storing"
 	StateCompleted       = "completed"
@@ -214,30 +215,12 @@ func (db *DB) CustomerAccounts(ctx context.Context, customerGUID string) (_ []Ac
 		if err != nil {
 			return nil, err
 		}
-		defer rows.Close()
-		var out []Account
-		for rows.Next() {
-			a, err := scanCustomerAccount(rows)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, a)
-		}
-		return out, rows.Err()
+		return collect(rows, scanCustomerAccount)
 	})
 }
 
 func collectAccounts(rows *sql.Rows) ([]Account, error) {
-	defer rows.Close()
-	var out []Account
-	for rows.Next() {
-		a, err := scanAccount(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return collect(rows, func(r rowScanner) (Account, error) { return scanAccount(r) })
 }
 
 // AccountGUIDsNotIn returns the guids of local accounts (not yet deleted) missing from seen
@@ -327,18 +310,14 @@ func (db *DB) StateChanges(ctx context.Context, guid string) (_ []StateChange, e
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []StateChange
-	for rows.Next() {
-		var c StateChange
+	return collect(rows, func(r rowScanner) (c StateChange, _ error) {
 		var at string
-		if err := rows.Scan(&c.From, &c.To, &c.Source, &at); err != nil {
-			return nil, err
+		if err := r.Scan(&c.From, &c.To, &c.Source, &at); err != nil {
+			return c, err
 		}
 		c.At = parseTime(at)
-		out = append(out, c)
-	}
-	return out, rows.Err()
+		return c, nil
+	})
 }
 
 func placeholders(n int) string {

@@ -138,17 +138,13 @@ func (db *DB) explainAdminPage(ctx context.Context, f AdminFilter, after *Cursor
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
+	return collect(rows, func(r rowScanner) (detail string, _ error) {
 		var id, parent, unused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-			return nil, err
+		if err := r.Scan(&id, &parent, &unused, &detail); err != nil {
+			return detail, err
 		}
-		out = append(out, detail)
-	}
-	return out, rows.Err()
+		return detail, nil
+	})
 }
 
 // AdminEmails lists the email addresses of every admin.
@@ -158,16 +154,7 @@ func (db *DB) AdminEmails(ctx context.Context) (_ []string, err error) {
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var e string
-		if err := rows.Scan(&e); err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return collect(rows, scanString)
 }
 
 // AccountNotifications lists the in-app notifications raised about a connection, oldest first.
@@ -178,18 +165,14 @@ func (db *DB) AccountNotifications(ctx context.Context, accountGUID string) (_ [
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []Notification
-	for rows.Next() {
-		var n Notification
+	return collect(rows, func(r rowScanner) (n Notification, _ error) {
 		var at string
-		if err := rows.Scan(&n.ID, &n.CustomerGUID, &n.AccountGUID, &n.Kind, &n.Message, &at); err != nil {
-			return nil, err
+		if err := r.Scan(&n.ID, &n.CustomerGUID, &n.AccountGUID, &n.Kind, &n.Message, &at); err != nil {
+			return n, err
 		}
 		n.CreatedAt = parseTime(at)
-		out = append(out, n)
-	}
-	return out, rows.Err()
+		return n, nil
+	})
 }
 
 // RefreshJob is one on-demand refresh of a connection.

@@ -48,18 +48,14 @@ func collectAudit(rows *sql.Rows, err error) ([]AuditEntry, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []AuditEntry
-	for rows.Next() {
-		var e AuditEntry
+	return collect(rows, func(r rowScanner) (e AuditEntry, _ error) {
 		var at string
-		if err := rows.Scan(&e.ID, &at, &e.ActorUserID, &e.ActorEmail, &e.Action, &e.AccountGUID, &e.Result, &e.Detail, &e.Ref); err != nil {
-			return nil, err
+		if err := r.Scan(&e.ID, &at, &e.ActorUserID, &e.ActorEmail, &e.Action, &e.AccountGUID, &e.Result, &e.Detail, &e.Ref); err != nil {
+			return e, err
 		}
 		e.At = parseTime(at)
-		out = append(out, e)
-	}
-	return out, rows.Err()
+		return e, nil
+	})
 }
 
 // Audit returns one audit entry.

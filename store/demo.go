@@ -91,7 +91,8 @@ func (db *DB) RestoreSnapshot(ctx context.Context, path string) (err error) {
 type snapshotTable struct{ name, cols string }
 
 // snapshotTables lists the snapshot's tables (but the migrations' own) with
-// the columns the live table also has.
+// the columns the live table also has. The platform simulator resets its demo
+// data with its own copy (seedTables): it imports nothing of the portal.
 func snapshotTables(ctx context.Context, conn *sql.Conn) ([]snapshotTable, error) {
 	names, err := connColumn(ctx, conn, `SELECT name FROM seed.sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'schema_migrations' ORDER BY name`)
 	if err != nil {
@@ -129,16 +130,7 @@ func connColumn(ctx context.Context, conn *sql.Conn, q string, args ...any) ([]s
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var v string
-		if err := rows.Scan(&v); err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return collect(rows, scanString)
 }
 
 // RetryCompletionsNow makes every queued completion due at once (the demo's

@@ -31,14 +31,9 @@ func (db *DB) Institutions(ctx context.Context) (_ []Institution, err error) {
 		if err != nil {
 			return nil, err
 		}
-		defer rows.Close()
-		var out []Institution
-		for rows.Next() {
-			var in Institution
-			if err := rows.Scan(&in.ID, &in.Name); err != nil {
-				return nil, err
-			}
-			out = append(out, in)
+		out, err := collect(rows, scanInstitution)
+		if err != nil {
+			return nil, err
 		}
 		sort.Slice(out, func(i, j int) bool {
 			a, b := out[i], out[j]
@@ -50,7 +45,7 @@ func (db *DB) Institutions(ctx context.Context) (_ []Institution, err error) {
 			}
 			return a.ID < b.ID
 		})
-		return out, rows.Err()
+		return out, nil
 	})
 }
 
@@ -63,16 +58,12 @@ func (db *DB) UnnamedInstitutions(ctx context.Context) (_ []Institution, err err
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []Institution
-	for rows.Next() {
-		var in Institution
-		if err := rows.Scan(&in.ID, &in.Name); err != nil {
-			return nil, err
-		}
-		out = append(out, in)
-	}
-	return out, rows.Err()
+	return collect(rows, scanInstitution)
+}
+
+func scanInstitution(row rowScanner) (in Institution, err error) {
+	err = row.Scan(&in.ID, &in.Name)
+	return in, err
 }
 
 // NameInstitution gives every connection at the institution that has no

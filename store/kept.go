@@ -39,16 +39,10 @@ func (db *DB) KeptLinkResults(ctx context.Context, userID int64) (_ []KeptLinkRe
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []KeptLinkResult
-	for rows.Next() {
-		var k KeptLinkResult
-		if err := rows.Scan(&k.LinkSessionID, &k.Result); err != nil {
-			return nil, err
-		}
-		out = append(out, k)
-	}
-	return out, rows.Err()
+	return collect(rows, func(r rowScanner) (k KeptLinkResult, err error) {
+		err = r.Scan(&k.LinkSessionID, &k.Result)
+		return k, err
+	})
 }
 
 // DeleteKeptLinkResult forgets a kept result once it has been completed (or refused for good).

@@ -17,16 +17,7 @@ import (
 func TestCacheSeesAnotherProcesssWrites(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "portal.db")
-	portal, err := store.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer portal.Close()
-	operator, err := store.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer operator.Close()
+	portal, operator := openFile(t, path), openFile(t, path)
 	u, err := portal.CreateUser(ctx, store.User{Email: "c@example.com", PasswordHash: "x", Role: store.RoleCustomer, CustomerGUID: "cust"})
 	if err != nil {
 		t.Fatal(err)

@@ -163,19 +163,15 @@ func collectLinkEvents(rows *sql.Rows, err error) ([]LinkEvent, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []LinkEvent
-	for rows.Next() {
-		var e LinkEvent
+	return collect(rows, func(r rowScanner) (e LinkEvent, _ error) {
 		var at string
-		if err := rows.Scan(&e.ID, &e.LinkSessionID, &e.AccountGUID, &e.Kind, &e.EventName, &e.ViewName, &e.ErrorCode, &e.ErrorType,
+		if err := r.Scan(&e.ID, &e.LinkSessionID, &e.AccountGUID, &e.Kind, &e.EventName, &e.ViewName, &e.ErrorCode, &e.ErrorType,
 			&e.ExitStatus, &e.InstitutionID, &e.PlaidLinkSessionID, &e.RequestID, &at); err != nil {
-			return nil, err
+			return e, err
 		}
 		e.At = parseTime(at)
-		out = append(out, e)
-	}
-	return out, rows.Err()
+		return e, nil
+	})
 }
 
 // LinkEventsForSession lists a session's callbacks in order.
@@ -328,16 +324,7 @@ func (db *DB) completions(ctx context.Context, where string, args ...any) ([]Com
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []Completion
-	for rows.Next() {
-		c, err := scanCompletion(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return collect(rows, scanCompletion)
 }
 
 // ClaimCompletion counts an attempt and pushes the next one to retryAt before

@@ -46,18 +46,14 @@ func (db *DB) activeNotifications(ctx context.Context, customerGUID string) ([]N
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []Notification
-	for rows.Next() {
-		var n Notification
+	return collect(rows, func(r rowScanner) (n Notification, _ error) {
 		var at string
-		if err := rows.Scan(&n.ID, &n.CustomerGUID, &n.AccountGUID, &n.Kind, &n.Message, &n.ReasonState, &at); err != nil {
-			return nil, err
+		if err := r.Scan(&n.ID, &n.CustomerGUID, &n.AccountGUID, &n.Kind, &n.Message, &n.ReasonState, &at); err != nil {
+			return n, err
 		}
 		n.CreatedAt = parseTime(at)
-		out = append(out, n)
-	}
-	return out, rows.Err()
+		return n, nil
+	})
 }
 
 // DismissNotification hides a banner; only its own customer can dismiss it.

@@ -46,19 +46,15 @@ func collectEmails(rows *sql.Rows, err error) ([]Email, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []Email
-	for rows.Next() {
-		var e Email
+	return collect(rows, func(r rowScanner) (e Email, _ error) {
 		var next, created string
 		var sent sql.NullString
-		if err := rows.Scan(&e.ID, &e.To, &e.Subject, &e.Body, &e.AccountGUID, &e.State, &e.Attempts, &e.LastError, &next, &created, &sent); err != nil {
-			return nil, err
+		if err := r.Scan(&e.ID, &e.To, &e.Subject, &e.Body, &e.AccountGUID, &e.State, &e.Attempts, &e.LastError, &next, &created, &sent); err != nil {
+			return e, err
 		}
 		e.NextAttemptAt, e.CreatedAt, e.SentAt = parseTime(next), parseTime(created), scanNullTime(sent)
-		out = append(out, e)
-	}
-	return out, rows.Err()
+		return e, nil
+	})
 }
 
 // Emails lists the outbox newest first, optionally only one state.

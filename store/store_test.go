@@ -13,7 +13,14 @@ import (
 
 func openDB(t *testing.T) *store.DB {
 	t.Helper()
-	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "portal.db"))
+	return openFile(t, filepath.Join(t.TempDir(), "portal.db"))
+}
+
+// openFile opens (and migrates) the store at path, closed when the test ends;
+// opening one path twice stands for two portal processes on one file.
+func openFile(t *testing.T, path string) *store.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), path)
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}

@@ -71,16 +71,7 @@ func collectTransfers(rows *sql.Rows, err error) ([]Transfer, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []Transfer
-	for rows.Next() {
-		t, err := scanTransfer(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
+	return collect(rows, scanTransfer)
 }
 
 // CreateQuotedTransfer stores a quote the customer is about to confirm.

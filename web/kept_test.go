@@ -84,3 +84,32 @@ func TestRefusedLinkResultIsKeptAndFinished(t *testing.T) {
 		}
 	})
 }
+
+// A Link callback or result that is not Link's JSON is a 400 that says which
+// one was not understood, and nothing is recorded.
+func TestMalformedLinkBodiesAreRefused(t *testing.T) {
+	w := newWorld(t)
+	alice := w.as(t, "alice")
+	id := w.owners["alice"].linkSession
+	hdr := map[string]string{"X-CSRF-Token": alice.token()}
+	ctx := context.Background()
+	before, err := w.db.LinkEventsForSession(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, words := range map[string]string{
+		"callbacks": "The Link callback was not understood.",
+		"complete":  "The Link result was not understood.",
+	} {
+		r := alice.send(http.MethodPost, "/link/sessions/"+id+"/"+path, "json", `{"kind":`, hdr)
+		if r.status != http.StatusBadRequest || !strings.Contains(r.body, words) {
+			t.Errorf("%s with a broken body: got %d %s, want 400 %q", path, r.status, r.body, words)
+		}
+	}
+	if after, err := w.db.LinkEventsForSession(ctx, id); err != nil || len(after) != len(before) {
+		t.Errorf("link events: got %d, %v, want the %d from before", len(after), err, len(before))
+	}
+	if _, err := w.db.CompletionForSession(ctx, id); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a broken result left a completion: %v", err)
+	}
+}

@@ -102,16 +102,9 @@ func (a account) json(includeBalances bool) accountJSON {
 
 // account loads an account the subject may see; 404 otherwise.
 func (s *Server) account(ctx context.Context, sub subject, guid string) (account, error) {
-	notFound := errorf(http.StatusNotFound, codeNotFound, "External bank account not found")
-	if !validGUID(guid) {
-		return account{}, notFound
-	}
-	a, err := scanAccount(s.db.QueryRowContext(ctx,
-		`SELECT `+accountColumns+` FROM external_bank_accounts WHERE guid = ? AND bank_guid = ?`, guid, sub.BankGUID))
-	if errors.Is(err, sql.ErrNoRows) || (err == nil && sub.isCustomer() && (a.CustomerGUID == nil || *a.CustomerGUID != sub.CustomerGUID)) {
-		return account{}, notFound
-	}
-	return a, err
+	return visible(ctx, s, sub, guid, "External bank account",
+		`SELECT `+accountColumns+` FROM external_bank_accounts WHERE guid = ? AND bank_guid = ?`,
+		scanAccount, func(a account) string { return ownerOf(a.CustomerGUID) })
 }
 
 // setState moves an account; from lists the states it may leave (any when empty).

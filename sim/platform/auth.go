@@ -1,7 +1,9 @@
 package simplatform
 
 import (
+	"context"
 	"crypto/subtle"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"mime"
@@ -58,6 +60,32 @@ type subject struct {
 }
 
 func (sub subject) isCustomer() bool { return sub.CustomerGUID != "" }
+
+// visible loads the object whose guid is guid with query (which takes the
+// guid and sub's bank) for sub: a malformed guid, another bank's object and,
+// for a customer, another customer's (owner tells whose it is, "" for the
+// bank's own) all answer the same 404 "<what> not found".
+func visible[T any](ctx context.Context, s *Server, sub subject, guid, what, query string,
+	scan func(interface{ Scan(...any) error }) (T, error), owner func(T) string) (T, error) {
+	var none T
+	notFound := errorf(http.StatusNotFound, codeNotFound, "%s not found", what)
+	if !validGUID(guid) {
+		return none, notFound
+	}
+	v, err := scan(s.db.QueryRowContext(ctx, query, guid, sub.BankGUID))
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && sub.isCustomer() && owner(v) != sub.CustomerGUID) {
+		return none, notFound
+	}
+	return v, err
+}
+
+// ownerOf reads an owner that may be absent (a bank-level object).
+func ownerOf(customerGUID *string) string {
+	if customerGUID == nil {
+		return ""
+	}
+	return *customerGUID
+}
 
 func (s *Server) issueToken(subType, sub string, scopes []string) (string, time.Time, error) {
 	now := time.Now()

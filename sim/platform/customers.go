@@ -22,7 +22,8 @@ type customerName struct {
 }
 
 // customerJSON is the contract's customer object; name and email_address
-// only with include_pii=true.
+// only with include_pii=true. Alike in shape to accountJSON (both are contract
+// objects with pointer fields for nulls), but no field is shared.
 type customerJSON struct {
 	GUID         string        `json:"guid"`
 	BankGUID     string        `json:"bank_guid"`

@@ -2,8 +2,6 @@ package simplatform
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"net/http"
 	"time"
 )
@@ -49,15 +47,8 @@ func scanQuote(row interface{ Scan(...any) error }) (quoteJSON, error) {
 
 // quote loads a quote the subject may see; 404 otherwise.
 func (s *Server) quote(ctx context.Context, sub subject, guid string) (quoteJSON, error) {
-	notFound := errorf(http.StatusNotFound, codeNotFound, "Quote not found")
-	if !validGUID(guid) {
-		return quoteJSON{}, notFound
-	}
-	q, err := scanQuote(s.db.QueryRowContext(ctx, `SELECT `+quoteColumns+` FROM quotes WHERE guid = ? AND bank_guid = ?`, guid, sub.BankGUID))
-	if errors.Is(err, sql.ErrNoRows) || (err == nil && sub.isCustomer() && q.CustomerGUID != sub.CustomerGUID) {
-		return quoteJSON{}, notFound
-	}
-	return q, err
+	return visible(ctx, s, sub, guid, "Quote", `SELECT `+quoteColumns+` FROM quotes WHERE guid = ? AND bank_guid = ?`,
+		scanQuote, func(q quoteJSON) string { return q.CustomerGUID })
 }
 
 type createQuoteRequest struct {
@@ -100,6 +91,7 @@ func (req createQuoteRequest) validate() error {
 
 // handleCreateQuote prices a funding deposit or withdrawal. Funding carries
 // no fee in the simulator, so what is delivered is what is received.
+// Shaped like the other handlers (read, check, s.fail on the first refusal, write); the shared steps are helpers already.
 func (s *Server) handleCreateQuote(w http.ResponseWriter, r *http.Request, sub subject) {
 	req, ok := readRequest[createQuoteRequest](s, w, r)
 	if !ok {

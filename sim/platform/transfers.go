@@ -3,7 +3,6 @@ package simplatform
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -107,15 +106,8 @@ func scanTransfer(row interface{ Scan(...any) error }) (transfer, error) {
 
 // transfer loads a transfer the subject may see; 404 otherwise.
 func (s *Server) transfer(ctx context.Context, sub subject, guid string) (transfer, error) {
-	notFound := errorf(http.StatusNotFound, codeNotFound, "Transfer not found")
-	if !validGUID(guid) {
-		return transfer{}, notFound
-	}
-	t, err := scanTransfer(s.db.QueryRowContext(ctx, `SELECT `+transferColumns+` FROM transfers WHERE guid = ? AND bank_guid = ?`, guid, sub.BankGUID))
-	if errors.Is(err, sql.ErrNoRows) || (err == nil && sub.isCustomer() && t.CustomerGUID != sub.CustomerGUID) {
-		return transfer{}, notFound
-	}
-	return t, err
+	return visible(ctx, s, sub, guid, "Transfer", `SELECT `+transferColumns+` FROM transfers WHERE guid = ? AND bank_guid = ?`,
+		scanTransfer, func(t transfer) string { return t.CustomerGUID })
 }
 
 type createTransferRequest struct {
