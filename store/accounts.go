@@ -227,7 +227,7 @@ func collectAccounts(rows *sql.Rows) ([]Account, error) {
 // and not saved since walkStart; sync uses it to notice accounts the platform
 // no longer lists (an account saved during the walk, e.g. one just linked, is not one).
 func (db *DB) AccountGUIDsNotIn(ctx context.Context, seen map[string]bool, walkStart time.Time) (_ []string, err error) {
-	defer wrap(&err, "account GUI ds not in")
+	defer wrap(&err, "account guids not in")
 	rows, err := db.query(ctx, `SELECT guid FROM accounts WHERE state <> 'deleted' AND synced_at < ?`, formatTime(walkStart))
 	if err != nil {
 		return nil, err
