@@ -5,22 +5,24 @@ import (
 	"database/sql"
 	"strings"
 	"time"
+
+	"github.com/bankconnections/portal/rules"
 )
 
-// The seven states of an external bank account, as the platform names them.
-// rules names them too; store imports none of the portal's packages (README, Layout), so it keeps its own.
+// The seven states of an external bank account, as the platform names them
+// (their one home is rules, which imports nothing of the portal).
 const (
-	StateStoring         = "storing"
-	StateCompleted       = "completed"
-	StateUnverified      = "unverified"
-	StateFailed          = "failed"
-	StateRefreshRequired = "refresh_required"
-	StateDeleting        = "deleting"
-	StateDeleted         = "deleted"
+	StateStoring         = rules.Storing
+	StateCompleted       = rules.Completed
+	StateUnverified      = rules.Unverified
+	StateFailed          = rules.Failed
+	StateRefreshRequired = rules.RefreshRequired
+	StateDeleting        = rules.Deleting
+	StateDeleted         = rules.Deleted
 )
 
 // States lists every state in the order the portal presents them.
-var States = []string{StateRefreshRequired, StateFailed, StateStoring, StateUnverified, StateCompleted, StateDeleting, StateDeleted}
+var States = rules.States
 
 // Account is the local copy of one external bank account (a connection).
 type Account struct {
