@@ -17,6 +17,9 @@ import (
 // panelClick opens the Demo controls (a <details>) and clicks one of its buttons.
 func panelClick(t *testing.T, ctx context.Context, sel string) {
 	t.Helper()
+	// While Link's flow is still finishing the page (the panel too) is inert
+	// and a click does nothing, for the test as for a presenter: wait it out.
+	waitFor(t, ctx, 60*time.Second, "the page to take clicks again", `!document.querySelector('[inert]')`)
 	within(t, ctx, 15*time.Second, "Demo controls: "+sel,
 		chromedp.WaitVisible(tid("demo-controls")),
 		chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-testid="demo-panel"]').open = true`),
