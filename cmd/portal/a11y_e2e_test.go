@@ -195,7 +195,9 @@ func TestBrowserEveryPageFitsAndPassesAxe(t *testing.T) {
 			visit := func(name, url, ready string) {
 				t.Helper()
 				within(t, ctx, 30*time.Second, "open "+name, chromedp.Navigate(url))
-				waitFor(t, ctx, 30*time.Second, name+" to be ready", `document.readyState === "complete" && (`+ready+`)`)
+				// Polled across navigations: a page may still be settling (a redirect,
+				// the previous page's last request) when the poll starts.
+				waitAcrossNavigation(t, ctx, 30*time.Second, name+" to be ready", `document.readyState === "complete" && (`+ready+`)`)
 				checkPage(t, ctx, axe, name, width)
 			}
 
