@@ -1,16 +1,22 @@
 package platform
 
-import "time"
+import (
+	"time"
 
-// External bank account states, exactly the seven of the contract.
+	"github.com/bankconnections/portal/rules"
+)
+
+// External bank account states, exactly the seven of the contract. Their one
+// home is rules (which imports nothing of the portal); these are the same
+// constants under the client's names.
 const (
-	StateStoring         = "storing"
-	StateCompleted       = "completed"
-	StateUnverified      = "unverified"
-	StateFailed          = "failed"
-	StateRefreshRequired = "refresh_required"
-	StateDeleting        = "deleting"
-	StateDeleted         = "deleted"
+	StateStoring         = rules.Storing
+	StateCompleted       = rules.Completed
+	StateUnverified      = rules.Unverified
+	StateFailed          = rules.Failed
+	StateRefreshRequired = rules.RefreshRequired
+	StateDeleting        = rules.Deleting
+	StateDeleted         = rules.Deleted
 )
 
 // AccountStates lists the seven account states in the contract's order.

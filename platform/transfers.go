@@ -22,7 +22,6 @@ const (
 )
 
 // Transfer states, exactly the platform's seven; completed and failed are final.
-// Shaped like the account states (models.go), but the contract's other enum: nothing to share.
 const (
 	TransferStateStoring    = "storing"
 	TransferStatePending    = "pending"
