@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/bankconnections/portal/platform"
+	"github.com/bankconnections/portal/rules"
 )
 
 // The contract's field lists (platform-api.md), and which may be null.
@@ -27,7 +28,7 @@ var (
 func TestObjectFieldsMatchTheContract(t *testing.T) {
 	h := newHarness(t)
 	a := h.linkAccount(t, "", "golden")
-	h.waitForState(t, a.GUID, platform.StateCompleted)
+	h.waitForState(t, a.GUID, rules.Completed)
 	wf, err := h.client.CreateWorkflow(t.Context(), platform.CreateWorkflowRequest{Kind: platform.WorkflowKindLinkTokenCreate})
 	if err != nil {
 		t.Fatalf("CreateWorkflow: %v", err)

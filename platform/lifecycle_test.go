@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/bankconnections/portal/platform"
+	"github.com/bankconnections/portal/rules"
 	simplatform "github.com/bankconnections/portal/sim/platform"
 )
 
@@ -56,10 +57,10 @@ func TestAccountLifecycle(t *testing.T) {
 
 	// Create the account: storing, then completed.
 	a := h.linkAccount(t, cust.GUID, "one")
-	if a.State != platform.StateStoring || a.PlaidAccountMask != "1234" || a.PlaidInstitutionID != "ins_109508" {
+	if a.State != rules.Storing || a.PlaidAccountMask != "1234" || a.PlaidInstitutionID != "ins_109508" {
 		t.Errorf("created account: got %+v, want storing ins_109508 / 1234", a)
 	}
-	h.waitForState(t, a.GUID, platform.StateCompleted)
+	h.waitForState(t, a.GUID, rules.Completed)
 
 	a, err = h.client.GetExternalBankAccount(ctx, a.GUID, platform.GetAccountOptions{IncludeBalances: true})
 	if err != nil {
@@ -85,7 +86,7 @@ func TestAccountLifecycle(t *testing.T) {
 	if !platform.IsRefreshRequired(err) {
 		t.Errorf("IsRefreshRequired(%v): got false, want true", err)
 	}
-	h.waitForState(t, a.GUID, platform.StateRefreshRequired)
+	h.waitForState(t, a.GUID, rules.RefreshRequired)
 
 	// Update mode for the account.
 	wf, err = h.client.CreateWorkflow(ctx, platform.CreateWorkflowRequest{
@@ -103,14 +104,14 @@ func TestAccountLifecycle(t *testing.T) {
 
 	// Only the PATCH clears refresh_required; it is idempotent.
 	for range 2 {
-		a, err = h.client.PatchExternalBankAccount(ctx, a.GUID, platform.PatchAccountRequest{State: platform.StateCompleted})
-		if err != nil || a.State != platform.StateCompleted {
+		a, err = h.client.PatchExternalBankAccount(ctx, a.GUID, platform.PatchAccountRequest{State: rules.Completed})
+		if err != nil || a.State != rules.Completed {
 			t.Fatalf("PATCH completed: got %q, %v, want completed", a.State, err)
 		}
 	}
 	name := "Renamed"
-	a, err = h.client.PatchExternalBankAccount(ctx, a.GUID, platform.PatchAccountRequest{State: platform.StateRefreshRequired, Name: &name})
-	if err != nil || a.State != platform.StateRefreshRequired || a.Name != "Renamed" {
+	a, err = h.client.PatchExternalBankAccount(ctx, a.GUID, platform.PatchAccountRequest{State: rules.RefreshRequired, Name: &name})
+	if err != nil || a.State != rules.RefreshRequired || a.Name != "Renamed" {
 		t.Fatalf("PATCH refresh_required: got %q %q, %v, want refresh_required Renamed", a.State, a.Name, err)
 	}
 	if n := h.plaid.called("ResetLogin"); n != 1 {
@@ -118,14 +119,14 @@ func TestAccountLifecycle(t *testing.T) {
 	}
 
 	a, err = h.client.DeleteExternalBankAccount(ctx, a.GUID)
-	if err != nil || a.State != platform.StateDeleting {
+	if err != nil || a.State != rules.Deleting {
 		t.Fatalf("DELETE: got %q, %v, want deleting", a.State, err)
 	}
-	h.waitForState(t, a.GUID, platform.StateDeleted)
+	h.waitForState(t, a.GUID, rules.Deleted)
 	if n := h.plaid.called("RemoveItem"); n != 1 {
 		t.Errorf("RemoveItem calls: got %d, want 1", n)
 	}
-	_, err = h.client.PatchExternalBankAccount(ctx, a.GUID, platform.PatchAccountRequest{State: platform.StateCompleted})
+	_, err = h.client.PatchExternalBankAccount(ctx, a.GUID, platform.PatchAccountRequest{State: rules.Completed})
 	wantError(t, err, 422, platform.CodeInvalidValue)
 }
 
@@ -133,7 +134,7 @@ func TestCreateAccountFailures(t *testing.T) {
 	h, cust := newHarnessWithCustomer(t)
 	ctx := context.Background()
 	first := h.linkAccount(t, cust.GUID, "dup")
-	h.waitForState(t, first.GUID, platform.StateCompleted)
+	h.waitForState(t, first.GUID, rules.Completed)
 
 	two := func(_ context.Context, at string) (simplatform.Item, []simplatform.Account, error) {
 		return simplatform.Item{ItemID: "item-multi", InstitutionID: "ins_109508"}, []simplatform.Account{
@@ -155,7 +156,7 @@ func TestCreateAccountFailures(t *testing.T) {
 				h.plaid.accounts = tt.accounts
 			}
 			a := h.linkAccount(t, cust.GUID, tt.id)
-			if a.State != platform.StateFailed || a.FailureCode == nil || *a.FailureCode != tt.want {
+			if a.State != rules.Failed || a.FailureCode == nil || *a.FailureCode != tt.want {
 				t.Errorf("got %q / %v, want failed / %s", a.State, a.FailureCode, tt.want)
 			}
 		})
@@ -184,7 +185,7 @@ func TestWorkflowFailsWhenPlaidFails(t *testing.T) {
 func TestForceRefreshHonoursContext(t *testing.T) {
 	h := newHarness(t)
 	a := h.linkAccount(t, "", "slow")
-	h.waitForState(t, a.GUID, platform.StateCompleted)
+	h.waitForState(t, a.GUID, rules.Completed)
 	h.plaid.refreshTransactions = func(ctx context.Context, _ string) error {
 		<-ctx.Done() // a refresh slower than the caller will wait
 		return ctx.Err()

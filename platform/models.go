@@ -6,24 +6,20 @@ import (
 	"github.com/bankconnections/portal/rules"
 )
 
-// External bank account states, exactly the seven of the contract. Their one
-// home is rules (which imports nothing of the portal); these are the same
-// constants under the client's names.
+// An external bank account's state (ExternalBankAccount.State, and what
+// PatchAccountRequest sets) is one of the contract's seven, named once for
+// the whole portal in rules: say rules.Storing, rules.Completed, … (rules.States
+// lists them).
+
+// Deprecated: the client's former names of the states, kept only while
+// package connections still uses them; use rules' names.
 const (
 	StateStoring         = rules.Storing
 	StateCompleted       = rules.Completed
 	StateUnverified      = rules.Unverified
-	StateFailed          = rules.Failed
 	StateRefreshRequired = rules.RefreshRequired
-	StateDeleting        = rules.Deleting
 	StateDeleted         = rules.Deleted
 )
-
-// AccountStates lists the seven account states in the contract's order.
-var AccountStates = []string{
-	StateStoring, StateCompleted, StateUnverified, StateFailed,
-	StateRefreshRequired, StateDeleting, StateDeleted,
-}
 
 // Account kinds.
 const (

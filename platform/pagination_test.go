@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/bankconnections/portal/platform"
+	"github.com/bankconnections/portal/rules"
 	simplatform "github.com/bankconnections/portal/sim/platform"
 )
 
@@ -23,10 +24,10 @@ func TestPaginationAndFilters(t *testing.T) {
 		return guids
 	}
 	var all []string // oldest first
-	all = append(all, seed(&alice.GUID, 120, platform.StateCompleted)...)
-	all = append(all, seed(&alice.GUID, 30, platform.StateRefreshRequired)...)
-	all = append(all, seed(&bob.GUID, 60, platform.StateCompleted)...)
-	all = append(all, seed(nil, 40, platform.StateCompleted)...)
+	all = append(all, seed(&alice.GUID, 120, rules.Completed)...)
+	all = append(all, seed(&alice.GUID, 30, rules.RefreshRequired)...)
+	all = append(all, seed(&bob.GUID, 60, rules.Completed)...)
+	all = append(all, seed(nil, 40, rules.Completed)...)
 	newestFirst := slices.Clone(all)
 	slices.Reverse(newestFirst)
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bankconnections/portal/platform"
+	"github.com/bankconnections/portal/rules"
 	simplatform "github.com/bankconnections/portal/sim/platform"
 )
 
@@ -17,7 +18,7 @@ func TestRetriesAndFaults(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
 	a := h.linkAccount(t, "", "faults")
-	h.waitForState(t, a.GUID, platform.StateCompleted)
+	h.waitForState(t, a.GUID, rules.Completed)
 	const maxRetries = 2
 	client := h.newClient(func(c *platform.Config) {
 		c.MaxRetries = maxRetries
@@ -34,7 +35,7 @@ func TestRetriesAndFaults(t *testing.T) {
 		return err
 	}
 	patch := func() error {
-		_, err := client.PatchExternalBankAccount(ctx, a.GUID, platform.PatchAccountRequest{State: platform.StateCompleted})
+		_, err := client.PatchExternalBankAccount(ctx, a.GUID, platform.PatchAccountRequest{State: rules.Completed})
 		return err
 	}
 	create := func() error {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/bankconnections/portal/internal/testutil"
 	"github.com/bankconnections/portal/platform"
+	"github.com/bankconnections/portal/rules"
 	simplatform "github.com/bankconnections/portal/sim/platform"
 )
 
@@ -73,12 +74,12 @@ func TestFundingTransfersWithCustomerTokens(t *testing.T) {
 	gingham := h.linkAccount(t, alice.GUID, "gingham")
 	bobsAccount := h.linkAccount(t, bob.GUID, "bob")
 	for _, a := range []string{alicesAccount.GUID, gingham.GUID, bobsAccount.GUID} {
-		h.waitForState(t, a, platform.StateCompleted)
+		h.waitForState(t, a, rules.Completed)
 	}
 	asAlice, asBob := h.client.ForCustomer(alice.GUID, moneyScopes), h.client.ForCustomer(bob.GUID, moneyScopes)
 
 	t.Run("refresh_required blocks transfers until the reconnect", func(t *testing.T) {
-		if _, err := asAlice.PatchExternalBankAccount(ctx, alicesAccount.GUID, platform.PatchAccountRequest{State: platform.StateRefreshRequired}); err != nil {
+		if _, err := asAlice.PatchExternalBankAccount(ctx, alicesAccount.GUID, platform.PatchAccountRequest{State: rules.RefreshRequired}); err != nil {
 			t.Fatal(err)
 		}
 		tr, err := deposit(t, asAlice, alicesAccount.GUID, platform.RailACH, 2500)
@@ -88,7 +89,7 @@ func TestFundingTransfersWithCustomerTokens(t *testing.T) {
 		if tr = settle(t, asAlice, tr.GUID); tr.State != platform.TransferStateFailed || failureCode(tr) != platform.TransferFailureRefreshRequired {
 			t.Fatalf("on refresh_required: got %s/%s, want failed/refresh_required", tr.State, failureCode(tr))
 		}
-		if _, err := asAlice.PatchExternalBankAccount(ctx, alicesAccount.GUID, platform.PatchAccountRequest{State: platform.StateCompleted}); err != nil {
+		if _, err := asAlice.PatchExternalBankAccount(ctx, alicesAccount.GUID, platform.PatchAccountRequest{State: rules.Completed}); err != nil {
 			t.Fatal(err)
 		}
 		tr, err = deposit(t, asAlice, alicesAccount.GUID, platform.RailACH, 2500)
@@ -128,7 +129,7 @@ func TestFundingTransfersWithCustomerTokens(t *testing.T) {
 				return err
 			},
 			"patch": func() error {
-				_, err := asAlice.PatchExternalBankAccount(ctx, bobsAccount.GUID, platform.PatchAccountRequest{State: platform.StateRefreshRequired})
+				_, err := asAlice.PatchExternalBankAccount(ctx, bobsAccount.GUID, platform.PatchAccountRequest{State: rules.RefreshRequired})
 				return err
 			},
 			"transfer": func() error {
@@ -151,7 +152,7 @@ func TestFundingTransfersWithCustomerTokens(t *testing.T) {
 		if err != nil || list.Total != 1 || list.Objects[0].GUID != bobs.GUID {
 			t.Errorf("bank listing by quote: got %+v, %v, want bob's transfer", list, err)
 		}
-		if a, err := h.client.GetExternalBankAccount(ctx, bobsAccount.GUID, platform.GetAccountOptions{}); err != nil || a.State != platform.StateCompleted {
+		if a, err := h.client.GetExternalBankAccount(ctx, bobsAccount.GUID, platform.GetAccountOptions{}); err != nil || a.State != rules.Completed {
 			t.Errorf("bob's account after alice's attempts: got %s, %v, want completed", a.State, err)
 		}
 	})

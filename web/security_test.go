@@ -23,6 +23,7 @@ import (
 	"github.com/bankconnections/portal/handlers"
 	"github.com/bankconnections/portal/internal/testutil"
 	"github.com/bankconnections/portal/platform"
+	"github.com/bankconnections/portal/rules"
 	simplaid "github.com/bankconnections/portal/sim/plaid"
 	simplatform "github.com/bankconnections/portal/sim/platform"
 	"github.com/bankconnections/portal/sim/world/worldtest"
@@ -185,7 +186,7 @@ func linkExpired(t *testing.T, plaid *simplaid.Server, bank *platform.Client, cu
 		t.Fatal(err)
 	}
 	testutil.Eventually(t, 15*time.Second, func() error {
-		if a.State != platform.StateStoring {
+		if a.State != rules.Storing {
 			return nil
 		}
 		if a, err = bank.GetExternalBankAccount(ctx, a.GUID, platform.GetAccountOptions{}); err != nil {
@@ -193,10 +194,10 @@ func linkExpired(t *testing.T, plaid *simplaid.Server, bank *platform.Client, cu
 		}
 		return errors.New("account still storing")
 	})
-	if a.State != platform.StateCompleted {
+	if a.State != rules.Completed {
 		t.Fatalf("linked account: got state %s (%v), want completed", a.State, a.FailureCode)
 	}
-	if _, err := bank.PatchExternalBankAccount(ctx, a.GUID, platform.PatchAccountRequest{State: platform.StateRefreshRequired}); err != nil {
+	if _, err := bank.PatchExternalBankAccount(ctx, a.GUID, platform.PatchAccountRequest{State: rules.RefreshRequired}); err != nil {
 		t.Fatal(err)
 	}
 	return a.GUID
@@ -245,63 +246,97 @@ var matrixCases = []struct{ name, role, params string }{
 	{"admin→alice", "admin", "alice"},
 }
 
-// others adds the cases that reach for someone else's parameters: alice for
-// bob's and bob for alice's (answered alike: status), the admin for alice's.
-func others(own map[string]int, status, adminOnAlice int) map[string]int {
-	own["alice→bob"], own["bob→alice"], own["admin→alice"] = status, status, adminOnAlice
-	return own
+// statuses is one route's expected status per case of matrixCases. A route
+// without parameters runs only the cases with their own parameters; the
+// others' statuses are then not asked.
+type statuses map[string]int
+
+// everyone answers alike whoever asks.
+func everyone(status int) statuses {
+	return statuses{"anonymous": status, "alice": status, "bob": status, "admin": status,
+		"alice→bob": status, "bob→alice": status, "admin→alice": status}
+}
+
+// signedIn is for every signed-in user, the admin too: anonymous gets anon,
+// each user own with their own ids, and 404 with someone else's.
+func signedIn(anon, own int) statuses {
+	return statuses{"anonymous": anon, "alice": own, "bob": own, "admin": own,
+		"alice→bob": 404, "bob→alice": 404, "admin→alice": 404}
+}
+
+// customers is for customers only: as signedIn, but the admin, who has no
+// customer of its own, gets 404.
+func customers(anon, own int) statuses {
+	s := signedIn(anon, own)
+	s["admin"] = 404
+	return s
+}
+
+// admins is for admins only: customers are refused (403) whatever ids they
+// send; the admin gets own, with its own ids and with a customer's alike
+// unless onCustomers says otherwise.
+func admins(anon, own int) statuses {
+	return statuses{"anonymous": anon, "alice": 403, "bob": 403, "admin": own,
+		"alice→bob": 403, "bob→alice": 403, "admin→alice": own}
+}
+
+// onCustomers sets what the admin gets with a customer's ids.
+func (s statuses) onCustomers(status int) statuses {
+	s["admin→alice"] = status
+	return s
 }
 
 // expected is every route's status per case. A route missing here fails the
-// test: whoever adds a route decides who may use it. Rows alike in shape are
-// alike on purpose: one row a route, each read on its own.
+// test: whoever adds a route decides who may use it.
 var expected = map[string]map[string]int{
-	"GET /healthz": {"anonymous": 200, "alice": 200, "bob": 200, "admin": 200},
-	"GET /readyz":  {"anonymous": 200, "alice": 200, "bob": 200, "admin": 200},
-	"GET /":        {"anonymous": 303, "alice": 303, "bob": 303, "admin": 303},
-	"GET /login":   {"anonymous": 200, "alice": 303, "bob": 303, "admin": 303},
-	"POST /login":  {"anonymous": 303, "alice": 303, "bob": 303, "admin": 303},
-	"POST /logout": {"anonymous": 401, "alice": 303, "bob": 303, "admin": 303},
+	"GET /healthz": everyone(200),
+	"GET /readyz":  everyone(200),
+	"GET /":        everyone(303),
+	"POST /login":  everyone(303),
+	"GET /login":   signedIn(200, 303),
+	"POST /logout": signedIn(401, 303),
 	// The matrix sends an empty form: every signed-in user gets the form back with a message.
-	"GET /account/password":           {"anonymous": 303, "alice": 200, "bob": 200, "admin": 200},
-	"POST /account/password":          {"anonymous": 401, "alice": 422, "bob": 422, "admin": 422},
-	"GET /accounts":                   {"anonymous": 303, "alice": 200, "bob": 200, "admin": 404},
-	"GET /accounts/:guid":             others(map[string]int{"anonymous": 303, "alice": 200, "bob": 200, "admin": 404}, 404, 404),
-	"POST /notifications/:id/dismiss": others(map[string]int{"anonymous": 401, "alice": 303, "bob": 303, "admin": 404}, 404, 404),
+	"GET /account/password":           signedIn(303, 200),
+	"POST /account/password":          signedIn(401, 422),
+	"GET /accounts":                   customers(303, 200),
+	"GET /accounts/:guid":             customers(303, 200),
+	"POST /notifications/:id/dismiss": customers(401, 303),
 	// Hiding is for disconnected connections only: the owners' are live, so 409.
-	"POST /accounts/:guid/hide": others(map[string]int{"anonymous": 401, "alice": 409, "bob": 409, "admin": 404}, 404, 404),
+	"POST /accounts/:guid/hide": customers(401, 409),
 	// The question only exists after an update left the account unselected: no such session here.
-	"GET /link/:id/review":              others(map[string]int{"anonymous": 303, "alice": 404, "bob": 404, "admin": 404}, 404, 404),
-	"POST /link/:id/review":             others(map[string]int{"anonymous": 401, "alice": 404, "bob": 404, "admin": 404}, 404, 404),
-	"POST /link/sessions":               others(map[string]int{"anonymous": 401, "alice": 201, "bob": 201, "admin": 201}, 404, 404),
-	"GET /link/sessions/:id":            others(map[string]int{"anonymous": 401, "alice": 200, "bob": 200, "admin": 200}, 404, 404),
-	"POST /link/sessions/:id/callbacks": others(map[string]int{"anonymous": 401, "alice": 200, "bob": 200, "admin": 200}, 404, 404),
-	"POST /link/sessions/:id/complete":  others(map[string]int{"anonymous": 401, "alice": 200, "bob": 200, "admin": 200}, 404, 404),
-	"GET /link/oauth-return":            {"anonymous": 303, "alice": 200, "bob": 200, "admin": 200},
+	"GET /link/:id/review":              signedIn(303, 404),
+	"POST /link/:id/review":             signedIn(401, 404),
+	"POST /link/sessions":               signedIn(401, 201),
+	"GET /link/sessions/:id":            signedIn(401, 200),
+	"POST /link/sessions/:id/callbacks": signedIn(401, 200),
+	"POST /link/sessions/:id/complete":  signedIn(401, 200),
+	"GET /link/oauth-return":            signedIn(303, 200),
 	// Money movement: the owners' connections are expired, so a quote or a
 	// confirm is refused (409) before the platform is asked.
-	"POST /accounts/:guid/transfers":               others(map[string]int{"anonymous": 401, "alice": 409, "bob": 409, "admin": 404}, 404, 404),
-	"GET /transfers/:key":                          others(map[string]int{"anonymous": 303, "alice": 200, "bob": 200, "admin": 404}, 404, 404),
-	"POST /transfers/:key/confirm":                 others(map[string]int{"anonymous": 401, "alice": 409, "bob": 409, "admin": 404}, 404, 404),
-	"GET /admin":                                   {"anonymous": 303, "alice": 403, "bob": 403, "admin": 303},
-	"GET /admin/connections":                       {"anonymous": 303, "alice": 403, "bob": 403, "admin": 200},
-	"GET /admin/connections/:guid":                 others(map[string]int{"anonymous": 303, "alice": 403, "bob": 403, "admin": 200}, 403, 200),
-	"GET /admin/connections/:guid/confirm/:action": others(map[string]int{"anonymous": 303, "alice": 403, "bob": 403, "admin": 200}, 403, 200),
-	"POST /admin/connections/:guid/remind":         others(map[string]int{"anonymous": 401, "alice": 403, "bob": 403, "admin": 409}, 403, 303),
-	"POST /admin/connections/:guid/disconnect":     others(map[string]int{"anonymous": 401, "alice": 403, "bob": 403, "admin": 303}, 403, 303),
-	"POST /admin/connections/:guid/refresh":        others(map[string]int{"anonymous": 401, "alice": 403, "bob": 403, "admin": 303}, 403, 303),
+	"POST /accounts/:guid/transfers":               customers(401, 409),
+	"GET /transfers/:key":                          customers(303, 200),
+	"POST /transfers/:key/confirm":                 customers(401, 409),
+	"GET /admin":                                   admins(303, 303),
+	"GET /admin/connections":                       admins(303, 200),
+	"GET /admin/connections/:guid":                 admins(303, 200),
+	"GET /admin/connections/:guid/confirm/:action": admins(303, 200),
+	// The admin's own connections are the organization's, with no customer to remind (409); a customer's gets its reminder.
+	"POST /admin/connections/:guid/remind":     admins(401, 409).onCustomers(303),
+	"POST /admin/connections/:guid/disconnect": admins(401, 303),
+	"POST /admin/connections/:guid/refresh":    admins(401, 303),
 	// The spare connections are expired already: expiring them again is refused (409).
-	"POST /admin/connections/:guid/force-refresh-required": others(map[string]int{"anonymous": 401, "alice": 403, "bob": 403, "admin": 409}, 403, 409),
-	"GET /admin/link/:id/review":                           others(map[string]int{"anonymous": 303, "alice": 403, "bob": 403, "admin": 200}, 403, 404),
-	"POST /admin/link/:id/review":                          others(map[string]int{"anonymous": 401, "alice": 403, "bob": 403, "admin": 303}, 403, 404),
-	"GET /admin/notifications":                             {"anonymous": 303, "alice": 403, "bob": 403, "admin": 200},
+	"POST /admin/connections/:guid/force-refresh-required": admins(401, 409),
+	// A customer's Link session is not one the admin reviews.
+	"GET /admin/link/:id/review":  admins(303, 200).onCustomers(404),
+	"POST /admin/link/:id/review": admins(401, 303).onCustomers(404),
+	"GET /admin/notifications":    admins(303, 200),
 	// The Demo controls exist only in demo mode; this world is live.
-	"POST /demo/switch":   {"anonymous": 404, "alice": 404, "bob": 404, "admin": 404},
-	"POST /demo/expire":   {"anonymous": 404, "alice": 404, "bob": 404, "admin": 404},
-	"POST /demo/webhook":  {"anonymous": 404, "alice": 404, "bob": 404, "admin": 404},
-	"POST /demo/platform": {"anonymous": 404, "alice": 404, "bob": 404, "admin": 404},
-	"POST /demo/reset":    {"anonymous": 404, "alice": 404, "bob": 404, "admin": 404},
-	"POST /demo/tour":     {"anonymous": 404, "alice": 404, "bob": 404, "admin": 404},
+	"POST /demo/switch":   everyone(404),
+	"POST /demo/expire":   everyone(404),
+	"POST /demo/webhook":  everyone(404),
+	"POST /demo/platform": everyone(404),
+	"POST /demo/reset":    everyone(404),
+	"POST /demo/tour":     everyone(404),
 }
 
 // changesAccount lists the routes that change the connection they name: each

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bankconnections/portal/platform"
+	"github.com/bankconnections/portal/rules"
 	simplaid "github.com/bankconnections/portal/sim/plaid"
 	simplatform "github.com/bankconnections/portal/sim/platform"
 	"github.com/bankconnections/portal/sim/platform/plaidgo"
@@ -181,7 +182,7 @@ func seedConnection(ctx context.Context, bank *platform.Client, sandbox simplatf
 		return fmt.Errorf("create account: %w", err)
 	}
 	deadline := time.Now().Add(15 * time.Second)
-	for a.State == platform.StateStoring && time.Now().Before(deadline) {
+	for a.State == rules.Storing && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
 		if a, err = bank.GetExternalBankAccount(ctx, a.GUID, platform.GetAccountOptions{}); err != nil {
 			return err
@@ -193,7 +194,7 @@ func seedConnection(ctx context.Context, bank *platform.Client, sandbox simplatf
 	switch c.state {
 	case store.StateRefreshRequired:
 		// The real path: the platform forces the state and resets the Item's login at Plaid.
-		_, err = bank.PatchExternalBankAccount(ctx, a.GUID, platform.PatchAccountRequest{State: platform.StateRefreshRequired})
+		_, err = bank.PatchExternalBankAccount(ctx, a.GUID, platform.PatchAccountRequest{State: rules.RefreshRequired})
 	default:
 		err = sandbox.PinState(ctx, a.GUID, c.state, c.failure)
 	}

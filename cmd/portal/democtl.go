@@ -16,6 +16,7 @@ import (
 	"github.com/bankconnections/portal/connections"
 	"github.com/bankconnections/portal/handlers"
 	"github.com/bankconnections/portal/platform"
+	"github.com/bankconnections/portal/rules"
 	simplatform "github.com/bankconnections/portal/sim/platform"
 	"github.com/bankconnections/portal/store"
 	"github.com/bankconnections/portal/views"
@@ -164,7 +165,7 @@ func (d *demoController) ExpireConnection(ctx context.Context, customerGUID stri
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	// What the platform's sandbox does: force the state and reset the Item's login at Plaid.
-	if _, err := d.bank.PatchExternalBankAccount(pctx, a.GUID, platform.PatchAccountRequest{State: platform.StateRefreshRequired}); err != nil {
+	if _, err := d.bank.PatchExternalBankAccount(pctx, a.GUID, platform.PatchAccountRequest{State: rules.RefreshRequired}); err != nil {
 		d.log.Warn("demo: expire", "guid", a.GUID, "err", err)
 		return "The platform did not answer, so nothing expired: recover the platform first.", nil
 	}
@@ -204,7 +205,7 @@ func (d *demoController) FireWebhook(ctx context.Context, customerGUID, code str
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		got, err := d.bank.GetExternalBankAccount(ctx, a.GUID, platform.GetAccountOptions{})
-		if err == nil && got.State == platform.StateRefreshRequired {
+		if err == nil && got.State == rules.RefreshRequired {
 			if err := d.syncNow(ctx); err != nil {
 				return "", err
 			}

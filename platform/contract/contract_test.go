@@ -9,6 +9,7 @@ import (
 
 	"github.com/bankconnections/portal/platform"
 	"github.com/bankconnections/portal/platform/contract"
+	"github.com/bankconnections/portal/rules"
 )
 
 const (
@@ -118,8 +119,8 @@ func TestRefusedRequestsAreNotHeldAgainstTheClient(t *testing.T) {
 	}
 }
 
-// The Go client's enums are the pinned definitions' (no value missing, none
-// invented).
+// The Go client's enums, and the account states the portal names in rules,
+// are the pinned definitions' (no value missing, none invented).
 func TestClientEnumsMatchTheDefinitions(t *testing.T) {
 	same := func(name string, got, want []string) {
 		t.Helper()
@@ -132,7 +133,7 @@ func TestClientEnumsMatchTheDefinitions(t *testing.T) {
 	}
 	same("transfer states", platform.TransferStates, contract.TransferStates)
 	same("transfer failure codes", platform.TransferFailureCodes, contract.TransferFailureCodes)
-	same("account states", platform.AccountStates, contract.AccountStates)
+	same("account states (rules, their one home)", rules.States, contract.AccountStates)
 	same("scopes", platform.AllScopes, contract.Scopes)
 	for _, sc := range platform.DefaultScopes() {
 		if !slices.Contains(contract.Scopes, sc) {

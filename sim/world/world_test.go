@@ -10,6 +10,7 @@ import (
 
 	"github.com/bankconnections/portal/internal/testutil"
 	"github.com/bankconnections/portal/platform"
+	"github.com/bankconnections/portal/rules"
 	simplaid "github.com/bankconnections/portal/sim/plaid"
 	simplatform "github.com/bankconnections/portal/sim/platform"
 	"github.com/bankconnections/portal/sim/world"
@@ -53,7 +54,7 @@ func TestWorldLinksAnAccountThroughBothSimulatorsOverHTTP(t *testing.T) {
 	}
 	testutil.Eventually(t, 30*time.Second, func() error {
 		got, err := bank.GetExternalBankAccount(ctx, a.GUID, platform.GetAccountOptions{})
-		if err != nil || got.State != platform.StateCompleted {
+		if err != nil || got.State != rules.Completed {
 			return errors.New("account " + a.GUID + ": state " + got.State + ", want completed")
 		}
 		return nil
