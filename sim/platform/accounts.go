@@ -39,6 +39,8 @@ type balancesJSON struct {
 }
 
 // accountJSON is the contract's external bank account, field for field.
+// Alike in shape to customerJSON (both are contract objects with pointer
+// fields for nulls), but no field is shared.
 type accountJSON struct {
 	GUID               string        `json:"guid"`
 	Name               string        `json:"name"`

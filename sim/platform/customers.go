@@ -145,6 +145,7 @@ func (s *Server) scheduleCustomerStored(guid string) {
 	})
 }
 
+// Shaped like the other handlers (read, check, s.fail on the first refusal, write); the shared steps are helpers already.
 func (s *Server) handleGetCustomer(w http.ResponseWriter, r *http.Request, sub subject) {
 	pii, err := boolParam(r, "include_pii")
 	if err != nil {

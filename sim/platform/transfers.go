@@ -173,6 +173,7 @@ func checkParticipants(req createTransferRequest, q quoteJSON) error {
 // handleCreateTransfer executes a funding quote against one of the quote's
 // customer's accounts. The transfer starts in storing; whether the account can
 // transact is decided asynchronously, as the platform does.
+// Shaped like the other handlers (read, check, s.fail on the first refusal, write); the shared steps are helpers already.
 func (s *Server) handleCreateTransfer(w http.ResponseWriter, r *http.Request, sub subject) {
 	req, ok := readRequest[createTransferRequest](s, w, r)
 	if !ok {

@@ -2,6 +2,8 @@
 -- cancelling are accepted too (a transfer in them keeps being polled). A
 -- funding quote may come without an expiry: quote_expires_at is NULL then.
 -- SQLite cannot alter a CHECK constraint, so the table is rebuilt.
+-- The rebuild restates 0004's columns on purpose: a migration is history,
+-- applied in the field by its name, so neither file is rewritten to share them.
 CREATE TABLE transfers_new (
     id               INTEGER PRIMARY KEY,
     idempotency_key  TEXT NOT NULL UNIQUE,
