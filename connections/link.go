@@ -366,6 +366,12 @@ func (s *Service) Complete(ctx context.Context, u store.User, id string, in Succ
 		}
 		if ls.Mode == ModeCreate {
 			if err := s.checkNewAccount(ctx, ls, in); err != nil {
+				// Another request of this session (a double submit, the glue's
+				// retry) may have completed it since ls was read: the account
+				// it made then looks like a duplicate. Its completion answers.
+				if prior, perr := s.db.CompletionForSession(ctx, ls.ID); perr == nil {
+					return s.completionResult(ctx, u, prior)
+				}
 				return CompletionResult{}, err
 			}
 			a := in.Accounts[0]

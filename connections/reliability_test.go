@@ -317,6 +317,45 @@ func TestFiftyConcurrentCompletionsOneEffect(t *testing.T) {
 	})
 }
 
+// A completion request that read its Link session while it was still ready,
+// and checks for a duplicate only after another request of the same session
+// (a double submit, the glue's retry) made the account: it answers with that
+// completion's result, not "already being linked". Under load this is how
+// TestFiftyConcurrentCompletionsOneEffect/create once failed; here the late
+// request's view is set up directly: the session is ready again.
+func TestLateRequestOfACompletedLinkGetsItsResult(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	u := e.freshCustomer()
+	ls := e.readySession(u, connections.ModeCreate, "")
+	l := e.sandboxLink("ins_109511")
+	in := connections.Success{PublicToken: l.PublicToken, InstitutionID: "ins_109511",
+		Accounts: []connections.SuccessAccount{{ID: l.AccountID, Name: l.AccountName, Mask: l.AccountMask}}}
+	if _, err := e.svc.Complete(ctx, u, ls.ID, in); err != nil {
+		t.Fatal(err)
+	}
+	var done store.Completion
+	e.eventually("the completion is done", func() bool {
+		e.svc.RetryDue(ctx)
+		done, _ = e.db.CompletionForSession(ctx, ls.ID)
+		return done.State == store.CompletionDone
+	})
+	if err := e.db.SetLinkToken(ctx, ls.ID, ls.LinkToken, ls.TokenExpiresAt); err != nil {
+		t.Fatal(err)
+	}
+	posts := e.lossy.count(http.MethodPost, "/api/external_bank_accounts")
+	got, err := e.svc.Complete(ctx, u, ls.ID, in)
+	if err != nil {
+		t.Fatalf("late request: got %v, want the completion's result", err)
+	}
+	if got.Status != "done" || got.AccountGUID != done.AccountGUID {
+		t.Errorf("late request: got %s for %s, want done for %s", got.Status, got.AccountGUID, done.AccountGUID)
+	}
+	if n := e.lossy.count(http.MethodPost, "/api/external_bank_accounts") - posts; n != 0 {
+		t.Errorf("POSTs of the late request: got %d, want 0", n)
+	}
+}
+
 // TestFiftyConcurrentWritersNeverSeeALockedDatabase: Link callbacks through
 // the domain, new sessions, banners, syncs and a second handle on the same
 // file (an operator's CLI next to the server) all write at once.
