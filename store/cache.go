@@ -36,12 +36,14 @@ type changeWatcher struct {
 	lookedAt atomic.Int64 // when, in Unix nanoseconds
 }
 
-func newChangeWatcher(ctx context.Context, db *sql.DB) (*changeWatcher, error) {
+// newChangeWatcher prepares position, the engine's query for its change
+// version (a number that moves whenever anyone commits).
+func newChangeWatcher(ctx context.Context, db *sql.DB, position string) (*changeWatcher, error) {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return nil, err
 	}
-	stmt, err := conn.PrepareContext(ctx, `PRAGMA data_version`)
+	stmt, err := conn.PrepareContext(ctx, position)
 	if err != nil {
 		conn.Close()
 		return nil, err
