@@ -60,6 +60,11 @@ func (db *DB) CreateUser(ctx context.Context, u User) (_ User, err error) {
 // UserByEmail finds a user by email, case-insensitively.
 func (db *DB) UserByEmail(ctx context.Context, email string) (_ User, err error) {
 	defer wrap(&err, "user by email")
+	// SQLite's email column compares regardless of case (COLLATE NOCASE);
+	// PostgreSQL's unique index is on lower(email), which this matches.
+	if db.postgres {
+		return scanUser(db.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE lower(email) = lower(?)`, email))
+	}
 	return scanUser(db.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email = ?`, email))
 }
 
