@@ -23,6 +23,14 @@ func (w *writer) ExecContext(ctx context.Context, q string, args ...any) (sql.Re
 	return res, err
 }
 
+// insertID runs one INSERT … RETURNING id, counts it and gives the new row's id.
+func (w *writer) insertID(ctx context.Context, q string, args ...any) (int64, error) {
+	var id int64
+	err := w.DB.QueryRowContext(ctx, q, args...).Scan(&id)
+	w.gen.Add(1)
+	return id, err
+}
+
 // changeWatcher tells whether anyone, in this process or another one sharing
 // the file, has committed since a version was read: SQLite's data_version
 // changes for a connection whenever another connection commits, and this
