@@ -174,6 +174,9 @@ func (c *rebindConn) PrepareContext(ctx context.Context, q string) (driver.Stmt,
 }
 
 func (c *rebindConn) ExecContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {
+	if len(args) == 0 { // e.g. a migration: PostgreSQL's own text, left as written
+		return c.Conn.ExecContext(ctx, q, args)
+	}
 	return c.Conn.ExecContext(ctx, rebind(q), args)
 }
 
