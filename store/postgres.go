@@ -142,7 +142,7 @@ func (db *DB) migratePostgresFile(ctx context.Context, name string) error {
 
 // txAttempts bounds how often db.tx runs a function that PostgreSQL aborted
 // for a serialization failure or a deadlock.
-const txAttempts = 10
+const txAttempts = 20
 
 // retryable tells whether PostgreSQL aborted a transaction that would succeed
 // if run again: a serialization failure (40001) or a deadlock (40P01).
