@@ -182,3 +182,36 @@ func benchmarkStore(b *testing.B, engine string) {
 		})
 	})
 }
+
+// BenchmarkSyncPage is one page of the sync: 100 accounts saved in one
+// transaction, every one of them changed (a state and a newer copy), or
+// none (the common case: the platform's copy is the one held).
+func BenchmarkSyncPage(b *testing.B) {
+	for _, engine := range []string{engineSQLite, enginePostgres} {
+		for _, changed := range []bool{true, false} {
+			b.Run(engine+"/"+map[bool]string{true: "all-changed", false: "unchanged"}[changed], func(b *testing.B) {
+				db := openEngine(b, engine)
+				ctx := context.Background()
+				now := time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)
+				page := make([]Account, 100)
+				for i := range page {
+					page[i] = Account{GUID: fmt.Sprintf("%032x", i), BankGUID: "bank", CustomerGUID: fmt.Sprintf("c%031x", i%10), Name: "Plaid Checking",
+						Asset: "USD", AccountKind: "plaid", Environment: "sandbox", InstitutionID: "ins_109508", CreatedAt: now}
+				}
+				n := 0
+				for b.Loop() {
+					if changed || n == 0 {
+						n++
+					}
+					for i := range page {
+						page[i].State = []string{StateCompleted, StateRefreshRequired}[n%2]
+						page[i].UpdatedAt = now.Add(time.Duration(n) * time.Second)
+					}
+					if _, err := db.UpsertAccounts(ctx, page, "sync"); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
