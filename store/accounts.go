@@ -123,15 +123,73 @@ func (db *DB) UpsertAccounts(ctx context.Context, accounts []Account, source str
 func (db *DB) upsertAccounts(ctx context.Context, tx *sql.Tx, accounts []Account, source string) ([]Transition, error) {
 	var changes []Transition
 	now := formatTime(db.now())
-	get, err := tx.PrepareContext(ctx, `SELECT state FROM accounts WHERE guid = ?`)
+	// The states held now, read for the whole page at once: one round trip
+	// instead of one per account (which PostgreSQL's network latency makes dear).
+	olds, err := accountStates(ctx, tx, accounts)
 	if err != nil {
 		return nil, err
 	}
-	defer get.Close()
-	put, err := tx.PrepareContext(ctx, `INSERT INTO accounts (guid, bank_guid, customer_guid, name, asset, account_kind, environment,
+	log, err := tx.PrepareContext(ctx, `INSERT INTO state_changes (account_guid, from_state, to_state, source, at) VALUES (?, ?, ?, ?, ?)`)
+	if err != nil {
+		return nil, err
+	}
+	defer log.Close()
+	for len(accounts) > 0 {
+		// Many accounts per statement (a round trip each would make a
+		// PostgreSQL sync page slow), as long as no account comes twice: one
+		// statement may not upsert a row twice.
+		n, seen := 0, map[string]bool{}
+		for n < len(accounts) && n < upsertChunk && !seen[accounts[n].GUID] {
+			seen[accounts[n].GUID] = true
+			n++
+		}
+		part := accounts[:n]
+		accounts = accounts[n:]
+		saved, err := putAccounts(ctx, tx, part, now)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range part {
+			// An older copy than the one we hold (a sync page read before a
+			// reconnect finished) changes nothing.
+			if !saved[a.GUID] {
+				continue
+			}
+			old := olds[a.GUID]
+			olds[a.GUID] = a.State // the same account later in the list changes from this
+			if old != a.State {
+				if _, err := log.ExecContext(ctx, a.GUID, old, a.State, source, now); err != nil {
+					return nil, err
+				}
+				if err := dismissOutdated(ctx, tx, a.GUID, a.State, now); err != nil {
+					return nil, err
+				}
+				changes = append(changes, Transition{AccountGUID: a.GUID, CustomerGUID: a.CustomerGUID, From: old, To: a.State})
+			}
+		}
+	}
+	return changes, nil
+}
+
+// upsertChunk bounds the accounts of one statement: 20 values each stay well
+// under either engine's limit of bound values.
+const upsertChunk = 500
+
+// putAccounts saves accounts (no guid twice) in one statement, never
+// replacing a copy with an older one, and returns the guids it saved.
+func putAccounts(ctx context.Context, tx *sql.Tx, accounts []Account, now string) (map[string]bool, error) {
+	const row = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	args := make([]any, 0, 20*len(accounts))
+	for _, a := range accounts {
+		args = append(args, a.GUID, a.BankGUID, nullString(a.CustomerGUID), a.Name, a.Asset, a.AccountKind, a.Environment,
+			a.InstitutionID, a.InstitutionName, a.AccountMask, nullString(a.AccountName), a.State, nullString(a.FailureCode),
+			formatTime(a.CreatedAt), formatTime(a.UpdatedAt), nullTime(a.BalanceUpdatedAt), nullInt(a.BalanceAvailable), nullInt(a.BalanceCurrent),
+			now, now)
+	}
+	rows, err := tx.QueryContext(ctx, `INSERT INTO accounts (guid, bank_guid, customer_guid, name, asset, account_kind, environment,
 		institution_id, institution_name, account_mask, account_name, state, failure_code, created_at, updated_at,
 		balance_updated_at, balance_available, balance_current, state_changed_at, synced_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		VALUES `+strings.Repeat(row+", ", len(accounts)-1)+row+`
 		ON CONFLICT (guid) DO UPDATE SET
 			bank_guid = excluded.bank_guid, customer_guid = excluded.customer_guid, name = excluded.name,
 			asset = excluded.asset, account_kind = excluded.account_kind, environment = excluded.environment,
@@ -147,44 +205,51 @@ func (db *DB) upsertAccounts(ctx context.Context, tx *sql.Tx, accounts []Account
 			synced_at = excluded.synced_at
 		WHERE excluded.updated_at >= accounts.updated_at
 			AND (accounts.updated_at <> excluded.updated_at OR accounts.state <> excluded.state
-				OR excluded.balance_updated_at IS NOT NULL OR excluded.institution_name <> '')`)
+				OR excluded.balance_updated_at IS NOT NULL OR excluded.institution_name <> '')
+		RETURNING guid`, args...)
 	if err != nil {
 		return nil, err
 	}
-	defer put.Close()
-	log, err := tx.PrepareContext(ctx, `INSERT INTO state_changes (account_guid, from_state, to_state, source, at) VALUES (?, ?, ?, ?, ?)`)
-	if err != nil {
-		return nil, err
-	}
-	defer log.Close()
-	for _, a := range accounts {
-		var old string
-		if err := get.QueryRowContext(ctx, a.GUID).Scan(&old); err != nil && err != sql.ErrNoRows {
+	defer rows.Close()
+	saved := make(map[string]bool, len(accounts))
+	for rows.Next() {
+		var guid string
+		if err := rows.Scan(&guid); err != nil {
 			return nil, err
 		}
-		res, err := put.ExecContext(ctx, a.GUID, a.BankGUID, nullString(a.CustomerGUID), a.Name, a.Asset, a.AccountKind, a.Environment,
-			a.InstitutionID, a.InstitutionName, a.AccountMask, nullString(a.AccountName), a.State, nullString(a.FailureCode),
-			formatTime(a.CreatedAt), formatTime(a.UpdatedAt), nullTime(a.BalanceUpdatedAt), nullInt(a.BalanceAvailable), nullInt(a.BalanceCurrent),
-			now, now)
+		saved[guid] = true
+	}
+	return saved, rows.Err()
+}
+
+// accountStates returns the state held of each of accounts that is stored.
+func accountStates(ctx context.Context, tx *sql.Tx, accounts []Account) (map[string]string, error) {
+	const chunk = 500 // well under either engine's limit of bound values
+	out := make(map[string]string, len(accounts))
+	for start := 0; start < len(accounts); start += chunk {
+		part := accounts[start:min(start+chunk, len(accounts))]
+		args := make([]any, len(part))
+		for i, a := range part {
+			args[i] = a.GUID
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT guid, state FROM accounts WHERE guid IN (`+placeholders(len(part))+`)`, args...)
 		if err != nil {
 			return nil, err
 		}
-		// An older copy than the one we hold (a sync page read before a
-		// reconnect finished) changes nothing.
-		if n, _ := res.RowsAffected(); n == 0 {
-			continue
+		for rows.Next() {
+			var guid, state string
+			if err := rows.Scan(&guid, &state); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[guid] = state
 		}
-		if old != a.State {
-			if _, err := log.ExecContext(ctx, a.GUID, old, a.State, source, now); err != nil {
-				return nil, err
-			}
-			if err := dismissOutdated(ctx, tx, a.GUID, a.State, now); err != nil {
-				return nil, err
-			}
-			changes = append(changes, Transition{AccountGUID: a.GUID, CustomerGUID: a.CustomerGUID, From: old, To: a.State})
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
 		}
 	}
-	return changes, nil
+	return out, nil
 }
 
 // Account returns one connection by guid, whoever owns it (admin use).
@@ -253,6 +318,7 @@ func (db *DB) MarkAccountsDeleted(ctx context.Context, guids []string, source st
 	defer wrap(&err, "mark accounts deleted")
 	var changes []Transition
 	err = db.tx(ctx, func(tx *sql.Tx) error {
+		changes = nil // db.tx may run this again after a conflict (PostgreSQL)
 		now := formatTime(db.now())
 		for _, g := range guids {
 			var old, cust string

@@ -23,10 +23,20 @@ func (w *writer) ExecContext(ctx context.Context, q string, args ...any) (sql.Re
 	return res, err
 }
 
+// insertID runs one INSERT … RETURNING id, counts it and gives the new row's id.
+func (w *writer) insertID(ctx context.Context, q string, args ...any) (int64, error) {
+	var id int64
+	err := w.DB.QueryRowContext(ctx, q, args...).Scan(&id)
+	w.gen.Add(1)
+	return id, err
+}
+
 // changeWatcher tells whether anyone, in this process or another one sharing
-// the file, has committed since a version was read: SQLite's data_version
-// changes for a connection whenever another connection commits, and this
-// connection never writes, so every commit anywhere moves it.
+// the database, has committed since a version was read. On SQLite it asks
+// data_version, which changes for a connection whenever another connection
+// commits (this connection never writes, so every commit anywhere moves it);
+// on PostgreSQL it asks for a digest of the current snapshot
+// (postgresChangePosition), which any commit by any instance changes.
 type changeWatcher struct {
 	mu   sync.Mutex
 	conn *sql.Conn
@@ -36,12 +46,14 @@ type changeWatcher struct {
 	lookedAt atomic.Int64 // when, in Unix nanoseconds
 }
 
-func newChangeWatcher(ctx context.Context, db *sql.DB) (*changeWatcher, error) {
+// newChangeWatcher prepares position, the engine's query for its change
+// version (a number that moves whenever anyone commits).
+func newChangeWatcher(ctx context.Context, db *sql.DB, position string) (*changeWatcher, error) {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return nil, err
 	}
-	stmt, err := conn.PrepareContext(ctx, `PRAGMA data_version`)
+	stmt, err := conn.PrepareContext(ctx, position)
 	if err != nil {
 		conn.Close()
 		return nil, err
@@ -86,10 +98,10 @@ type cacheEntry struct {
 const otherWritesBound = time.Second
 
 // SeeOtherWrites makes the read cache drop everything when any other
-// connection (another process sharing the file, like an operator's
-// subcommand) has committed since the last look. SessionUser calls it, so
-// each signed-in request starts from what is committed now; it costs one
-// small pragma on a connection of its own.
+// connection (another process sharing the file or the PostgreSQL database:
+// another portal instance, an operator's subcommand) has committed since the
+// last look. SessionUser calls it, so each signed-in request starts from what
+// is committed now; it costs one small query on a connection of its own.
 func (db *DB) SeeOtherWrites() {
 	w := db.changes
 	v, err := w.version()
