@@ -50,7 +50,7 @@ func TestTakeLeaseOneHolderAtATime(t *testing.T) {
 			}
 		}
 		take(a, "a", now.Add(time.Minute), true)
-		take(b, "b", now.Add(time.Minute), false) // a holds it
+		take(b, "b", now.Add(time.Minute), false)  // a holds it
 		take(a, "a", now.Add(2*time.Minute), true) // a renews it
 		b.SetClock(func() time.Time { return now.Add(90 * time.Second) })
 		take(b, "b", now.Add(3*time.Minute), false) // still a's (renewed)
