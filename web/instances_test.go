@@ -58,6 +58,25 @@ func TestLoginThrottleSharedByInstances(t *testing.T) {
 	})
 }
 
+// A person's typos are forgotten once they sign in, on whichever instance:
+// the next typos start counting from none.
+func TestSignInForgetsTyposOnEveryInstance(t *testing.T) {
+	eachEngineApp(t, func(t *testing.T, a *app) {
+		b := a.instance()
+		onA := a.client()
+		for round := range 2 {
+			for i := range 4 {
+				if r := onA.login("alice@example.com", "wrong"); r.status != http.StatusUnauthorized {
+					t.Fatalf("round %d, typo %d: got %d, want 401", round+1, i+1, r.status)
+				}
+			}
+			if r := onA.on(b).login("alice@example.com", "demo-alice"); r.status != http.StatusSeeOther {
+				t.Fatalf("round %d, sign in on the other instance after 4 typos: got %d, want 303", round+1, r.status)
+			}
+		}
+	})
+}
+
 // Signing out everywhere is seen by every instance on its next request: a
 // password change on one, and an operator disabling a user through another
 // handle on the database, even when the other instance has the session in
