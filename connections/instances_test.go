@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/bankconnections/portal/connections"
+	"github.com/bankconnections/portal/internal/testutil"
 	"github.com/bankconnections/portal/platform"
 	simplatform "github.com/bankconnections/portal/sim/platform"
 	"github.com/bankconnections/portal/store"
@@ -55,18 +56,19 @@ func TestTwoInstancesCompleteEachOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.clearFaults()
-		// Both workers race for whatever is queued.
-		e.eventually("every completion done", func() bool {
+		// Both workers race for whatever is queued. On a loaded machine an
+		// attempt can time out and back off for many seconds: a long deadline.
+		testutil.Eventually(t, 2*time.Minute, func() error {
 			var wg sync.WaitGroup
 			wg.Go(func() { e.svc.RetryDue(ctx) })
 			wg.Go(func() { svc2.RetryDue(ctx) })
 			wg.Wait()
 			for _, l := range links {
 				if c, err := db2.CompletionForSession(ctx, l.ls.ID); err != nil || c.State != store.CompletionDone {
-					return false
+					return fmt.Errorf("completion of %s: %s after %d attempts (%v)", l.u.Email, c.State, c.Attempts, err)
 				}
 			}
-			return true
+			return nil
 		})
 		for _, l := range links {
 			list, err := e.bank.ListExternalBankAccounts(ctx, platform.ListAccountsParams{CustomerGUIDs: []string{l.u.CustomerGUID}, PerPage: 100})
