@@ -211,6 +211,28 @@ func TestSyncRunsOnOneInstancePerInterval(t *testing.T) {
 	})
 }
 
+// An instance that stops gives its sync lease up: another one takes over at
+// its next tick instead of waiting for the lease to run out.
+func TestStoppedInstanceGivesUpTheSyncLease(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		_, stopping := e.instance()
+		_, other := e.instance()
+		if !stopping.SyncIfLeased(ctx) {
+			t.Fatal("the first instance did not get the sync lease")
+		}
+		if other.SyncIfLeased(ctx) {
+			t.Fatal("the other instance synced while the first holds the lease")
+		}
+		stopped, stop := context.WithCancel(ctx)
+		stop()
+		stopping.Run(stopped)
+		if !other.SyncIfLeased(ctx) {
+			t.Fatal("the other instance did not get the lease the stopped one gave up")
+		}
+	})
+}
+
 // A refresh whose instance died (it never finishes, its lease is not renewed)
 // is ended by another instance once the lease has run out, so the admin can
 // start it again; a refresh another live instance is running is left alone.

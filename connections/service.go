@@ -123,6 +123,10 @@ func (s *Service) Run(ctx context.Context) {
 	go func() { defer wg.Done(); s.runCompletions(ctx) }()
 	go func() { defer wg.Done(); s.runLeaseChecks(ctx) }()
 	wg.Wait()
+	// Another instance need not wait for this one's sync lease to run out.
+	if err := s.db.ReleaseLease(context.WithoutCancel(ctx), syncLeaseName, s.holder); err != nil {
+		s.log.Warn("release the sync lease", "err", err)
+	}
 	s.bgCancel()
 	s.bg.Wait()
 }
