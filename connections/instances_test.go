@@ -233,6 +233,29 @@ func TestStoppedInstanceGivesUpTheSyncLease(t *testing.T) {
 	})
 }
 
+// A running instance looks for refreshes of stopped instances on its own,
+// again and again, not only when it starts.
+func TestRunningInstanceEndsRefreshesOfStoppedOnes(t *testing.T) {
+	e := newEnv(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e.svcCfg.LeaseCheckEvery = 50 * time.Millisecond
+	db, svc := e.instance()
+	done := make(chan struct{})
+	go func() { defer close(done); svc.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	for i, guid := range []string{"first", "second"} {
+		// A refresh whose instance stopped a moment ago, after the service started.
+		if _, err := db.CreateRefreshJob(ctx, guid, e.admin.ID, "stopped-instance", time.Now().Add(-time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		e.eventually(fmt.Sprintf("refresh %d ended", i+1), func() bool {
+			j, err := db.LatestRefreshJob(ctx, guid)
+			return err == nil && j.State == store.RefreshFailed
+		})
+	}
+}
+
 // A refresh whose instance died (it never finishes, its lease is not renewed)
 // is ended by another instance once the lease has run out, so the admin can
 // start it again; a refresh another live instance is running is left alone.
