@@ -90,21 +90,23 @@ func (e *env) waitSession(u store.User, id string) store.LinkSession {
 
 func TestFaultsOnEveryPlatformCallOfBothFlows(t *testing.T) {
 	t.Cleanup(func() { t.Logf("faults injected: %d cases", faultsInjected.Load()) })
-	for _, call := range platformCalls {
-		t.Run(call.name, func(t *testing.T) {
-			t.Parallel()
-			e := newEnv(t)
-			for _, mode := range call.modes {
-				for _, kind := range faultKinds {
-					t.Run(mode+"/"+kind.name, func(t *testing.T) {
-						e.t = t
-						faultsInjected.Add(1)
-						runFaultCase(t, e, call.method, call.prefix, mode, kind.name, kind.fault)
-					})
+	eachEngine(t, func(t *testing.T, engine string) {
+		for _, call := range platformCalls {
+			t.Run(call.name, func(t *testing.T) {
+				t.Parallel()
+				e := newEnvOn(t, engine)
+				for _, mode := range call.modes {
+					for _, kind := range faultKinds {
+						t.Run(mode+"/"+kind.name, func(t *testing.T) {
+							e.t = t
+							faultsInjected.Add(1)
+							runFaultCase(t, e, call.method, call.prefix, mode, kind.name, kind.fault)
+						})
+					}
 				}
-			}
-		})
-	}
+			})
+		}
+	})
 }
 
 func runFaultCase(t *testing.T, e *env, method, prefix, mode, kind string, fault simplatform.Fault) {
@@ -250,7 +252,10 @@ func runFaultCase(t *testing.T, e *env, method, prefix, mode, kind string, fault
 // TestFiftyConcurrentCompletionsOneEffect: the glue, a retrying browser and a
 // second tab all post the same onSuccess at once.
 func TestFiftyConcurrentCompletionsOneEffect(t *testing.T) {
-	e := newEnv(t)
+	eachEnv(t, testFiftyConcurrentCompletionsOneEffect)
+}
+
+func testFiftyConcurrentCompletionsOneEffect(t *testing.T, e *env) {
 	ctx := context.Background()
 	run := func(t *testing.T, u store.User, ls store.LinkSession, in connections.Success) []connections.CompletionResult {
 		t.Helper()
@@ -433,7 +438,10 @@ func TestFiftyConcurrentWritersNeverSeeALockedDatabase(t *testing.T) {
 // token's life. The account exists, so the completion must adopt it, not tell
 // the customer it failed.
 func TestLostAnswerOutlivesThePublicToken(t *testing.T) {
-	e := newEnv(t)
+	eachEnv(t, testLostAnswerOutlivesThePublicToken)
+}
+
+func testLostAnswerOutlivesThePublicToken(t *testing.T, e *env) {
 	ctx := context.Background()
 	u := e.freshCustomer()
 	ls := e.readySession(u, connections.ModeCreate, "")

@@ -32,6 +32,9 @@ type Config struct {
 	Institutions InstitutionLookup
 	// PortalURL is the portal's public base URL, for links in emails.
 	PortalURL string
+	// LeaseCheckEvery is how often the service ends refreshes whose instance
+	// stopped (their lease ran out); default 15 s.
+	LeaseCheckEvery time.Duration
 }
 
 // Service is the connections domain.
@@ -41,6 +44,8 @@ type Service struct {
 	bank *platform.Client
 	cfg  Config
 	now  func() time.Time
+	// holder names this instance in leases (see leases.go).
+	holder string
 
 	mu        sync.Mutex
 	customers map[string]*platform.Client // customer guid -> client with that customer's token
@@ -66,8 +71,11 @@ func New(log *slog.Logger, db *store.DB, bank *platform.Client, cfg Config) *Ser
 	if cfg.StaleAfter <= 0 {
 		cfg.StaleAfter = cfg.SyncInterval
 	}
+	if cfg.LeaseCheckEvery <= 0 {
+		cfg.LeaseCheckEvery = 15 * time.Second
+	}
 	bgCtx, bgCancel := context.WithCancel(context.Background())
-	return &Service{log: log, db: db, bank: bank, cfg: cfg, now: time.Now,
+	return &Service{log: log, db: db, bank: bank, cfg: cfg, now: time.Now, holder: newHolder(),
 		customers: map[string]*platform.Client{}, wake: make(chan struct{}, 1), bgCtx: bgCtx, bgCancel: bgCancel}
 }
 
@@ -112,13 +120,19 @@ func (s *Service) clientFor(customerGUID string) *platform.Client {
 	return c
 }
 
-// Run starts the background work (scheduled sync, completion worker) until ctx ends.
+// Run starts the background work (scheduled sync, completion worker, the
+// check for refreshes of stopped instances) until ctx ends.
 func (s *Service) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); s.runSync(ctx) }()
 	go func() { defer wg.Done(); s.runCompletions(ctx) }()
+	go func() { defer wg.Done(); s.runLeaseChecks(ctx) }()
 	wg.Wait()
+	// Another instance need not wait for this one's sync lease to run out.
+	if err := s.db.ReleaseLease(context.WithoutCancel(ctx), syncLeaseName, s.holder); err != nil {
+		s.log.Warn("release the sync lease", "err", err)
+	}
 	s.bgCancel()
 	s.bg.Wait()
 }
