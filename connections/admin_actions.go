@@ -216,7 +216,7 @@ func (a *Admin) ForceRefreshRequired(ctx context.Context, admin store.User, guid
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	answer, err := a.bank.PatchExternalBankAccount(cctx, guid, platform.PatchAccountRequest{State: platform.StateRefreshRequired})
+	answer, err := a.bank.PatchExternalBankAccount(cctx, guid, platform.PatchAccountRequest{State: rules.RefreshRequired})
 	if err != nil {
 		return a.audit(ctx, admin, "force_refresh_required", guid, store.AuditFailed, "The platform did not expire it: "+platformDetail(err)+".", "")
 	}

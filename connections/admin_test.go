@@ -17,6 +17,7 @@ import (
 	"github.com/bankconnections/portal/connections"
 	"github.com/bankconnections/portal/internal/testutil"
 	"github.com/bankconnections/portal/platform"
+	"github.com/bankconnections/portal/rules"
 	simplatform "github.com/bankconnections/portal/sim/platform"
 	"github.com/bankconnections/portal/sim/world/worldtest"
 	"github.com/bankconnections/portal/store"
@@ -423,7 +424,7 @@ func TestForceRefreshRequiredIsSandboxOnly(t *testing.T) {
 	if _, err := w.admin.ForceRefreshRequired(ctx, w.boss, prod); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("production bank: got %v, want ErrNotFound", err)
 	}
-	if remote, err := w.bank.GetExternalBankAccount(ctx, prod, platform.GetAccountOptions{}); err != nil || remote.State != platform.StateCompleted {
+	if remote, err := w.bank.GetExternalBankAccount(ctx, prod, platform.GetAccountOptions{}); err != nil || remote.State != rules.Completed {
 		t.Fatalf("production bank's platform state: got %s, %v; want it untouched", remote.State, err)
 	}
 
@@ -436,7 +437,7 @@ func TestForceRefreshRequiredIsSandboxOnly(t *testing.T) {
 		t.Fatalf("audit: got %+v", e)
 	}
 	remote, err := w.bank.GetExternalBankAccount(ctx, guid, platform.GetAccountOptions{})
-	if err != nil || remote.State != platform.StateRefreshRequired {
+	if err != nil || remote.State != rules.RefreshRequired {
 		t.Fatalf("platform state: got %s, %v", remote.State, err)
 	}
 	notes, _ := w.db.ActiveNotifications(ctx, w.alice.CustomerGUID)
@@ -544,7 +545,7 @@ func TestLinkReviewDisconnectsOnlyTheUpdatedConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.admin.Wait()
-	for g, want := range map[string]string{target: platform.StateCompleted, sameBank: platform.StateCompleted, other: platform.StateCompleted} {
+	for g, want := range map[string]string{target: rules.Completed, sameBank: rules.Completed, other: rules.Completed} {
 		if got := w.platformState(g); got != want {
 			t.Errorf("after keeping the selection, %s: got %s, want %s", g, got, want)
 		}
@@ -561,7 +562,7 @@ func TestLinkReviewDisconnectsOnlyTheUpdatedConnection(t *testing.T) {
 	if res.Status != "unselected" || res.Next != "/admin/link/"+ls.ID+"/review" {
 		t.Fatalf("left unselected: got %+v", res)
 	}
-	if got := w.platformState(target); got != platform.StateRefreshRequired {
+	if got := w.platformState(target); got != rules.RefreshRequired {
 		t.Fatalf("an unselected account was changed on the platform before confirming: got %s", got)
 	}
 	r, _ = w.admin.LinkReview(ctx, w.boss, ls.ID)
@@ -576,7 +577,7 @@ func TestLinkReviewDisconnectsOnlyTheUpdatedConnection(t *testing.T) {
 	if !r.Confirmed || len(r.Deactivated) != 1 || r.Deactivated[0].AccountGUID != target || len(r.Unselected) != 0 {
 		t.Fatalf("after confirming: got %+v", r)
 	}
-	for g, want := range map[string]string{target: platform.StateDeleted, sameBank: platform.StateCompleted, other: platform.StateCompleted} {
+	for g, want := range map[string]string{target: rules.Deleted, sameBank: rules.Completed, other: rules.Completed} {
 		if got := w.platformState(g); got != want {
 			t.Errorf("after confirming, %s: got %s, want %s", g, got, want)
 		}
@@ -606,7 +607,7 @@ func TestCustomerUpdateWithTheAccountUnselectedAsksFirst(t *testing.T) {
 	if res.Status != "unselected" || res.Next != "/link/"+ls.ID+"/review" {
 		t.Fatalf("completion: got %+v, want unselected with the review page", res)
 	}
-	if got := w.platformState(target); got != platform.StateRefreshRequired {
+	if got := w.platformState(target); got != rules.RefreshRequired {
 		t.Fatalf("PATCHed without asking: got %s", got)
 	}
 	if n := len(mustQueued(t, w.db, w.alice.CustomerGUID)); n != 0 {
@@ -630,14 +631,14 @@ func TestCustomerUpdateWithTheAccountUnselectedAsksFirst(t *testing.T) {
 	if err := w.sandbox.ClearFaults(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := w.platformState(target); got != platform.StateRefreshRequired {
+	if got := w.platformState(target); got != rules.RefreshRequired {
 		t.Fatalf("after a failed disconnect: got %s", got)
 	}
 	if err := w.svc.DisconnectUnselected(ctx, w.alice, ls.ID); err != nil {
 		t.Fatal(err)
 	}
 	w.waitState(target, store.StateDeleted)
-	if got := w.platformState(kept); got != platform.StateCompleted {
+	if got := w.platformState(kept); got != rules.Completed {
 		t.Fatalf("the other connection: got %s, want completed", got)
 	}
 	list, _ := w.db.CustomerAccounts(ctx, w.alice.CustomerGUID)

@@ -59,7 +59,7 @@ func (s *Service) work(ctx context.Context, c store.Completion) {
 	var acct platform.ExternalBankAccount
 	switch c.Mode {
 	case ModeUpdate:
-		acct, err = client.PatchExternalBankAccount(ctx, c.AccountGUID, platform.PatchAccountRequest{State: platform.StateCompleted})
+		acct, err = client.PatchExternalBankAccount(ctx, c.AccountGUID, platform.PatchAccountRequest{State: rules.Completed})
 		if err == nil {
 			acct = s.confirmReconnect(ctx, client, acct)
 		}
@@ -94,7 +94,7 @@ func (s *Service) work(ctx context.Context, c store.Completion) {
 		if err := s.notify(bg, changes); err != nil {
 			s.log.Error("notify after completion", "completion", c.ID, "err", err)
 		}
-		if acct.State == platform.StateStoring {
+		if acct.State == rules.Storing {
 			s.spawn(func(ctx context.Context) { s.followUp(ctx, c.CustomerGUID, acct.GUID) })
 		}
 		s.log.Info("link completion done", "completion", c.ID, "mode", c.Mode, "account", acct.GUID, "state", acct.State, "attempt", c.Attempts+1)
@@ -123,7 +123,7 @@ const confirmWithin = 8 * time.Second
 // sees. When the check cannot finish in time, the PATCH's answer stands and
 // the next sync shows any change.
 func (s *Service) confirmReconnect(ctx context.Context, client *platform.Client, acct platform.ExternalBankAccount) platform.ExternalBankAccount {
-	if acct.State != platform.StateCompleted && acct.State != platform.StateUnverified {
+	if acct.State != rules.Completed && acct.State != rules.Unverified {
 		return acct
 	}
 	ctx, cancel := context.WithTimeout(ctx, confirmWithin)
@@ -189,7 +189,7 @@ func (s *Service) findCreated(ctx context.Context, client *platform.Client, c st
 		if a.CreatedAt.Before(cut) {
 			return errStopWalk
 		}
-		if a.State == platform.StateDeleted {
+		if a.State == rules.Deleted {
 			return nil
 		}
 		if (c.CustomerGUID == "") != (a.CustomerGUID == nil) {
@@ -305,7 +305,7 @@ func (s *Service) followUp(ctx context.Context, customerGUID, guid string) {
 			if err != nil && ctx.Err() == nil {
 				s.log.Error("store followed-up account", "account", guid, "err", err)
 			}
-			if a.State != platform.StateStoring {
+			if a.State != rules.Storing {
 				return
 			}
 		}

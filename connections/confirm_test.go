@@ -6,6 +6,7 @@ import (
 
 	"github.com/bankconnections/portal/connections"
 	"github.com/bankconnections/portal/platform"
+	"github.com/bankconnections/portal/rules"
 	"github.com/bankconnections/portal/store"
 )
 
@@ -29,7 +30,7 @@ func TestReconnectIsConfirmedWithTheBank(t *testing.T) {
 	if got := e.local(a.GUID).State; got != store.StateRefreshRequired {
 		t.Fatalf("local state: got %s, want refresh_required", got)
 	}
-	if pa, _ := e.bank.GetExternalBankAccount(ctx, a.GUID, platform.GetAccountOptions{}); pa.State != platform.StateRefreshRequired {
+	if pa, _ := e.bank.GetExternalBankAccount(ctx, a.GUID, platform.GetAccountOptions{}); pa.State != rules.RefreshRequired {
 		t.Fatalf("platform state: got %s, want refresh_required", pa.State)
 	}
 	if list, _ := e.db.CustomerAccounts(ctx, e.alice.CustomerGUID); len(list) != 1 || list[0].State != store.StateRefreshRequired {

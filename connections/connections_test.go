@@ -9,6 +9,7 @@ import (
 
 	"github.com/bankconnections/portal/connections"
 	"github.com/bankconnections/portal/platform"
+	"github.com/bankconnections/portal/rules"
 	simplatform "github.com/bankconnections/portal/sim/platform"
 	"github.com/bankconnections/portal/store"
 )
@@ -85,7 +86,7 @@ func TestReconnectCompletesAndClearsTheBanner(t *testing.T) {
 	if got := e.local(a.GUID).State; got != store.StateCompleted {
 		t.Fatalf("local state: got %s", got)
 	}
-	if pa, _ := e.bank.GetExternalBankAccount(ctx, a.GUID, platform.GetAccountOptions{}); pa.State != platform.StateCompleted {
+	if pa, _ := e.bank.GetExternalBankAccount(ctx, a.GUID, platform.GetAccountOptions{}); pa.State != rules.Completed {
 		t.Fatalf("platform state: got %s", pa.State)
 	}
 	if banners, _ := e.db.ActiveNotifications(ctx, e.alice.CustomerGUID); len(banners) != 0 {
@@ -324,7 +325,7 @@ func TestPageViewsSyncStaleDataInTheBackground(t *testing.T) {
 func testPageViewsSyncStaleDataInTheBackground(t *testing.T, e *env) {
 	ctx := context.Background()
 	a := e.linked(e.alice.CustomerGUID, "ins_109508") // syncs once
-	if _, err := e.bank.PatchExternalBankAccount(ctx, a.GUID, platform.PatchAccountRequest{State: platform.StateRefreshRequired}); err != nil {
+	if _, err := e.bank.PatchExternalBankAccount(ctx, a.GUID, platform.PatchAccountRequest{State: rules.RefreshRequired}); err != nil {
 		t.Fatal(err)
 	}
 	// Fresh data: a page view does not call the platform.

@@ -20,6 +20,7 @@ import (
 	"github.com/bankconnections/portal/internal/pgtest"
 	"github.com/bankconnections/portal/internal/testutil"
 	"github.com/bankconnections/portal/platform"
+	"github.com/bankconnections/portal/rules"
 	simplaid "github.com/bankconnections/portal/sim/plaid"
 	simplatform "github.com/bankconnections/portal/sim/platform"
 	"github.com/bankconnections/portal/sim/world/worldtest"
@@ -214,7 +215,7 @@ func (e *env) linked(customerGUID, institution string) platform.ExternalBankAcco
 	}
 	e.eventually("account stored", func() bool {
 		a, err = e.bank.GetExternalBankAccount(ctx, a.GUID, platform.GetAccountOptions{})
-		return err == nil && a.State != platform.StateStoring
+		return err == nil && a.State != rules.Storing
 	})
 	e.sync()
 	return a
@@ -233,7 +234,7 @@ func (e *env) sync() {
 // check with the bank (see breakLogin for one that does not).
 func (e *env) expire(guid string) {
 	e.t.Helper()
-	if err := e.sandbox.PinState(context.Background(), guid, platform.StateRefreshRequired, ""); err != nil {
+	if err := e.sandbox.PinState(context.Background(), guid, rules.RefreshRequired, ""); err != nil {
 		e.t.Fatal(err)
 	}
 	e.sync()
@@ -244,7 +245,7 @@ func (e *env) expire(guid string) {
 // again in Link, the bank refuses to give data.
 func (e *env) breakLogin(guid string) {
 	e.t.Helper()
-	if _, err := e.bank.PatchExternalBankAccount(context.Background(), guid, platform.PatchAccountRequest{State: platform.StateRefreshRequired}); err != nil {
+	if _, err := e.bank.PatchExternalBankAccount(context.Background(), guid, platform.PatchAccountRequest{State: rules.RefreshRequired}); err != nil {
 		e.t.Fatal(err)
 	}
 	e.sync()

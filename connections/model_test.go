@@ -79,7 +79,7 @@ func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 		var p struct {
 			State string `json:"state"`
 		}
-		if json.Unmarshal(b, &p) == nil && p.State == platform.StateCompleted {
+		if json.Unmarshal(b, &p) == nil && p.State == rules.Completed {
 			r.mu.Lock()
 			r.patched = append(r.patched, strings.TrimPrefix(req.URL.Path, "/api/external_bank_accounts/"))
 			r.mu.Unlock()

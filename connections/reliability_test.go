@@ -15,6 +15,7 @@ import (
 
 	"github.com/bankconnections/portal/connections"
 	"github.com/bankconnections/portal/platform"
+	"github.com/bankconnections/portal/rules"
 	simplaid "github.com/bankconnections/portal/sim/plaid"
 	simplatform "github.com/bankconnections/portal/sim/platform"
 	"github.com/bankconnections/portal/store"
@@ -223,7 +224,7 @@ func runFaultCase(t *testing.T, e *env, method, prefix, mode, kind string, fault
 	}
 	a := list.Objects[0]
 	if mode == connections.ModeUpdate {
-		if a.GUID != target || a.State != platform.StateCompleted {
+		if a.GUID != target || a.State != rules.Completed {
 			t.Fatalf("platform account: got %s %s, want %s completed", a.GUID, a.State, target)
 		}
 	} else {

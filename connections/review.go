@@ -116,7 +116,7 @@ func (s *Service) followRemoval(ctx context.Context, guid string) {
 			if _, err := s.db.UpsertAccounts(ctx, []store.Account{localAccount(acct)}, "sync"); err != nil && ctx.Err() == nil {
 				s.log.Error("store removed connection", "account", guid, "err", err)
 			}
-			if acct.State == platform.StateDeleted {
+			if acct.State == rules.Deleted {
 				return
 			}
 		}

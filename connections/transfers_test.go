@@ -9,6 +9,7 @@ import (
 
 	"github.com/bankconnections/portal/connections"
 	"github.com/bankconnections/portal/platform"
+	"github.com/bankconnections/portal/rules"
 	simplatform "github.com/bankconnections/portal/sim/platform"
 	"github.com/bankconnections/portal/store"
 )
@@ -80,7 +81,7 @@ func TestTransfersOnAnExpiredConnection(t *testing.T) {
 	}
 
 	// Reconnected: the PATCH, then the local copy catches up.
-	if _, err := e.bank.PatchExternalBankAccount(ctx, a.GUID, platform.PatchAccountRequest{State: platform.StateCompleted}); err != nil {
+	if _, err := e.bank.PatchExternalBankAccount(ctx, a.GUID, platform.PatchAccountRequest{State: rules.Completed}); err != nil {
 		t.Fatal(err)
 	}
 	e.sync()
@@ -135,7 +136,7 @@ func TestTransfersOnAnExpiredConnection(t *testing.T) {
 			t.Fatal(err)
 		}
 		// The login expires at the platform after the quote, before any sync.
-		if _, err := e.bank.PatchExternalBankAccount(ctx, a.GUID, platform.PatchAccountRequest{State: platform.StateRefreshRequired}); err != nil {
+		if _, err := e.bank.PatchExternalBankAccount(ctx, a.GUID, platform.PatchAccountRequest{State: rules.RefreshRequired}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := tx.Confirm(ctx, e.alice, s.Key); err != nil {

@@ -2,24 +2,12 @@ package platform
 
 import (
 	"time"
-
-	"github.com/bankconnections/portal/rules"
 )
 
 // An external bank account's state (ExternalBankAccount.State, and what
 // PatchAccountRequest sets) is one of the contract's seven, named once for
 // the whole portal in rules: say rules.Storing, rules.Completed, … (rules.States
 // lists them).
-
-// Deprecated: the client's former names of the states, kept only while
-// package connections still uses them; use rules' names.
-const (
-	StateStoring         = rules.Storing
-	StateCompleted       = rules.Completed
-	StateUnverified      = rules.Unverified
-	StateRefreshRequired = rules.RefreshRequired
-	StateDeleted         = rules.Deleted
-)
 
 // Account kinds.
 const (
