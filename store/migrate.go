@@ -20,6 +20,10 @@ import (
 // postgresDialect, and an optional companion migrations/postgres/NNNN_x.sql
 // of the same name follows it in the same transaction, holding only what
 // PostgreSQL does instead (e.g. statement-level triggers in plpgsql).
+// A new migration is written once, in migrations/; where PostgreSQL needs
+// something else, SQLite's statements are marked (sqliteOnlyStart …
+// sqliteOnlyEnd) and PostgreSQL's go in the companion. TestSchemasAgree
+// holds the two engines' tables and columns together.
 
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
