@@ -27,9 +27,9 @@ func TestPostgresDialect(t *testing.T) {
 			want:   "ALTER TABLE a ADD COLUMN integers BIGINT REFERENCES b(id);\n",
 		},
 		{
-			name:   "without rowid and nocase",
+			name:   "text in bytes' order, without rowid and nocase",
 			sqlite: "CREATE TABLE s (\n    id TEXT PRIMARY KEY,\n    email TEXT NOT NULL UNIQUE COLLATE NOCASE\n) WITHOUT ROWID;\n",
-			want:   "CREATE TABLE s (\n    id TEXT PRIMARY KEY,\n    email TEXT NOT NULL UNIQUE\n);\n",
+			want:   "CREATE TABLE s (\n    id TEXT COLLATE \"C\" PRIMARY KEY,\n    email TEXT COLLATE \"C\" NOT NULL UNIQUE\n);\n",
 		},
 		{
 			name: "a marked section is left out, markers too",
