@@ -156,30 +156,9 @@ func TestTransferStatesMigrationOnPostgres(t *testing.T) {
 // PostgreSQL's bigint, and its TEXT is text compared byte by byte (collation
 // "C"), so values, comparisons and orders mean the same on both engines.
 func TestColumnTypesAgree(t *testing.T) {
-	ctx := context.Background()
-	types := func(t *testing.T, db *DB, q string) map[string]string {
-		t.Helper()
-		rows, err := db.read.QueryContext(ctx, q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		out := map[string]string{}
-		for rows.Next() {
-			var table, column, typ string
-			if err := rows.Scan(&table, &column, &typ); err != nil {
-				t.Fatal(err)
-			}
-			out[table+"."+column] = typ
-		}
-		if err := rows.Err(); err != nil {
-			t.Fatal(err)
-		}
-		return out
-	}
-	sqlite := types(t, openEngine(t, engineSQLite), `SELECT m.name, c.name, c.type FROM sqlite_master m, pragma_table_info(m.name) c
+	sqlite := columnsOf(t, openEngine(t, engineSQLite), `SELECT m.name, c.name, c.type FROM sqlite_master m, pragma_table_info(m.name) c
 		WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> 'schema_migrations'`)
-	pg := types(t, openEngine(t, enginePostgres), `SELECT table_name, column_name, data_type || COALESCE(' ' || collation_name, '')
+	pg := columnsOf(t, openEngine(t, enginePostgres), `SELECT table_name, column_name, data_type || COALESCE(' ' || collation_name, '')
 		FROM information_schema.columns WHERE table_schema = current_schema() AND table_name <> 'schema_migrations'`)
 	want := map[string]string{"INTEGER": "bigint", "TEXT": "text C"}
 	for col, typ := range sqlite {
@@ -195,4 +174,27 @@ func TestColumnTypesAgree(t *testing.T) {
 	if len(pg) != len(sqlite) {
 		t.Errorf("columns: SQLite %d, PostgreSQL %d", len(sqlite), len(pg))
 	}
+}
+
+// columnsOf runs q, which gives rows of (table, column, a fact about it), and
+// returns the facts by "table.column".
+func columnsOf(t *testing.T, db *DB, q string) map[string]string {
+	t.Helper()
+	rows, err := db.read.QueryContext(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var table, column, fact string
+		if err := rows.Scan(&table, &column, &fact); err != nil {
+			t.Fatal(err)
+		}
+		out[table+"."+column] = fact
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
