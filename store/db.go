@@ -1,22 +1,19 @@
 // Package store owns the portal's database, SQLite (Open) or PostgreSQL
-// (OpenPostgres): its schema (embedded, ordered migrations per engine), and
-// every query the portal runs, written once for both. On SQLite writes go
-// through one connection; reads use a small pool, so WAL readers never queue
-// behind a writer.
+// (OpenPostgres): its schema (one set of embedded, ordered migrations for
+// both engines; see migrate.go), and every query the portal runs, written
+// once for both. On SQLite writes go through one connection; reads use a
+// small pool, so WAL readers never queue behind a writer.
 package store
 
 import (
 	"context"
 	"database/sql"
-	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"math/rand/v2"
 	"net/url"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -30,9 +27,6 @@ var ErrNotFound = errors.New("not found")
 
 // ErrConflict is returned when a write would break a uniqueness rule.
 var ErrConflict = errors.New("conflict")
-
-//go:embed migrations/*.sql
-var migrationFiles embed.FS
 
 // DB is the portal's database: one writer connection and a pool of readers.
 type DB struct {
@@ -153,44 +147,6 @@ func (db *DB) Ping(ctx context.Context) error { return db.read.PingContext(ctx) 
 
 // SetClock replaces the clock (tests).
 func (db *DB) SetClock(now func() time.Time) { db.now = now }
-
-func (db *DB) migrate(ctx context.Context) error {
-	if _, err := db.write.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)`); err != nil {
-		return err
-	}
-	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
-	if err != nil {
-		return err
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		if err := db.migrateFile(ctx, name); err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-	}
-	return nil
-}
-
-func (db *DB) migrateFile(ctx context.Context, name string) error {
-	return db.tx(ctx, func(tx *sql.Tx) error {
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE name = ?`, name).Scan(&n); err != nil {
-			return err
-		}
-		if n > 0 {
-			return nil
-		}
-		body, err := migrationFiles.ReadFile(name)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)`, name, formatTime(db.now()))
-		return err
-	})
-}
 
 // tx runs fn in one write transaction, committing when it returns nil. On
 // SQLite it is BEGIN IMMEDIATE on the one writer, so transactions never

@@ -4,11 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
-	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"sort"
 	"strings"
 	"time"
 
@@ -21,13 +18,6 @@ import (
 // database. The queries are the same as SQLite's: they keep `?` placeholders
 // (rewritten to $n by the connection, below), times stay TEXT in timeLayout
 // and flags stay integers, so every comparison and ORDER BY means the same.
-
-//go:embed migrations/postgres/*.sql
-var postgresMigrationFiles embed.FS
-
-// migrationLock is the advisory lock key every instance takes around a
-// migration, so two instances starting at once apply each one exactly once.
-const migrationLock = 0x706f7274616c // "portal"
 
 const (
 	engineSQLite   = "sqlite"
@@ -68,7 +58,7 @@ func OpenPostgres(ctx context.Context, url string) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
-	if err := db.migratePostgres(ctx); err != nil {
+	if err := db.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
@@ -85,60 +75,6 @@ func OpenPostgres(ctx context.Context, url string) (*DB, error) {
 // flight at one check changes the next one, so a read cached in between is
 // dropped then. Other databases' writes only cost a cache miss.
 const postgresChangePosition = `SELECT hashtextextended(pg_current_snapshot()::text, 0)`
-
-func (db *DB) migratePostgres(ctx context.Context) error {
-	names, err := fs.Glob(postgresMigrationFiles, "migrations/postgres/*.sql")
-	if err != nil {
-		return err
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		if err := db.migratePostgresFile(ctx, name); err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-	}
-	return nil
-}
-
-// migratePostgresFile applies one migration in a transaction of its own that
-// holds the migration lock; the check whether it was applied happens inside
-// the lock (READ COMMITTED: each statement sees what committed before it), so
-// an instance that waited for another sees its work and skips it.
-// Migrations are recorded under the same names as SQLite's (migrations/NNNN_x.sql).
-func (db *DB) migratePostgresFile(ctx context.Context, name string) error {
-	tx, err := db.write.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(?)`, int64(migrationLock)); err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)`); err != nil {
-		return err
-	}
-	recorded := "migrations/" + strings.TrimPrefix(name, "migrations/postgres/")
-	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE name = ?`, recorded).Scan(&n); err != nil {
-		return err
-	}
-	if n > 0 {
-		return nil
-	}
-	body, err := postgresMigrationFiles.ReadFile(name)
-	if err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)`, recorded, formatTime(db.now())); err != nil {
-		return err
-	}
-	err = tx.Commit()
-	db.write.gen.Add(1)
-	return err
-}
 
 // txAttempts bounds how often db.tx runs a function that PostgreSQL aborted
 // for a serialization failure or a deadlock.

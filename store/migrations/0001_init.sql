@@ -56,6 +56,7 @@ CREATE TABLE account_state_counts (
 ) WITHOUT ROWID;
 INSERT INTO account_state_counts (state, n) VALUES
     ('storing',0),('completed',0),('unverified',0),('failed',0),('refresh_required',0),('deleting',0),('deleted',0);
+-- sqlite only: row triggers (PostgreSQL counts per statement: migrations/postgres/0001_init.sql)
 CREATE TRIGGER accounts_count_insert AFTER INSERT ON accounts BEGIN
     UPDATE account_state_counts SET n = n + 1 WHERE state = NEW.state;
 END;
@@ -66,6 +67,7 @@ CREATE TRIGGER accounts_count_update AFTER UPDATE OF state ON accounts WHEN OLD.
     UPDATE account_state_counts SET n = n - 1 WHERE state = OLD.state;
     UPDATE account_state_counts SET n = n + 1 WHERE state = NEW.state;
 END;
+-- end sqlite only
 
 -- Every observed state transition of a connection (the timeline's backbone).
 CREATE TABLE state_changes (
