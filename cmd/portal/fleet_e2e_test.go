@@ -1,0 +1,734 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/PuerkitoBio/goquery"
+
+	"github.com/bankconnections/portal/platform"
+	"github.com/bankconnections/portal/platform/contract"
+	simplaid "github.com/bankconnections/portal/sim/plaid"
+	simplatform "github.com/bankconnections/portal/sim/platform"
+	"github.com/bankconnections/portal/sim/world"
+	"github.com/bankconnections/portal/store"
+)
+
+// A fleet is several real portal processes in live mode on one database,
+// sharing one session key, in front of one platform simulator and Plaid
+// stand-in that run in the test process (real HTTP), where every platform
+// request is recorded so effects can be counted where they happen.
+
+// platformCall is one request the simulator answered.
+type platformCall struct {
+	method, path string
+	query        url.Values
+	status       int
+	at           time.Time
+}
+
+// platformLog records every request the simulator answered.
+type platformLog struct {
+	mu    sync.Mutex
+	calls []platformCall
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// wrap records each request after the simulator (and its fault injection) answered it.
+func (l *platformLog) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := &statusRecorder{ResponseWriter: w}
+		h.ServeHTTP(rec, r)
+		if rec.status == 0 {
+			rec.status = http.StatusOK
+		}
+		l.mu.Lock()
+		l.calls = append(l.calls, platformCall{method: r.Method, path: r.URL.Path, query: r.URL.Query(), status: rec.status, at: time.Now()})
+		l.mu.Unlock()
+	})
+}
+
+// count is the number of recorded calls that match.
+func (l *platformLog) count(match func(platformCall) bool) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, c := range l.calls {
+		if match(c) {
+			n++
+		}
+	}
+	return n
+}
+
+// patchesDone counts the successful PATCHes per account: the platform effect of a reconnect.
+func (l *platformLog) patchesDone() map[string]int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := map[string]int{}
+	for _, c := range l.calls {
+		if g, ok := strings.CutPrefix(c.path, "/api/external_bank_accounts/"); ok && c.method == http.MethodPatch && c.status/100 == 2 {
+			out[g]++
+		}
+	}
+	return out
+}
+
+// isSyncWalk tells whether a call began a walk of the bank's accounts (the
+// sync's first page; a customer's own list names the customer).
+func isSyncWalk(c platformCall) bool {
+	return c.method == http.MethodGet && c.path == "/api/external_bank_accounts" && c.query.Get("bank_guid") != "" &&
+		c.query.Get("customer_guid") == "" && c.query.Get("guid") == "" && (c.query.Get("page") == "" || c.query.Get("page") == "0")
+}
+
+// fleetInstance is one running portal process.
+type fleetInstance struct {
+	URL    string
+	cmd    *exec.Cmd
+	stderr *lockedWriter
+	done   chan struct{}
+}
+
+// fleet is the simulators and the portals on one database.
+type fleet struct {
+	t           *testing.T
+	world       *world.World
+	platform    *platformLog
+	sandbox     simplatform.Sandbox
+	bank        *platform.Client
+	databaseURL string // "" for SQLite in sharedDir
+	sharedDir   string
+	portals     []*fleetInstance
+	interval    time.Duration
+}
+
+// startFleet starts the simulators and n portals on the database: a
+// postgres:// URL, or "" for one SQLite file in a folder all share.
+func startFleet(t *testing.T, n int, databaseURL string, interval time.Duration) *fleet {
+	t.Helper()
+	f := &fleet{t: t, platform: &platformLog{}, databaseURL: databaseURL, sharedDir: t.TempDir(), interval: interval}
+	ports := make([]string, n)
+	var redirects []string
+	for i := range ports {
+		ports[i] = freePort(t)
+		redirects = append(redirects, "http://127.0.0.1:"+ports[i]+"/link/oauth-return")
+	}
+	w, err := world.New(context.Background(), world.Config{
+		StandIn:      simplaid.Config{RefreshDelay: -1},
+		Platform:     simplatform.Config{DataDir: t.TempDir(), StoringDelay: 50 * time.Millisecond, RedirectURIs: redirects},
+		WrapPlatform: func(h http.Handler) http.Handler { return f.platform.wrap(contract.Middleware(t, h)) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Close)
+	f.world = w
+	f.sandbox = simplatform.Sandbox{BaseURL: w.PlatformURL}
+	f.bank = platform.New(platform.Config{BaseURL: w.PlatformURL, TokenURL: w.PlatformURL + "/oauth/token",
+		ClientID: w.Platform.ClientID(), ClientSecret: w.Platform.ClientSecret()})
+	// Every instance migrates the same database as it starts: all at once.
+	var wg sync.WaitGroup
+	f.portals = make([]*fleetInstance, n)
+	for i := range f.portals {
+		f.portals[i] = f.launch(ports[i])
+	}
+	for _, p := range f.portals {
+		wg.Add(1)
+		go func() { defer wg.Done(); p.waitReady() }()
+	}
+	wg.Wait()
+	for i, p := range f.portals {
+		if !p.ready() {
+			t.Fatalf("portal %d did not answer /healthz within 90s; its log:\n%s", i, p.stderr.String())
+		}
+	}
+	return f
+}
+
+// sessionKey is the one PORTAL_SESSION_KEY of the fleet (128 hex characters).
+func (f *fleet) sessionKey() string { return strings.Repeat("5e", 64) }
+
+// launch starts one portal process on port.
+func (f *fleet) launch(port string) *fleetInstance {
+	f.t.Helper()
+	w := f.world
+	dataDir := f.sharedDir
+	if f.databaseURL != "" {
+		dataDir = f.t.TempDir() // the database is elsewhere; the key comes from the environment
+	}
+	cmd := exec.Command(portalBinary(f.t), "-addr", "127.0.0.1:"+port, "-base-url", "http://127.0.0.1:"+port,
+		"-data", dataDir, "-log-level", "debug", "-sync-interval", f.interval.String())
+	cmd.Env = append(os.Environ(),
+		"PLATFORM_URL="+w.PlatformURL, "PLATFORM_TOKEN_URL="+w.PlatformURL+"/oauth/token",
+		"PLATFORM_CLIENT_ID="+w.Platform.ClientID(), "PLATFORM_CLIENT_SECRET="+w.Platform.ClientSecret(),
+		"PLATFORM_BANK_GUID="+w.Platform.BankGUID(), "PORTAL_SESSION_KEY="+f.sessionKey(),
+		"PORTAL_DATABASE_URL="+f.databaseURL)
+	p := &fleetInstance{URL: "http://127.0.0.1:" + port, cmd: cmd, stderr: &lockedWriter{}, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = io.Discard, p.stderr
+	if err := cmd.Start(); err != nil {
+		f.t.Fatal(err)
+	}
+	go func() { cmd.Wait(); close(p.done) }()
+	f.t.Cleanup(func() {
+		select {
+		case <-p.done:
+			return
+		default:
+		}
+		cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-p.done:
+		case <-time.After(15 * time.Second):
+			cmd.Process.Kill()
+			<-p.done
+		}
+	})
+	return p
+}
+
+func (p *fleetInstance) ready() bool {
+	res, err := http.Get(p.URL + "/healthz")
+	if err != nil {
+		return false
+	}
+	io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	return res.StatusCode == http.StatusOK
+}
+
+// waitReady polls /healthz for up to 90 s (the machine may be busy).
+func (p *fleetInstance) waitReady() {
+	deadline := time.Now().Add(90 * time.Second)
+	for time.Now().Before(deadline) && !p.ready() {
+		select {
+		case <-p.done:
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// kill ends the process with SIGKILL: no shutdown, no flush, no lease given back.
+func (p *fleetInstance) kill(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-p.done
+}
+
+// createUsers writes the fleet's users straight into the shared database,
+// before or while the portals run (as `portal user create` would).
+func (f *fleet) createUsers(users ...store.User) {
+	f.t.Helper()
+	ctx := context.Background()
+	db, err := openFleetStore(ctx, f.databaseURL, f.sharedDir)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer db.Close()
+	for _, u := range users {
+		if _, err := db.CreateUser(ctx, u); err != nil {
+			f.t.Fatalf("create %s: %v", u.Email, err)
+		}
+	}
+}
+
+// openFleetStore opens the fleet's database through the store, as the portal does.
+func openFleetStore(ctx context.Context, databaseURL, dir string) (*store.DB, error) {
+	if databaseURL != "" {
+		return nil, fmt.Errorf("PostgreSQL: not built yet")
+	}
+	return store.Open(ctx, filepath.Join(dir, "portal.db"))
+}
+
+// fleetInstitutions are the stand-in's institutions.
+var fleetInstitutions = []string{"ins_109508", "ins_127287", "ins_128026", "ins_109510", "ins_109509", "ins_109511", "ins_109512"}
+
+// linkedAccounts gives the customer n connections at the platform, each
+// with an Item of its own at the Plaid stand-in (so Link can update it), as
+// n finished Link sessions would.
+func (f *fleet) linkedAccounts(customerGUID string, n int) []string {
+	f.t.Helper()
+	ctx := context.Background()
+	var guids []string
+	for i := range n {
+		// Each of the stand-in's 7 institutions offers 2 accounts; the same
+		// account twice for one owner would be refused as a duplicate.
+		l, err := f.world.StandIn.SandboxLinkAccount(fleetInstitutions[i/2%len(fleetInstitutions)], i%2, "")
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		a, err := f.bank.CreateExternalBankAccount(ctx, platform.CreateAccountRequest{Name: fmt.Sprintf("Fleet %d", i), AccountKind: "plaid",
+			Asset: "USD", CustomerGUID: customerGUID, PlaidPublicToken: l.PublicToken, PlaidAccountID: l.AccountID})
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		guids = append(guids, a.GUID)
+	}
+	poll(f.t, 60*time.Second, "the platform to store the accounts", func() bool {
+		for _, g := range guids {
+			if a, err := f.bank.GetExternalBankAccount(ctx, g, platform.GetAccountOptions{}); err != nil || a.State != "completed" {
+				return false
+			}
+		}
+		return true
+	})
+	return guids
+}
+
+// fleetClient is a browser without the browser: one cookie jar, used
+// against any instance (cookies are per host, not per port, as behind one
+// load balancer).
+type fleetClient struct {
+	c    *http.Client
+	csrf string
+}
+
+func newFleetClient() *fleetClient {
+	jar, _ := cookiejar.New(nil)
+	return &fleetClient{c: &http.Client{Jar: jar, Timeout: 60 * time.Second}}
+}
+
+// signInAt signs in through one instance.
+func (f *fleet) signInAt(i int, email, password string) *fleetClient {
+	f.t.Helper()
+	c := newFleetClient()
+	res, body := formPost(f.t, c.c, f.portals[i].URL, "/login", "/login", url.Values{"email": {email}, "password": {password}})
+	if res.Request.URL.Path == "/login" {
+		f.t.Fatalf("sign in as %s through portal %d failed (%d)", email, i, res.StatusCode)
+	}
+	if c.csrf = metaCSRF(f.t, body); c.csrf == "" {
+		f.t.Fatalf("no CSRF token after signing in through portal %d", i)
+	}
+	return c
+}
+
+// page gets a page; it returns where the client ended up and the body.
+func (c *fleetClient) page(base, path string) (string, string, error) {
+	res, err := c.c.Get(base + path)
+	if err != nil {
+		return "", "", err
+	}
+	body, err := readBody(res)
+	if res.StatusCode != http.StatusOK {
+		return res.Request.URL.Path, body, fmt.Errorf("GET %s: %d", path, res.StatusCode)
+	}
+	return res.Request.URL.Path, body, err
+}
+
+// signedInAt tells whether the client's session opens the accounts page on base.
+func (c *fleetClient) signedInAt(base string) bool {
+	at, _, err := c.page(base, "/accounts")
+	return err == nil && at == "/accounts"
+}
+
+// send posts JSON with the CSRF header and decodes the JSON answer; safe
+// from any goroutine (it reports errors instead of failing the test).
+func (c *fleetClient) send(method, base, path string, body string) (int, map[string]any, error) {
+	req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("X-CSRF-Token", c.csrf)
+	res, err := c.c.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer res.Body.Close()
+	out := map[string]any{}
+	b, _ := io.ReadAll(res.Body)
+	if len(b) > 0 && strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") {
+		if err := json.Unmarshal(b, &out); err != nil {
+			return res.StatusCode, nil, err
+		}
+	}
+	return res.StatusCode, out, nil
+}
+
+// rows reads the accounts page through base: state per connection, and which are finishing.
+func (f *fleet) rows(c *fleetClient, base string) (map[string]string, map[string]bool) {
+	f.t.Helper()
+	_, body, err := c.page(base, "/accounts")
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	states := map[string]string{}
+	for _, r := range accountRows(f.t, body) {
+		states[r.guid] = r.state
+	}
+	finishing := map[string]bool{}
+	parseHTML(f.t, body).Find(`[data-testid="account-row"]`).Each(func(_ int, s *goquery.Selection) {
+		if s.Find(`[data-testid="finishing"]`).Length() > 0 {
+			finishing[s.AttrOr("data-guid", "")] = true
+		}
+	})
+	return states, finishing
+}
+
+// startReconnect starts Link in update mode for guid through base and waits
+// until its link token is ready; it returns the link session's id.
+func startReconnect(c *fleetClient, base, guid string) (string, error) {
+	status, ls, err := c.send(http.MethodPost, base, "/link/sessions", `{"mode":"update","account_guid":"`+guid+`"}`)
+	if err != nil || status != http.StatusCreated {
+		return "", fmt.Errorf("start reconnect of %s: %d %v %v", guid, status, ls, err)
+	}
+	id, _ := ls["id"].(string)
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		status, got, err := c.send(http.MethodGet, base, "/link/sessions/"+id, "")
+		if err != nil {
+			return "", err
+		}
+		if status == http.StatusOK && got["state"] == "ready" && got["link_token"] != "" {
+			return id, nil
+		}
+		if status != http.StatusOK || (got["state"] != "pending" && got["state"] != "ready") {
+			return "", fmt.Errorf("link session of %s: %d %v", guid, status, got)
+		}
+		time.Sleep(100 * time.Millisecond) // the pace of a page polling for its token
+	}
+	return "", fmt.Errorf("no link token for %s within 60s", guid)
+}
+
+// completeReconnect posts Link's onSuccess of an update (no token to exchange).
+func completeReconnect(c *fleetClient, base, session string) (int, map[string]any, error) {
+	return c.send(http.MethodPost, base, "/link/sessions/"+session+"/complete", `{"public_token":"","metadata":{"accounts":[]}}`)
+}
+
+// doneLogs counts, across the instances' logs, the "link completion done" records per completion id.
+func (f *fleet) doneLogs() map[float64]int {
+	out := map[float64]int{}
+	for _, p := range f.portals {
+		for _, rec := range logLines(p.stderr.String(), "link completion done") {
+			if id, ok := rec["completion"].(float64); ok {
+				out[id]++
+			}
+		}
+	}
+	return out
+}
+
+// fleetDatabase is the database of a fleet test: for now one SQLite file
+// shared by the processes, when PORTAL_FLEET_SQLITE=1 (PostgreSQL to come).
+func fleetDatabase(t *testing.T) string {
+	t.Helper()
+	if os.Getenv("PORTAL_FLEET_SQLITE") != "1" {
+		t.Skip("fleet test skipped: set PORTAL_FLEET_SQLITE=1 to run it on one shared SQLite file")
+	}
+	return ""
+}
+
+// fleetCustomer is a customer of the fleet test, signed in.
+type fleetCustomer struct {
+	email, password string
+	guids           []string // expired connections at the start
+	c               *fleetClient
+}
+
+// TestFleetOfThreePortals runs three real portal processes on one database
+// with one session key in front of one platform simulator, and checks what
+// must hold when more than one process shares the work.
+func TestFleetOfThreePortals(t *testing.T) {
+	const interval = 2 * time.Second
+	f := startFleet(t, 3, fleetDatabase(t), interval)
+	ctx := context.Background()
+
+	// Four customers with 14 expired connections each at the platform (as
+	// many as the stand-in's institutions offer one owner): 50 for the
+	// concurrent completions, 6 for the crash.
+	var customers []*fleetCustomer
+	var users []store.User
+	for i := range 4 {
+		cust, err := f.bank.CreateCustomer(ctx, platform.CreateCustomerRequest{Type: "individual", FirstName: "Fleet", LastName: fmt.Sprint(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fc := &fleetCustomer{email: fmt.Sprintf("fleet%d@example.com", i), password: fmt.Sprintf("fleet-password-%d", i)}
+		fc.guids = f.linkedAccounts(cust.GUID, 14)
+		for _, g := range fc.guids {
+			if err := f.sandbox.PinState(ctx, g, "refresh_required", ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		u, err := newUser(fc.email, fc.password, store.RoleCustomer, cust.GUID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		customers, users = append(customers, fc), append(users, u)
+	}
+	f.createUsers(users...)
+	type target struct {
+		guid string
+		who  *fleetCustomer
+	}
+	var targets []target
+	for i, fc := range customers {
+		fc.c = f.signInAt(i%3, fc.email, fc.password)
+		poll(t, 90*time.Second, "the fleet to sync the expired connections of "+fc.email, func() bool {
+			states, _ := f.rows(fc.c, f.portals[(i+1)%3].URL)
+			for _, g := range fc.guids {
+				if states[g] != "refresh_required" {
+					return false
+				}
+			}
+			return true
+		})
+		for _, g := range fc.guids {
+			targets = append(targets, target{g, fc})
+		}
+	}
+	concurrent, crashed := targets[:50], targets[50:]
+	setUp := time.Now()
+
+	t.Run("the periodic sync walks the platform once per interval", func(t *testing.T) {
+		start := time.Now()
+		const want = 4
+		poll(t, 120*time.Second, "sync walks", func() bool {
+			return f.platform.count(func(c platformCall) bool { return isSyncWalk(c) && !c.at.Before(start) }) >= want
+		})
+		elapsed := time.Since(start)
+		walks := f.platform.count(func(c platformCall) bool {
+			return isSyncWalk(c) && !c.at.Before(start) && c.at.Before(start.Add(elapsed))
+		})
+		// One instance per interval: at most one walk begins per interval
+		// of the window (plus one at its edge); three instances each
+		// walking on their own would make about three times as many.
+		limit := int(elapsed/interval) + 1
+		if walks > limit {
+			t.Errorf("sync walks in %s with a %s interval across 3 instances: got %d, want at most %d (one per interval)", elapsed.Round(time.Millisecond), interval, walks, limit)
+		}
+		t.Logf("sync: %d walks of the platform in %s (interval %s, 3 instances)", walks, elapsed.Round(time.Millisecond), interval)
+	})
+
+	t.Run("50 concurrent completions across the instances: one PATCH each", func(t *testing.T) {
+		sessions := make([]string, len(concurrent))
+		errs := make([]error, len(concurrent))
+		var wg sync.WaitGroup
+		for i, tg := range concurrent {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sessions[i], errs[i] = startReconnect(tg.who.c, f.portals[i%3].URL, tg.guid)
+			}()
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Every onSuccess arrives at all three instances at once (a retried
+		// request behind the load balancer, a second tab): 150 requests.
+		gate := make(chan struct{})
+		type answer struct {
+			status int
+			body   map[string]any
+			err    error
+		}
+		answers := make([][3]answer, len(sessions))
+		for i, s := range sessions {
+			for k := range 3 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-gate
+					st, b, err := completeReconnect(concurrent[i].who.c, f.portals[(i+k)%3].URL, s)
+					answers[i][k] = answer{st, b, err}
+				}()
+			}
+		}
+		close(gate)
+		wg.Wait()
+		for i, as := range answers {
+			for k, a := range as {
+				if a.err != nil || a.status != http.StatusOK {
+					t.Errorf("completion of %s through portal %d: got %d %v %v, want 200", concurrent[i].guid, (i+k)%3, a.status, a.body, a.err)
+				}
+			}
+		}
+		poll(t, 120*time.Second, "every completion to finish", func() bool {
+			patched := f.platform.patchesDone()
+			for _, fc := range customers {
+				states, finishing := f.rows(fc.c, f.portals[2].URL)
+				for _, tg := range concurrent {
+					if tg.who == fc && (finishing[tg.guid] || states[tg.guid] == "refresh_required" || patched[tg.guid] == 0) {
+						return false
+					}
+				}
+			}
+			return true
+		})
+		patched := f.platform.patchesDone()
+		for _, tg := range concurrent {
+			if patched[tg.guid] != 1 {
+				t.Errorf("successful PATCHes of %s: got %d, want exactly 1", tg.guid, patched[tg.guid])
+			}
+		}
+		if n := f.platform.count(func(c platformCall) bool {
+			return c.method == http.MethodPost && c.path == "/api/external_bank_accounts" && c.at.After(setUp)
+		}); n != 0 {
+			t.Errorf("accounts created by reconnects: got %d, want 0", n)
+		}
+		done := f.doneLogs()
+		if len(done) != len(concurrent) {
+			t.Errorf("completions done across the instances: got %d, want %d", len(done), len(concurrent))
+		}
+		for id, n := range done {
+			if n != 1 {
+				t.Errorf("completion %v finished %d times across the instances, want once", id, n)
+			}
+		}
+	})
+
+	t.Run("kill -9 of the instance holding queued completions", func(t *testing.T) {
+		victim := f.portals[0]
+		sessions := make([]string, len(crashed))
+		clients := make([]*fleetClient, len(crashed))
+		for i, tg := range crashed {
+			clients[i] = f.signInAt(0, tg.who.email, tg.who.password)
+			var err error
+			if sessions[i], err = startReconnect(clients[i], victim.URL, tg.guid); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// The platform refuses every PATCH: each completion is recorded and queued at the victim.
+		if err := f.sandbox.SetFaults(ctx, []simplatform.Fault{{Method: http.MethodPatch, PathPrefix: "/api/external_bank_accounts", Status: http.StatusInternalServerError}}); err != nil {
+			t.Fatal(err)
+		}
+		before := len(f.doneLogs())
+		for i, s := range sessions {
+			status, res, err := completeReconnect(clients[i], victim.URL, s)
+			if err != nil || status != http.StatusOK || res["status"] != "finishing" {
+				t.Fatalf("complete %s during the fault: got %d %v %v, want finishing", crashed[i].guid, status, res, err)
+			}
+		}
+		victim.kill(t)
+		if err := f.sandbox.ClearFaults(ctx); err != nil {
+			t.Fatal(err)
+		}
+		survivor := f.portals[1].URL
+		poll(t, 180*time.Second, "the other instances to finish the dead one's completions", func() bool {
+			patched := f.platform.patchesDone()
+			for i, tg := range crashed {
+				_, finishing := f.rows(clients[i], survivor)
+				if finishing[tg.guid] || patched[tg.guid] == 0 {
+					return false
+				}
+			}
+			return true
+		})
+		patched := f.platform.patchesDone()
+		for _, tg := range crashed {
+			if patched[tg.guid] != 1 {
+				t.Errorf("successful PATCHes of %s after the crash: got %d, want exactly 1", tg.guid, patched[tg.guid])
+			}
+		}
+		done := f.doneLogs()
+		if len(done) != before+len(crashed) {
+			t.Errorf("completions done across the instances: got %d, want %d", len(done), before+len(crashed))
+		}
+		for id, n := range done {
+			if n != 1 {
+				t.Errorf("completion %v finished %d times across the instances, want once", id, n)
+			}
+		}
+	})
+	live := f.portals[1:] // portal 0 was killed
+	fc := customers[3]
+
+	t.Run("a write through one instance is seen on the next page view through another", func(t *testing.T) {
+		// The bank login of one connection expires: the sync raises a banner.
+		if err := f.sandbox.PinState(ctx, fc.guids[0], "refresh_required", ""); err != nil {
+			t.Fatal(err)
+		}
+		c := f.signInAt(1, fc.email, fc.password)
+		var page, action string
+		poll(t, 60*time.Second, "a banner for the expired connection", func() bool {
+			var err error
+			// The other instance has the page in its cache now.
+			if _, page, err = c.page(live[1].URL, "/accounts"); err != nil {
+				t.Fatal(err)
+			}
+			action = parseHTML(t, page).Find(`[data-testid="banner"] form`).First().AttrOr("action", "")
+			return action != ""
+		})
+		res, err := c.c.PostForm(live[0].URL+action, url.Values{"_csrf": {formCSRF(t, page)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		readBody(res)
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("dismiss through portal 1: got %d", res.StatusCode)
+		}
+		_, page, err = c.page(live[1].URL, "/accounts")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(page, `action="`+action+`"`) {
+			t.Errorf("the banner dismissed through portal 1 (%s) still shows on the next view through portal 2", action)
+		}
+	})
+
+	t.Run("a password change on one instance signs the user out on all", func(t *testing.T) {
+		changer := f.signInAt(1, fc.email, fc.password)
+		other := f.signInAt(2, fc.email, fc.password)
+		for _, p := range live {
+			if !other.signedInAt(p.URL) || !changer.signedInAt(p.URL) { // in every instance's cache now
+				t.Fatalf("not signed in through %s", p.URL)
+			}
+		}
+		_, page, err := changer.page(live[0].URL, "/account/password")
+		if err != nil {
+			t.Fatal(err)
+		}
+		form := url.Values{"_csrf": {formCSRF(t, page)}, "current_password": {fc.password},
+			"new_password": {"a new fleet password"}, "confirm_password": {"a new fleet password"}}
+		res, err := changer.c.PostForm(live[0].URL+"/account/password", form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := readBody(res)
+		if !strings.Contains(body, `data-testid="password-changed"`) {
+			t.Fatalf("password change through portal 1: got %d at %s, want the page saying it changed", res.StatusCode, res.Request.URL.Path)
+		}
+		for _, p := range live {
+			if other.signedInAt(p.URL) {
+				t.Errorf("the other session still opens /accounts through %s, want a redirect to sign-in", p.URL)
+			}
+			if !changer.signedInAt(p.URL) {
+				t.Errorf("the session that changed the password was signed out through %s", p.URL)
+			}
+		}
+		f.signInAt(2, fc.email, "a new fleet password")
+	})
+}
