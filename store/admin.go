@@ -202,7 +202,7 @@ func (db *DB) CreateRefreshJob(ctx context.Context, accountGUID string, userID i
 	if userID != 0 {
 		by = userID
 	}
-	res, err := db.write.ExecContext(ctx, `INSERT INTO refresh_jobs (account_guid, requested_by, state, created_at) VALUES (?, ?, 'running', ?)`,
+	id, err := db.write.insertID(ctx, `INSERT INTO refresh_jobs (account_guid, requested_by, state, created_at) VALUES (?, ?, 'running', ?) RETURNING id`,
 		accountGUID, by, formatTime(now))
 	if isUniqueViolation(err) {
 		return RefreshJob{}, ErrConflict
@@ -210,7 +210,6 @@ func (db *DB) CreateRefreshJob(ctx context.Context, accountGUID string, userID i
 	if err != nil {
 		return RefreshJob{}, err
 	}
-	id, _ := res.LastInsertId()
 	return RefreshJob{ID: id, AccountGUID: accountGUID, RequestedBy: userID, State: RefreshRunning, CreatedAt: now}, nil
 }
 

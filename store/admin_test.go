@@ -112,48 +112,49 @@ func walk(t *testing.T, db *DB, f AdminFilter, size int, between func()) []Accou
 }
 
 func TestAdminPagesAreCorrectAndStable(t *testing.T) {
-	db := openAdminDB(t)
-	const n = 3000
-	seedAdmin(t, db, 0, n)
-	if got := len(sortedAccounts(t, db)); got != n {
-		t.Fatalf("seeded %d, want %d", got, n)
-	}
-	// Rows inserted during a walk always get the newest times of the whole
-	// test, including rows earlier subtests inserted.
-	newest := 10_000_000
-	for name, f := range adminFilters() {
-		t.Run(name, func(t *testing.T) {
-			var want []string
-			for _, a := range sortedAccounts(t, db) {
-				if matches(f, a) {
-					want = append(want, a.GUID)
+	EachEngine(t, func(t *testing.T, db *DB) {
+		const n = 3000
+		seedAdmin(t, db, 0, n)
+		if got := len(sortedAccounts(t, db)); got != n {
+			t.Fatalf("seeded %d, want %d", got, n)
+		}
+		// Rows inserted during a walk always get the newest times of the whole
+		// test, including rows earlier subtests inserted.
+		newest := 10_000_000
+		for name, f := range adminFilters() {
+			t.Run(name, func(t *testing.T) {
+				var want []string
+				for _, a := range sortedAccounts(t, db) {
+					if matches(f, a) {
+						want = append(want, a.GUID)
+					}
 				}
-			}
-			inserted := 0
-			// New connections arrive between pages: they sort before the cursor
-			// (newer), so the walk still returns exactly the rows it started with.
-			got := walk(t, db, f, 50, func() {
-				inserted++
-				newest += 3
-				seedAdmin(t, db, newest, 3)
+				inserted := 0
+				// New connections arrive between pages: they sort before the cursor
+				// (newer), so the walk still returns exactly the rows it started with.
+				got := walk(t, db, f, 50, func() {
+					inserted++
+					newest += 3
+					seedAdmin(t, db, newest, 3)
+				})
+				seen := map[string]bool{}
+				var gotGUIDs []string
+				for _, a := range got {
+					if seen[a.GUID] {
+						t.Fatalf("row %s twice", a.GUID)
+					}
+					seen[a.GUID] = true
+					if !matches(f, a) {
+						t.Fatalf("row %s does not match the filter %+v", a.GUID, f)
+					}
+					gotGUIDs = append(gotGUIDs, a.GUID)
+				}
+				if strings.Join(gotGUIDs, ",") != strings.Join(want, ",") {
+					t.Fatalf("got %d rows, want %d in order (first got %v)", len(gotGUIDs), len(want), gotGUIDs[:min(3, len(gotGUIDs))])
+				}
 			})
-			seen := map[string]bool{}
-			var gotGUIDs []string
-			for _, a := range got {
-				if seen[a.GUID] {
-					t.Fatalf("row %s twice", a.GUID)
-				}
-				seen[a.GUID] = true
-				if !matches(f, a) {
-					t.Fatalf("row %s does not match the filter %+v", a.GUID, f)
-				}
-				gotGUIDs = append(gotGUIDs, a.GUID)
-			}
-			if strings.Join(gotGUIDs, ",") != strings.Join(want, ",") {
-				t.Fatalf("got %d rows, want %d in order (first got %v)", len(gotGUIDs), len(want), gotGUIDs[:min(3, len(gotGUIDs))])
-			}
-		})
-	}
+		}
+	})
 }
 
 // sortedAccounts returns every connection in the admin order, sorted in Go.
@@ -222,85 +223,87 @@ func TestParseCursorRefusesWhatItDidNotMake(t *testing.T) {
 }
 
 func TestRefreshJobsOneRunningPerConnection(t *testing.T) {
-	ctx := context.Background()
-	db := openAdminDB(t)
-	g := strings.Repeat("1", 32)
-	j, err := db.CreateRefreshJob(ctx, g, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.CreateRefreshJob(ctx, g, 0); !errors.Is(err, ErrConflict) {
-		t.Fatalf("second running refresh: got %v, want ErrConflict", err)
-	}
-	if err := db.FinishRefreshJob(ctx, j.ID, RefreshSucceeded, "done"); err != nil {
-		t.Fatal(err)
-	}
-	got, err := db.LatestRefreshJob(ctx, g)
-	if err != nil || got.State != RefreshSucceeded || got.Message != "done" || got.FinishedAt == nil {
-		t.Fatalf("latest: got %+v, %v", got, err)
-	}
-	if _, err := db.CreateRefreshJob(ctx, g, 0); err != nil {
-		t.Fatalf("refresh after the last one finished: %v", err)
-	}
-	if err := db.FailInterruptedRefreshJobs(ctx, "restart"); err != nil {
-		t.Fatal(err)
-	}
-	if got, _ := db.LatestRefreshJob(ctx, g); got.State != RefreshFailed || got.Message != "restart" {
-		t.Fatalf("interrupted: got %+v", got)
-	}
+	EachEngine(t, func(t *testing.T, db *DB) {
+		ctx := context.Background()
+		g := strings.Repeat("1", 32)
+		j, err := db.CreateRefreshJob(ctx, g, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.CreateRefreshJob(ctx, g, 0); !errors.Is(err, ErrConflict) {
+			t.Fatalf("second running refresh: got %v, want ErrConflict", err)
+		}
+		if err := db.FinishRefreshJob(ctx, j.ID, RefreshSucceeded, "done"); err != nil {
+			t.Fatal(err)
+		}
+		got, err := db.LatestRefreshJob(ctx, g)
+		if err != nil || got.State != RefreshSucceeded || got.Message != "done" || got.FinishedAt == nil {
+			t.Fatalf("latest: got %+v, %v", got, err)
+		}
+		if _, err := db.CreateRefreshJob(ctx, g, 0); err != nil {
+			t.Fatalf("refresh after the last one finished: %v", err)
+		}
+		if err := db.FailInterruptedRefreshJobs(ctx, "restart"); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := db.LatestRefreshJob(ctx, g); got.State != RefreshFailed || got.Message != "restart" {
+			t.Fatalf("interrupted: got %+v", got)
+		}
+	})
 }
 
 func TestAuditAndOutbox(t *testing.T) {
-	ctx := context.Background()
-	db := openAdminDB(t)
-	g := strings.Repeat("2", 32)
-	id, err := db.AddAudit(ctx, AuditEntry{ActorEmail: "admin@example.com", Action: "disconnect", AccountGUID: g, Result: AuditFailed, Detail: "refused", Ref: "s1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := db.Audit(ctx, id)
-	if err != nil || e.Action != "disconnect" || e.Result != AuditFailed || e.AccountGUID != g || e.At.IsZero() {
-		t.Fatalf("audit: got %+v, %v", e, err)
-	}
-	if l, _ := db.AuditForAccount(ctx, g); len(l) != 1 {
-		t.Fatalf("audit for account: got %d entries", len(l))
-	}
-	if l, _ := db.AuditForRef(ctx, "s1"); len(l) != 1 {
-		t.Fatalf("audit for ref: got %d entries", len(l))
-	}
-	if _, err := db.AddAudit(ctx, AuditEntry{Action: "x", Result: "weird"}); err == nil {
-		t.Fatal("unknown result: got nil error")
-	}
+	EachEngine(t, func(t *testing.T, db *DB) {
+		ctx := context.Background()
+		g := strings.Repeat("2", 32)
+		id, err := db.AddAudit(ctx, AuditEntry{ActorEmail: "admin@example.com", Action: "disconnect", AccountGUID: g, Result: AuditFailed, Detail: "refused", Ref: "s1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := db.Audit(ctx, id)
+		if err != nil || e.Action != "disconnect" || e.Result != AuditFailed || e.AccountGUID != g || e.At.IsZero() {
+			t.Fatalf("audit: got %+v, %v", e, err)
+		}
+		if l, _ := db.AuditForAccount(ctx, g); len(l) != 1 {
+			t.Fatalf("audit for account: got %d entries", len(l))
+		}
+		if l, _ := db.AuditForRef(ctx, "s1"); len(l) != 1 {
+			t.Fatalf("audit for ref: got %d entries", len(l))
+		}
+		if _, err := db.AddAudit(ctx, AuditEntry{Action: "x", Result: "weird"}); err == nil {
+			t.Fatal("unknown result: got nil error")
+		}
 
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	db.SetClock(func() time.Time { return now })
-	mid, err := db.QueueEmail(ctx, Email{To: "a@example.com", Subject: "s", Body: "b", AccountGUID: g})
-	if err != nil {
-		t.Fatal(err)
-	}
-	due, _ := db.DueEmails(ctx, 10)
-	if len(due) != 1 || due[0].ID != mid || due[0].State != EmailQueued {
-		t.Fatalf("due: got %+v", due)
-	}
-	if ok, _ := db.ClaimEmail(ctx, mid, now.Add(time.Minute)); !ok {
-		t.Fatal("claim: got false")
-	}
-	if ok, _ := db.ClaimEmail(ctx, mid, now.Add(time.Minute)); ok {
-		t.Fatal("second claim before the retry time: got true")
-	}
-	if due, _ := db.DueEmails(ctx, 10); len(due) != 0 {
-		t.Fatalf("claimed email still due: %+v", due)
-	}
-	if err := db.MarkEmailSent(ctx, mid); err != nil {
-		t.Fatal(err)
-	}
-	sent, _ := db.Emails(ctx, EmailSent, 10)
-	if len(sent) != 1 || sent[0].SentAt == nil || sent[0].Attempts != 1 {
-		t.Fatalf("sent: got %+v", sent)
-	}
-	if l, _ := db.EmailsForAccount(ctx, g); len(l) != 1 {
-		t.Fatalf("emails for account: got %d", len(l))
-	}
+		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		db.SetClock(func() time.Time { return now })
+		mid, err := db.QueueEmail(ctx, Email{To: "a@example.com", Subject: "s", Body: "b", AccountGUID: g})
+		if err != nil {
+			t.Fatal(err)
+		}
+		due, _ := db.DueEmails(ctx, 10)
+		if len(due) != 1 || due[0].ID != mid || due[0].State != EmailQueued {
+			t.Fatalf("due: got %+v", due)
+		}
+		if ok, _ := db.ClaimEmail(ctx, mid, now.Add(time.Minute)); !ok {
+			t.Fatal("claim: got false")
+		}
+		if ok, _ := db.ClaimEmail(ctx, mid, now.Add(time.Minute)); ok {
+			t.Fatal("second claim before the retry time: got true")
+		}
+		if due, _ := db.DueEmails(ctx, 10); len(due) != 0 {
+			t.Fatalf("claimed email still due: %+v", due)
+		}
+		if err := db.MarkEmailSent(ctx, mid); err != nil {
+			t.Fatal(err)
+		}
+		sent, _ := db.Emails(ctx, EmailSent, 10)
+		if len(sent) != 1 || sent[0].SentAt == nil || sent[0].Attempts != 1 {
+			t.Fatalf("sent: got %+v", sent)
+		}
+		if l, _ := db.EmailsForAccount(ctx, g); len(l) != 1 {
+			t.Fatalf("emails for account: got %d", len(l))
+		}
+	})
 }
 
 // BenchmarkAdminPage measures one page of the admin tab (first and a deep

@@ -34,12 +34,8 @@ func (db *DB) AddAudit(ctx context.Context, e AuditEntry) (_ int64, err error) {
 	if e.ActorUserID != 0 {
 		actor = e.ActorUserID
 	}
-	res, err := db.write.ExecContext(ctx, `INSERT INTO audit_log (at, actor_user_id, actor_email, action, account_guid, result, detail, ref)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, formatTime(db.now()), actor, e.ActorEmail, e.Action, nullString(e.AccountGUID), e.Result, e.Detail, e.Ref)
-	if err != nil {
-		return 0, err
-	}
-	return res.LastInsertId()
+	return db.write.insertID(ctx, `INSERT INTO audit_log (at, actor_user_id, actor_email, action, account_guid, result, detail, ref)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, formatTime(db.now()), actor, e.ActorEmail, e.Action, nullString(e.AccountGUID), e.Result, e.Detail, e.Ref)
 }
 
 const auditColumns = `id, at, COALESCE(actor_user_id, 0), actor_email, action, COALESCE(account_guid, ''), result, detail, ref`

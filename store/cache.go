@@ -23,6 +23,14 @@ func (w *writer) ExecContext(ctx context.Context, q string, args ...any) (sql.Re
 	return res, err
 }
 
+// insertID runs one INSERT … RETURNING id, counts it and gives the new row's id.
+func (w *writer) insertID(ctx context.Context, q string, args ...any) (int64, error) {
+	var id int64
+	err := w.DB.QueryRowContext(ctx, q, args...).Scan(&id)
+	w.gen.Add(1)
+	return id, err
+}
+
 // changeWatcher tells whether anyone, in this process or another one sharing
 // the file, has committed since a version was read: SQLite's data_version
 // changes for a connection whenever another connection commits, and this
@@ -36,12 +44,14 @@ type changeWatcher struct {
 	lookedAt atomic.Int64 // when, in Unix nanoseconds
 }
 
-func newChangeWatcher(ctx context.Context, db *sql.DB) (*changeWatcher, error) {
+// newChangeWatcher prepares position, the engine's query for its change
+// version (a number that moves whenever anyone commits).
+func newChangeWatcher(ctx context.Context, db *sql.DB, position string) (*changeWatcher, error) {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return nil, err
 	}
-	stmt, err := conn.PrepareContext(ctx, `PRAGMA data_version`)
+	stmt, err := conn.PrepareContext(ctx, position)
 	if err != nil {
 		conn.Close()
 		return nil, err

@@ -1,6 +1,8 @@
-// Package store owns the portal's SQLite database: its schema (embedded,
-// ordered migrations), and every query the portal runs. Writes go through one
-// connection; reads use a small pool, so WAL readers never queue behind a writer.
+// Package store owns the portal's database, SQLite (Open) or PostgreSQL
+// (OpenPostgres): its schema (embedded, ordered migrations per engine), and
+// every query the portal runs, written once for both. On SQLite writes go
+// through one connection; reads use a small pool, so WAL readers never queue
+// behind a writer.
 package store
 
 import (
@@ -18,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	_ "modernc.org/sqlite"
 )
 
@@ -45,6 +48,8 @@ type DB struct {
 	// call. The texts are constants (or one of a few filter combinations), so
 	// the map stays small.
 	stmts sync.Map // string -> *sql.Stmt
+	// postgres: the database is PostgreSQL (OpenPostgres), not SQLite.
+	postgres bool
 }
 
 // Open opens (creating if needed) the SQLite file at path and applies pending migrations.
@@ -87,7 +92,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 	watch.SetMaxOpenConns(1)
 	db := &DB{write: &writer{DB: w}, read: r, watch: watch, now: func() time.Time { return time.Now().UTC() }}
-	if db.changes, err = newChangeWatcher(ctx, watch); err != nil {
+	if db.changes, err = newChangeWatcher(ctx, watch, `PRAGMA data_version`); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -186,9 +191,36 @@ func (db *DB) migrateFile(ctx context.Context, name string) error {
 	})
 }
 
-// tx runs fn in one write transaction (BEGIN IMMEDIATE), committing when it returns nil.
+// tx runs fn in one write transaction, committing when it returns nil. On
+// SQLite it is BEGIN IMMEDIATE on the one writer, so transactions never
+// interleave. On PostgreSQL it is SERIALIZABLE, and fn runs again (from the
+// start, in a new transaction) when PostgreSQL aborts it for a conflict with
+// a concurrent one, so code written for serialized writes stays correct: fn
+// must not have effects outside the transaction.
 func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := db.write.BeginTx(ctx, nil)
+	var opts *sql.TxOptions
+	attempts := 1
+	if db.postgres {
+		opts, attempts = &sql.TxOptions{Isolation: sql.LevelSerializable}, txAttempts
+	}
+	var err error
+	for i := range attempts {
+		if i > 0 {
+			select {
+			case <-ctx.Done():
+				return errors.Join(err, ctx.Err())
+			case <-time.After(time.Duration(i*i) * time.Millisecond):
+			}
+		}
+		if err = db.tx1(ctx, opts, fn); !retryable(err) {
+			return err
+		}
+	}
+	return err
+}
+
+func (db *DB) tx1(ctx context.Context, opts *sql.TxOptions, fn func(*sql.Tx) error) error {
+	tx, err := db.write.BeginTx(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -232,7 +264,12 @@ func nullString(s string) any {
 	return s
 }
 
+// isUniqueViolation tells whether a write broke a uniqueness rule, on either engine.
 func isUniqueViolation(err error) bool {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		return pg.Code == "23505"
+	}
 	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
 }
 

@@ -65,23 +65,24 @@ func TestCacheSeesAnotherProcesssWrites(t *testing.T) {
 // for an hour, so a Link result refused with its cookie can still be matched
 // to its owner; then the cleanup removes it.
 func TestEndedSessionsOutliveThemselvesBriefly(t *testing.T) {
-	ctx := context.Background()
-	db := openDB(t)
-	u, err := db.CreateUser(ctx, store.User{Email: "a@example.com", PasswordHash: "h", Role: store.RoleAdmin})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.CreateSession(ctx, "s1", u.ID, time.Hour); err != nil {
-		t.Fatal(err)
-	}
-	if n, err := db.RevokeUserSessions(ctx, u.ID); err != nil || n != 1 {
-		t.Fatalf("revoke: got %d, %v; want 1", n, err)
-	}
-	if n, err := db.DeleteExpiredSessions(ctx); err != nil || n != 0 {
-		t.Fatalf("cleanup right after the revocation: got %d, %v; want 0", n, err)
-	}
-	db.SetClock(func() time.Time { return time.Now().Add(61 * time.Minute) })
-	if n, err := db.DeleteExpiredSessions(ctx); err != nil || n != 1 {
-		t.Fatalf("cleanup an hour later: got %d, %v; want 1", n, err)
-	}
+	store.EachEngine(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		u, err := db.CreateUser(ctx, store.User{Email: "a@example.com", PasswordHash: "h", Role: store.RoleAdmin})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.CreateSession(ctx, "s1", u.ID, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := db.RevokeUserSessions(ctx, u.ID); err != nil || n != 1 {
+			t.Fatalf("revoke: got %d, %v; want 1", n, err)
+		}
+		if n, err := db.DeleteExpiredSessions(ctx); err != nil || n != 0 {
+			t.Fatalf("cleanup right after the revocation: got %d, %v; want 0", n, err)
+		}
+		db.SetClock(func() time.Time { return time.Now().Add(61 * time.Minute) })
+		if n, err := db.DeleteExpiredSessions(ctx); err != nil || n != 1 {
+			t.Fatalf("cleanup an hour later: got %d, %v; want 1", n, err)
+		}
+	})
 }

@@ -268,15 +268,15 @@ func (db *DB) CreateCompletion(ctx context.Context, c Completion) (_ Completion,
 		if c.Unselected {
 			state = CompletionDone // nothing to send to the platform
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO completions (link_session_id, customer_guid, mode, account_guid, public_token, plaid_account_id,
+		var id int64
+		err = tx.QueryRowContext(ctx, `INSERT INTO completions (link_session_id, customer_guid, mode, account_guid, public_token, plaid_account_id,
 			institution_id, institution_name, account_name, account_mask, selected_accounts, unselected, state, next_attempt_at, expires_at, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 			c.LinkSessionID, nullString(c.CustomerGUID), c.Mode, nullString(c.AccountGUID), nullString(c.PublicToken), c.PlaidAccountID,
-			c.InstitutionID, c.InstitutionName, c.AccountName, c.AccountMask, selected, c.Unselected, state, now, nullTime(c.ExpiresAt), now, now)
+			c.InstitutionID, c.InstitutionName, c.AccountName, c.AccountMask, selected, c.Unselected, state, now, nullTime(c.ExpiresAt), now, now).Scan(&id)
 		if err != nil {
 			return err
 		}
-		id, _ := res.LastInsertId()
 		if _, err := tx.ExecContext(ctx, `UPDATE link_sessions SET state = 'completed', message = '', updated_at = ? WHERE id = ?`, now, c.LinkSessionID); err != nil {
 			return err
 		}
@@ -334,7 +334,7 @@ func (db *DB) completions(ctx context.Context, where string, args ...any) ([]Com
 func (db *DB) ClaimCompletion(ctx context.Context, id int64, retryAt time.Time, outcomeUnknown bool) (_ bool, err error) {
 	defer wrap(&err, "claim completion")
 	res, err := db.write.ExecContext(ctx, `UPDATE completions SET attempts = attempts + 1, next_attempt_at = ?,
-		outcome_unknown = MAX(outcome_unknown, ?), updated_at = ? WHERE id = ? AND state = 'queued' AND next_attempt_at <= ?`,
+		outcome_unknown = CASE WHEN ? = 1 THEN 1 ELSE outcome_unknown END, updated_at = ? WHERE id = ? AND state = 'queued' AND next_attempt_at <= ?`,
 		formatTime(retryAt), outcomeUnknown, formatTime(db.now()), id, formatTime(db.now()))
 	if err != nil {
 		return false, err

@@ -23,12 +23,8 @@ type Notification struct {
 // AddNotification queues a banner for a customer.
 func (db *DB) AddNotification(ctx context.Context, n Notification) (_ int64, err error) {
 	defer wrap(&err, "add notification")
-	res, err := db.write.ExecContext(ctx, `INSERT INTO notifications (customer_guid, account_guid, kind, message, reason_state, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+	return db.write.insertID(ctx, `INSERT INTO notifications (customer_guid, account_guid, kind, message, reason_state, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
 		n.CustomerGUID, nullString(n.AccountGUID), n.Kind, n.Message, nullString(n.ReasonState), formatTime(db.now()))
-	if err != nil {
-		return 0, err
-	}
-	return res.LastInsertId()
 }
 
 // ActiveNotifications lists a customer's banners that were not dismissed and

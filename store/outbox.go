@@ -32,12 +32,8 @@ type Email struct {
 func (db *DB) QueueEmail(ctx context.Context, e Email) (_ int64, err error) {
 	defer wrap(&err, "queue email")
 	now := formatTime(db.now())
-	res, err := db.write.ExecContext(ctx, `INSERT INTO outbox (to_addr, subject, body, account_guid, state, next_attempt_at, created_at)
-		VALUES (?, ?, ?, ?, 'queued', ?, ?)`, e.To, e.Subject, e.Body, nullString(e.AccountGUID), now, now)
-	if err != nil {
-		return 0, err
-	}
-	return res.LastInsertId()
+	return db.write.insertID(ctx, `INSERT INTO outbox (to_addr, subject, body, account_guid, state, next_attempt_at, created_at)
+		VALUES (?, ?, ?, ?, 'queued', ?, ?) RETURNING id`, e.To, e.Subject, e.Body, nullString(e.AccountGUID), now, now)
 }
 
 const emailColumns = `id, to_addr, subject, body, COALESCE(account_guid, ''), state, attempts, last_error, next_attempt_at, created_at, sent_at`

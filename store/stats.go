@@ -20,7 +20,7 @@ type QueueStats struct {
 // the figures are the database's whoever did the work.
 func (db *DB) QueueStats(ctx context.Context) (QueueStats, error) {
 	s := QueueStats{Completions: map[string]int{}, Outbox: map[string]int{}}
-	rows, err := db.query(ctx, `SELECT state, COUNT(*), COALESCE(SUM(attempts > 1), 0) FROM completions GROUP BY state`)
+	rows, err := db.query(ctx, `SELECT state, COUNT(*), COALESCE(SUM(CASE WHEN attempts > 1 THEN 1 ELSE 0 END), 0) FROM completions GROUP BY state`)
 	if err != nil {
 		return s, err
 	}

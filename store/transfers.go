@@ -79,17 +79,13 @@ func collectTransfers(rows *sql.Rows, err error) ([]Transfer, error) {
 func (db *DB) CreateQuotedTransfer(ctx context.Context, t Transfer) (_ Transfer, err error) {
 	defer wrap(&err, "create quoted transfer")
 	now := formatTime(db.now())
-	res, err := db.write.ExecContext(ctx, `INSERT INTO transfers
+	id, err := db.write.insertID(ctx, `INSERT INTO transfers
 		(idempotency_key, customer_guid, account_guid, side, rail, amount, fee, quote_guid, quote_expires_at, state, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'quoted', ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'quoted', ?, ?) RETURNING id`,
 		t.Key, t.CustomerGUID, t.AccountGUID, t.Side, t.Rail, t.Amount, t.Fee, t.QuoteGUID, nullTime(&t.QuoteExpiresAt), now, now)
 	if isUniqueViolation(err) {
 		return Transfer{}, ErrConflict
 	}
-	if err != nil {
-		return Transfer{}, err
-	}
-	id, err := res.LastInsertId()
 	if err != nil {
 		return Transfer{}, err
 	}

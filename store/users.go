@@ -43,8 +43,8 @@ func scanUser(row interface{ Scan(...any) error }) (User, error) {
 func (db *DB) CreateUser(ctx context.Context, u User) (_ User, err error) {
 	defer wrap(&err, "create user")
 	now := db.now()
-	res, err := db.write.ExecContext(ctx,
-		`INSERT INTO users (email, password_hash, role, customer_guid, created_at, password_changed_at) VALUES (?, ?, ?, ?, ?, ?)`,
+	u.ID, err = db.write.insertID(ctx,
+		`INSERT INTO users (email, password_hash, role, customer_guid, created_at, password_changed_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
 		u.Email, u.PasswordHash, u.Role, nullString(u.CustomerGUID), formatTime(now), formatTime(now))
 	if isUniqueViolation(err) {
 		return User{}, ErrConflict
@@ -52,7 +52,6 @@ func (db *DB) CreateUser(ctx context.Context, u User) (_ User, err error) {
 	if err != nil {
 		return User{}, err
 	}
-	u.ID, _ = res.LastInsertId()
 	u.CreatedAt, u.PasswordChangedAt = now, now
 	return u, nil
 }
@@ -60,6 +59,11 @@ func (db *DB) CreateUser(ctx context.Context, u User) (_ User, err error) {
 // UserByEmail finds a user by email, case-insensitively.
 func (db *DB) UserByEmail(ctx context.Context, email string) (_ User, err error) {
 	defer wrap(&err, "user by email")
+	// SQLite's email column compares regardless of case (COLLATE NOCASE);
+	// PostgreSQL's unique index is on lower(email), which this matches.
+	if db.postgres {
+		return scanUser(db.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE lower(email) = lower(?)`, email))
+	}
 	return scanUser(db.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email = ?`, email))
 }
 

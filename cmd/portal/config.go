@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,13 +16,17 @@ import (
 
 	"github.com/bankconnections/portal/connections"
 	"github.com/bankconnections/portal/platform"
+	"github.com/bankconnections/portal/store"
 	"github.com/bankconnections/portal/web"
 )
 
 // config is the validated configuration. Secrets come from the environment only.
 type config struct {
-	Addr         string
-	DataDir      string
+	Addr    string
+	DataDir string
+	// DatabaseURL is a postgres:// URL: the store is that PostgreSQL
+	// database. Empty: SQLite in DataDir. It may hold a password: never logged.
+	DatabaseURL  string
 	BaseURL      string // public URL of the portal; https makes cookies Secure
 	LogLevel     slog.Level
 	SyncInterval time.Duration
@@ -74,6 +80,7 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	var level, interval, limit, scopes, linkCSP, proxies string
 	fs.StringVar(&c.Addr, "addr", env("PORTAL_ADDR", "127.0.0.1:8080"), "listen address (env PORTAL_ADDR)")
 	fs.StringVar(&c.DataDir, "data", env("PORTAL_DATA_DIR", "./data"), "directory for the portal's files (env PORTAL_DATA_DIR)")
+	fs.StringVar(&c.DatabaseURL, "database-url", env("PORTAL_DATABASE_URL", ""), "postgres:// URL of a shared PostgreSQL database; empty: SQLite in the data directory (env PORTAL_DATABASE_URL)")
 	fs.StringVar(&c.BaseURL, "base-url", env("PORTAL_BASE_URL", ""), "public URL of the portal, e.g. https://portal.example.com (env PORTAL_BASE_URL)")
 	fs.StringVar(&level, "log-level", env("PORTAL_LOG_LEVEL", "info"), "debug, info, warn or error (env PORTAL_LOG_LEVEL)")
 	fs.StringVar(&interval, "sync-interval", env("PORTAL_SYNC_INTERVAL", "30s"), "how often to sync connections from the platform (env PORTAL_SYNC_INTERVAL)")
@@ -128,6 +135,12 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 			return c, errors.New("-metrics-addr: give an address other than -addr: metrics are never served on the public address")
 		}
 	}
+	if err := checkDatabaseURL(c.DatabaseURL); err != nil {
+		return c, err
+	}
+	if c.DatabaseURL != "" && c.DemoResetOnStart {
+		return c, errors.New("-demo-reset-on-start: the demo's reset is SQLite-only; leave -database-url empty to use it")
+	}
 	if c.BaseURL == "" {
 		c.BaseURL = "http://" + c.Addr
 	}
@@ -177,3 +190,25 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 }
 
 func (c config) secureCookies() bool { return strings.HasPrefix(c.BaseURL, "https://") }
+
+// checkDatabaseURL accepts an empty URL (SQLite) or a postgres:// one. The
+// error never repeats the URL: it may hold a password.
+func checkDatabaseURL(raw string) error {
+	if raw == "" {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+		return errors.New("PORTAL_DATABASE_URL: give a postgres://user:password@host:port/database URL, or leave it empty for SQLite in the data directory")
+	}
+	return nil
+}
+
+// openStore opens the configured database: PostgreSQL at databaseURL, or
+// else SQLite in dataDir.
+func openStore(ctx context.Context, databaseURL, dataDir string) (*store.DB, error) {
+	if databaseURL != "" {
+		return store.OpenPostgres(ctx, databaseURL)
+	}
+	return store.Open(ctx, filepath.Join(dataDir, "portal.db"))
+}

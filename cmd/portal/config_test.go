@@ -56,21 +56,35 @@ func TestConfig(t *testing.T) {
 		t.Fatalf("trusted proxies by default: got %v, want none", c.TrustedProxies)
 	}
 
+	if c, err := parseConfig(nil, env(nil)); err != nil || c.DatabaseURL != "" {
+		t.Fatalf("database by default: got %q, %v; want SQLite (empty URL)", c.DatabaseURL, err)
+	}
+	c, err = parseConfig([]string{"-database-url", "postgres://portal@db1:5432/portal"}, env(map[string]string{"PORTAL_DATABASE_URL": "postgres://portal@db2/portal"}))
+	if err != nil || c.DatabaseURL != "postgres://portal@db1:5432/portal" {
+		t.Fatalf("-database-url over PORTAL_DATABASE_URL: got %q, %v", c.DatabaseURL, err)
+	}
+	if _, err := parseConfig(nil, env(map[string]string{"PORTAL_DATABASE_URL": "mysql://u:hunter22@db/portal"})); err == nil || strings.Contains(err.Error(), "hunter22") {
+		t.Fatalf("a bad database URL: got %v, want an error that does not repeat the password", err)
+	}
+
 	partial := map[string]string{"PLATFORM_URL": "https://api.example"}
 	for name, tc := range map[string]struct {
 		args []string
 		env  map[string]string
 		want string
 	}{
-		"partial live config": {nil, partial, "live mode needs all of"},
-		"bad interval":        {[]string{"-sync-interval", "5ms"}, nil, "sync-interval"},
-		"bad base URL":        {nil, map[string]string{"PORTAL_BASE_URL": "portal.example"}, "PORTAL_BASE_URL"},
-		"half Plaid keys":     {nil, map[string]string{"PLAID_CLIENT_ID": "x"}, "PLAID_SECRET"},
-		"bad trusted proxy":   {nil, map[string]string{"PORTAL_TRUSTED_PROXIES": "10.0.0.0/33"}, "trusted-proxies"},
-		"Plaid production":    {nil, map[string]string{"PLAID_CLIENT_ID": "x", "PLAID_SECRET": "y", "PLAID_ENV": "production"}, "sandbox"},
-		"unknown scope":       {[]string{"-platform-scopes", "transfers:everything"}, nil, "platform-scopes"},
-		"no core scopes":      {nil, map[string]string{"PLATFORM_SCOPES": "transfers:read"}, "accounts and Link need"},
-		"unknown key scope":   {nil, map[string]string{"PLATFORMSIM_KEY_SCOPES": "everything"}, "PLATFORMSIM_KEY_SCOPES"},
+		"partial live config":      {nil, partial, "live mode needs all of"},
+		"bad interval":             {[]string{"-sync-interval", "5ms"}, nil, "sync-interval"},
+		"bad base URL":             {nil, map[string]string{"PORTAL_BASE_URL": "portal.example"}, "PORTAL_BASE_URL"},
+		"half Plaid keys":          {nil, map[string]string{"PLAID_CLIENT_ID": "x"}, "PLAID_SECRET"},
+		"bad trusted proxy":        {nil, map[string]string{"PORTAL_TRUSTED_PROXIES": "10.0.0.0/33"}, "trusted-proxies"},
+		"Plaid production":         {nil, map[string]string{"PLAID_CLIENT_ID": "x", "PLAID_SECRET": "y", "PLAID_ENV": "production"}, "sandbox"},
+		"unknown scope":            {[]string{"-platform-scopes", "transfers:everything"}, nil, "platform-scopes"},
+		"no core scopes":           {nil, map[string]string{"PLATFORM_SCOPES": "transfers:read"}, "accounts and Link need"},
+		"unknown key scope":        {nil, map[string]string{"PLATFORMSIM_KEY_SCOPES": "everything"}, "PLATFORMSIM_KEY_SCOPES"},
+		"not a postgres URL":       {nil, map[string]string{"PORTAL_DATABASE_URL": "mysql://u:pw@db/portal"}, "PORTAL_DATABASE_URL: give a postgres://"},
+		"a file path as URL":       {[]string{"-database-url", "/srv/portal.db"}, nil, "PORTAL_DATABASE_URL: give a postgres://"},
+		"demo reset on PostgreSQL": {[]string{"-demo-reset-on-start"}, map[string]string{"PORTAL_DATABASE_URL": "postgres://db/portal"}, "SQLite-only"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := parseConfig(tc.args, env(tc.env)); err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -116,6 +116,9 @@ func (d *demoController) setMode(mode string, until time.Time) {
 }
 
 func (d *demoController) ResetReady() bool {
+	if d.db.Engine() != "sqlite" {
+		return false // the reset copies SQLite files
+	}
 	_, err := os.Stat(filepath.Join(d.dir, seedPortal))
 	return err == nil
 }

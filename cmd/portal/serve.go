@@ -23,7 +23,6 @@ import (
 	"github.com/bankconnections/portal/metrics"
 	"github.com/bankconnections/portal/platform"
 	"github.com/bankconnections/portal/static"
-	"github.com/bankconnections/portal/store"
 	"github.com/bankconnections/portal/web"
 )
 
@@ -37,10 +36,11 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 			return fmt.Errorf("demo reset on start: %w", err)
 		}
 	}
-	db, err := store.Open(ctx, filepath.Join(cfg.DataDir, "portal.db"))
+	db, err := openStore(ctx, cfg.DatabaseURL, cfg.DataDir)
 	if err != nil {
 		return err
 	}
+	log.Info("store", "engine", db.Engine())
 	defer db.Close()
 	hashKey, blockKey, err := sessionKeys(cfg)
 	if err != nil {
@@ -136,7 +136,9 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 		conns.Sync(syncCtx)
 		cancel()
 		demoCtl = newDemoController(log.With("component", "demo"), db, conns, bank, demoEnvOf, cfg.DataDir)
-		if freshDemo {
+		if db.Engine() != "sqlite" {
+			log.Info("demo: the reset button and -demo-reset-on-start are SQLite-only; off with PostgreSQL")
+		} else if freshDemo {
 			if err := demoCtl.keepSeed(ctx); err != nil {
 				// The demo still runs; only its reset button is unavailable.
 				log.Warn("demo: keep the seeded state", "err", err)

@@ -18,14 +18,16 @@ import (
 )
 
 const userUsage = `usage:
-  portal user create -email EMAIL -role customer|admin [-customer-guid GUID] [-data DIR]
-  portal user set-password -email EMAIL [-data DIR]
-  portal user disable -email EMAIL [-data DIR]
-  portal user enable -email EMAIL [-data DIR]
-  portal user sessions revoke -email EMAIL [-data DIR]
+  portal user create -email EMAIL -role customer|admin [-customer-guid GUID] [-data DIR | -database-url URL]
+  portal user set-password -email EMAIL [-data DIR | -database-url URL]
+  portal user disable -email EMAIL [-data DIR | -database-url URL]
+  portal user enable -email EMAIL [-data DIR | -database-url URL]
+  portal user sessions revoke -email EMAIL [-data DIR | -database-url URL]
 Passwords come from PORTAL_USER_PASSWORD or the first line of stdin, never a flag.
 Every command but create and enable signs the user out everywhere at once,
-also in a portal running on the same data folder.`
+also in a portal running on the same data folder or database.
+-database-url (default PORTAL_DATABASE_URL) names the portal's PostgreSQL
+database; without it the SQLite database in -data is used.`
 
 // runUser is the operator's subcommand for the user lifecycle. It works on
 // the database file directly, so it runs next to a live portal: the portal
@@ -52,6 +54,7 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 	if dataDir == "" {
 		dataDir = "./data"
 	}
+	databaseURL := fs.String("database-url", getenv("PORTAL_DATABASE_URL"), "postgres:// URL of the portal's PostgreSQL database; empty: SQLite in -data")
 	email := fs.String("email", "", "the user's email")
 	role, customer := new(string), new(string)
 	if cmd == "create" {
@@ -64,6 +67,9 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q\n%s", fs.Arg(0), userUsage)
+	}
+	if err := checkDatabaseURL(*databaseURL); err != nil {
+		return err
 	}
 	readPassword := func() (string, error) {
 		if pw := getenv("PORTAL_USER_PASSWORD"); pw != "" {
@@ -84,7 +90,7 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 		if err != nil {
 			return err
 		}
-		db, err := store.Open(ctx, filepath.Join(dataDir, "portal.db"))
+		db, err := openStore(ctx, *databaseURL, dataDir)
 		if err != nil {
 			return err
 		}
@@ -115,11 +121,12 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 		}
 	}
 	// Never create the database here: a mistyped -data must not look like success.
-	path := filepath.Join(dataDir, "portal.db")
-	if _, err := os.Stat(path); err != nil {
-		return fmt.Errorf("no portal database in %s: check -data", dataDir)
+	if *databaseURL == "" {
+		if _, err := os.Stat(filepath.Join(dataDir, "portal.db")); err != nil {
+			return fmt.Errorf("no portal database in %s: check -data", dataDir)
+		}
 	}
-	db, err := store.Open(ctx, path)
+	db, err := openStore(ctx, *databaseURL, dataDir)
 	if err != nil {
 		return err
 	}

@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/bankconnections/portal/internal/pgtest"
 	"github.com/bankconnections/portal/store"
 )
 
@@ -104,5 +106,37 @@ func TestUserLifecycleCommandsRefuseBadInput(t *testing.T) {
 	u, err := db.UserByEmail(ctx, "c@bank.example")
 	if err != nil || u.Disabled || bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte("a long password")) != nil {
 		t.Fatalf("after refused commands: got disabled=%v, password changed or %v; want nothing changed", u.Disabled, err)
+	}
+}
+
+// With a PostgreSQL URL the subcommands work on that database, not on -data.
+func TestUserSubcommandsUseTheDatabaseURL(t *testing.T) {
+	url := pgtest.URL(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	env := func(k string) string {
+		return map[string]string{"PORTAL_DATABASE_URL": url, "PORTAL_USER_PASSWORD": "a long password"}[k]
+	}
+	var out bytes.Buffer
+	if err := run(ctx, []string{"user", "create", "-data", dir, "-email", "ops@bank.example", "-role", "admin"}, env, strings.NewReader(""), &out); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(ctx, []string{"user", "disable", "-data", dir, "-email", "OPS@bank.example"}, env, strings.NewReader(""), &out); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "portal.db")); err == nil {
+		t.Error("a SQLite file was made in -data although a database URL was given")
+	}
+	db, err := store.OpenPostgres(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	u, err := db.UserByEmail(ctx, "ops@bank.example")
+	if err != nil {
+		t.Fatalf("the user created through the subcommand: %v", err)
+	}
+	if !u.Disabled {
+		t.Error("user disable -email OPS@…: got the user enabled, want disabled (emails match regardless of case)")
 	}
 }

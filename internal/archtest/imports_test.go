@@ -18,6 +18,7 @@ import (
 var guarded = []string{
 	"database/sql",
 	"modernc.org/sqlite",
+	"github.com/jackc/pgx/v5",
 	"github.com/labstack/echo/v4",
 	"github.com/wneessen/go-mail",
 	"net/smtp",

@@ -1,0 +1,237 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+)
+
+// PostgreSQL is the store of a bank that runs several portal instances on one
+// database. The queries are the same as SQLite's: they keep `?` placeholders
+// (rewritten to $n by the connection, below), times stay TEXT in timeLayout
+// and flags stay integers, so every comparison and ORDER BY means the same.
+
+//go:embed migrations/postgres/*.sql
+var postgresMigrationFiles embed.FS
+
+// migrationLock is the advisory lock key every instance takes around a
+// migration, so two instances starting at once apply each one exactly once.
+const migrationLock = 0x706f7274616c // "portal"
+
+const (
+	engineSQLite   = "sqlite"
+	enginePostgres = "postgres"
+)
+
+// Engine names the database behind the store: "sqlite" or "postgres".
+func (db *DB) Engine() string {
+	if db.postgres {
+		return enginePostgres
+	}
+	return engineSQLite
+}
+
+// OpenPostgres connects to the PostgreSQL database at url (postgres://…) and
+// applies pending migrations.
+func OpenPostgres(ctx context.Context, url string) (*DB, error) {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("database url: %w", err)
+	}
+	open := func(maxConns int) *sql.DB {
+		p := sql.OpenDB(rebindConnector{stdlib.GetConnector(*cfg)})
+		p.SetMaxOpenConns(maxConns)
+		p.SetMaxIdleConns(maxConns)
+		p.SetConnMaxIdleTime(5 * time.Minute)
+		return p
+	}
+	// Writers are not serialized by the engine here: db.tx runs serializable
+	// transactions and retries on conflict instead.
+	w, r, watch := open(8), open(16), open(1)
+	db := &DB{write: &writer{DB: w}, read: r, watch: watch, postgres: true, now: func() time.Time { return time.Now().UTC() }}
+	if err := r.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	if db.changes, err = newChangeWatcher(ctx, watch, postgresChangePosition); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := db.migratePostgres(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	return db, nil
+}
+
+// postgresChangePosition is where the cluster's write-ahead log ends: any
+// commit anywhere (another instance, an operator's subcommand) moves it, so
+// a cached read taken at an older position may be stale. Unrelated activity
+// moves it too, which only costs a cache miss. The insert position (not the
+// write position) is asked for: it has moved once a commit has returned,
+// whatever synchronous_commit says.
+const postgresChangePosition = `SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::bigint`
+
+func (db *DB) migratePostgres(ctx context.Context) error {
+	names, err := fs.Glob(postgresMigrationFiles, "migrations/postgres/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if err := db.migratePostgresFile(ctx, name); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// migratePostgresFile applies one migration in a transaction of its own that
+// holds the migration lock; the check whether it was applied happens inside
+// the lock (READ COMMITTED: each statement sees what committed before it), so
+// an instance that waited for another sees its work and skips it.
+// Migrations are recorded under the same names as SQLite's (migrations/NNNN_x.sql).
+func (db *DB) migratePostgresFile(ctx context.Context, name string) error {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(?)`, int64(migrationLock)); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)`); err != nil {
+		return err
+	}
+	recorded := "migrations/" + strings.TrimPrefix(name, "migrations/postgres/")
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE name = ?`, recorded).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	body, err := postgresMigrationFiles.ReadFile(name)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)`, recorded, formatTime(db.now())); err != nil {
+		return err
+	}
+	err = tx.Commit()
+	db.write.gen.Add(1)
+	return err
+}
+
+// txAttempts bounds how often db.tx runs a function that PostgreSQL aborted
+// for a serialization failure or a deadlock.
+const txAttempts = 10
+
+// retryable tells whether PostgreSQL aborted a transaction that would succeed
+// if run again: a serialization failure (40001) or a deadlock (40P01).
+func retryable(err error) bool {
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && (pg.Code == "40001" || pg.Code == "40P01")
+}
+
+// rebindConnector hands out PostgreSQL connections that take the store's
+// SQLite-style placeholders, so the queries are written once for both engines.
+type rebindConnector struct{ driver.Connector }
+
+func (c rebindConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &rebindConn{conn.(*stdlib.Conn)}, nil
+}
+
+// rebindConn is pgx's connection with every query's placeholders rewritten
+// (and Go bools bound as the 0/1 the integer flag columns hold).
+type rebindConn struct{ *stdlib.Conn }
+
+func (c *rebindConn) Prepare(q string) (driver.Stmt, error) { return c.Conn.Prepare(rebind(q)) }
+
+func (c *rebindConn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error) {
+	return c.Conn.PrepareContext(ctx, rebind(q))
+}
+
+func (c *rebindConn) ExecContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {
+	return c.Conn.ExecContext(ctx, rebind(q), args)
+}
+
+func (c *rebindConn) QueryContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Rows, error) {
+	return c.Conn.QueryContext(ctx, rebind(q), args)
+}
+
+func (c *rebindConn) CheckNamedValue(nv *driver.NamedValue) error {
+	if b, ok := nv.Value.(bool); ok {
+		nv.Value = int64(0)
+		if b {
+			nv.Value = int64(1)
+		}
+		return nil
+	}
+	return c.Conn.CheckNamedValue(nv)
+}
+
+// rebind rewrites SQLite placeholders to PostgreSQL's: each `?` becomes the
+// next $n, and `?NNN` becomes $NNN. Quoted strings, quoted names and comments
+// are left alone. Hand-written because the library rebinders (sqlx.Rebind)
+// know neither ?NNN nor quoting, and this is the one place it happens.
+func rebind(q string) string {
+	if !strings.Contains(q, "?") {
+		return q
+	}
+	var b strings.Builder
+	b.Grow(len(q) + 16)
+	n := 0
+	for i := 0; i < len(q); i++ {
+		ch := q[i]
+		switch {
+		case ch == '\'' || ch == '"':
+			j := i + 1
+			for j < len(q) && q[j] != ch {
+				j++
+			}
+			b.WriteString(q[i:min(j+1, len(q))])
+			i = j
+		case ch == '-' && i+1 < len(q) && q[i+1] == '-':
+			j := strings.IndexByte(q[i:], '\n')
+			if j < 0 {
+				j = len(q) - i
+			}
+			b.WriteString(q[i : i+j])
+			i += j - 1
+		case ch == '?':
+			j := i + 1
+			for j < len(q) && q[j] >= '0' && q[j] <= '9' {
+				j++
+			}
+			if j > i+1 {
+				b.WriteString("$" + q[i+1:j])
+				i = j - 1
+			} else {
+				n++
+				fmt.Fprintf(&b, "$%d", n)
+			}
+		default:
+			b.WriteByte(ch)
+		}
+	}
+	return b.String()
+}
