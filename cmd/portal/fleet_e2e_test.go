@@ -18,6 +18,7 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 
+	"github.com/bankconnections/portal/internal/pgtest"
 	"github.com/bankconnections/portal/platform"
 	"github.com/bankconnections/portal/platform/contract"
 	simplaid "github.com/bankconnections/portal/sim/plaid"
@@ -267,7 +268,7 @@ func (f *fleet) createUsers(users ...store.User) {
 // openFleetStore opens the fleet's database through the store, as the portal does.
 func openFleetStore(ctx context.Context, databaseURL, dir string) (*store.DB, error) {
 	if databaseURL != "" {
-		return nil, fmt.Errorf("PostgreSQL: not built yet")
+		return store.OpenPostgres(ctx, databaseURL)
 	}
 	return store.Open(ctx, filepath.Join(dir, "portal.db"))
 }
@@ -438,14 +439,16 @@ func (f *fleet) doneLogs() map[float64]int {
 	return out
 }
 
-// fleetDatabase is the database of a fleet test: for now one SQLite file
-// shared by the processes, when PORTAL_FLEET_SQLITE=1 (PostgreSQL to come).
+// fleetDatabase is the database of a fleet test: a fresh PostgreSQL database
+// (skipped without PORTAL_TEST_DATABASE_URL), or, with PORTAL_FLEET_SQLITE=1,
+// one SQLite file shared by the processes (SQLite allows that; it is how
+// the harness was first tried).
 func fleetDatabase(t *testing.T) string {
 	t.Helper()
-	if os.Getenv("PORTAL_FLEET_SQLITE") != "1" {
-		t.Skip("fleet test skipped: set PORTAL_FLEET_SQLITE=1 to run it on one shared SQLite file")
+	if os.Getenv("PORTAL_FLEET_SQLITE") == "1" {
+		return ""
 	}
-	return ""
+	return pgtest.URL(t)
 }
 
 // fleetCustomer is a customer of the fleet test, signed in.
