@@ -59,9 +59,12 @@ func (a *Admin) SMTPEnabled() bool { return a.cfg.SMTPEnabled }
 // Wait blocks until background jobs started by the admin side end (tests, shutdown).
 func (a *Admin) Wait() { a.jobs.Wait() }
 
-// Recover ends refresh jobs a stopped process left running.
+// Recover ends refresh jobs a stopped instance left running (their lease
+// ran out); jobs other instances are running are left alone. The service
+// checks again periodically while it runs.
 func (a *Admin) Recover(ctx context.Context) error {
-	return a.db.FailInterruptedRefreshJobs(ctx, "The portal restarted while this refresh was running. Start it again.")
+	_, err := a.s.EndInterruptedRefreshes(ctx)
+	return err
 }
 
 func (a *Admin) audit(ctx context.Context, admin store.User, action, guid, result, detail, ref string) (int64, error) {

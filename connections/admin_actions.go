@@ -93,7 +93,7 @@ func (a *Admin) StartRefresh(ctx context.Context, admin store.User, guid string)
 	if err := a.allowed(acct, rules.Refresh); err != nil {
 		return 0, err
 	}
-	job, err := a.db.CreateRefreshJob(ctx, guid, admin.ID)
+	job, err := a.db.CreateRefreshJob(ctx, guid, admin.ID, a.s.holder, a.s.now().Add(refreshLease))
 	if errors.Is(err, store.ErrConflict) {
 		return 0, Refuse(KindConflict, "refresh_running", "A refresh of this connection is already running.")
 	}
@@ -116,7 +116,14 @@ func (a *Admin) runRefresh(ctx context.Context, job store.RefreshJob, admin stor
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.RefreshTimeout)
 	defer cancel()
 	start := time.Now()
+	// The job is this instance's while it renews the lease; the renewal ends
+	// with the call, and the outcome is written just after.
+	rctx, stopRenew := context.WithCancel(ctx)
+	renewed := make(chan struct{})
+	go func() { defer close(renewed); a.s.renewRefresh(rctx, job.ID) }()
 	answer, err := a.slow.GetExternalBankAccount(ctx, job.AccountGUID, platform.GetAccountOptions{IncludeBalances: true, ForceBalanceRefresh: true})
+	stopRenew()
+	<-renewed
 	bg := context.WithoutCancel(ctx)
 	state, msg := store.RefreshSucceeded, ""
 	var pe *platform.Error

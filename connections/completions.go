@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/bankconnections/portal/platform"
@@ -18,24 +19,42 @@ func retryDelay(attempts int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-// attempt makes the platform call of one queued completion, once. Every
-// outcome is written down: done, failed for good, or queued for a retry.
+// attempt makes the platform call of one queued completion, once, right
+// after Link's onSuccess recorded it (the worker claims in batches: work).
+// Every outcome is written down: done, failed for good, or queued for a retry.
 func (s *Service) attempt(ctx context.Context, c store.Completion) {
-	bg := context.WithoutCancel(ctx)
-	const expiredText = "the bank's authorization expired before the platform could use it."
-	// An expired public token cannot be used again; but if an earlier POST
-	// may have reached the platform, the account may exist: look before giving up.
-	expired := c.Mode == ModeCreate && c.ExpiresAt != nil && s.now().After(*c.ExpiresAt)
-	if expired && (!c.OutcomeUnknown || c.Attempts >= maxLookups) {
-		s.giveUp(bg, c, expiredText)
+	if s.expiredForGood(ctx, c) {
 		return
 	}
 	// Claim first: a crash during the call leaves the completion due again
-	// later, and a second worker does not call at the same time.
-	ok, err := s.db.ClaimCompletion(bg, c.ID, s.now().Add(retryDelay(c.Attempts)+10*time.Second), c.Mode == ModeCreate)
+	// once the lease ends, and no other worker calls in the meantime.
+	ok, err := s.db.ClaimCompletion(context.WithoutCancel(ctx), c.ID, s.now().Add(workLease), c.Mode == ModeCreate)
 	if err != nil || !ok {
 		return
 	}
+	s.work(ctx, c)
+}
+
+const expiredText = "the bank's authorization expired before the platform could use it."
+
+// expiredForGood gives up on a create whose public token expired, unless an
+// earlier POST may have reached the platform and the account must be looked
+// for first; it reports whether it gave up.
+func (s *Service) expiredForGood(ctx context.Context, c store.Completion) bool {
+	expired := c.Mode == ModeCreate && c.ExpiresAt != nil && s.now().After(*c.ExpiresAt)
+	if expired && (!c.OutcomeUnknown || c.Attempts >= maxLookups) {
+		s.giveUp(context.WithoutCancel(ctx), c, expiredText)
+		return true
+	}
+	return false
+}
+
+// work makes the platform call of a completion this instance has claimed (c
+// as it was before the claim).
+func (s *Service) work(ctx context.Context, c store.Completion) {
+	bg := context.WithoutCancel(ctx)
+	expired := c.Mode == ModeCreate && c.ExpiresAt != nil && s.now().After(*c.ExpiresAt)
+	var err error
 	client := s.clientFor(c.CustomerGUID)
 	var acct platform.ExternalBankAccount
 	switch c.Mode {
@@ -223,18 +242,45 @@ func (s *Service) runCompletions(ctx context.Context) {
 	}
 }
 
-// RetryDue makes one attempt at every completion that is due, and reports how many it tried.
+// RetryDue makes one attempt at every completion that is due and not held
+// by another instance, and reports how many it tried. Due completions are
+// claimed a batch at a time and the batch is worked at once, so each attempt
+// ends inside its lease.
 func (s *Service) RetryDue(ctx context.Context) int {
-	due, err := s.db.DueCompletions(ctx, 20)
-	if err != nil && ctx.Err() == nil {
-		s.log.Error("due completions", "err", err)
+	tried := 0
+	for ctx.Err() == nil {
+		due, err := s.db.ClaimDueCompletions(ctx, claimBatch, s.now().Add(workLease))
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Error("claim due completions", "err", err)
+			}
+			break
+		}
+		var wg sync.WaitGroup
+		for _, c := range due {
+			wg.Go(func() {
+				actx, cancel := context.WithTimeout(ctx, attemptTimeout)
+				defer cancel()
+				if s.expiredForGood(actx, c) {
+					return
+				}
+				if c.Mode == ModeCreate && !c.OutcomeUnknown {
+					// From here on the platform may make the account even if no answer comes back.
+					if err := s.db.MarkCompletionOutcomeUnknown(context.WithoutCancel(actx), c.ID); err != nil {
+						s.log.Error("mark completion sent", "completion", c.ID, "err", err)
+						return // due again when the lease ends
+					}
+				}
+				s.work(actx, c)
+			})
+		}
+		wg.Wait()
+		tried += len(due)
+		if len(due) < claimBatch {
+			break
+		}
 	}
-	for _, c := range due {
-		actx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		s.attempt(actx, c)
-		cancel()
-	}
-	return len(due)
+	return tried
 }
 
 // followUp watches a new account until the platform has stored it, so the

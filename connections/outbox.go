@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -114,49 +115,63 @@ func emailRetryDelay(attempts int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-// SendDue makes one attempt at every due message and reports how many it tried.
+// SendDue makes one attempt at every due message not held by another
+// instance, and reports how many it tried. Due messages are claimed a batch
+// at a time (the claim is the lease: a message is sent by one instance, and
+// is due again if that instance dies mid-send) and the batch is sent at once,
+// so each send ends inside its lease.
 func (m *Mailer) SendDue(ctx context.Context) int {
-	due, err := m.db.DueEmails(ctx, 20)
-	if err != nil {
-		if ctx.Err() == nil {
-			m.log.Error("due emails", "err", err)
-		}
-		return 0
-	}
-	bg := context.WithoutCancel(ctx)
-	for _, e := range due {
-		ok, err := m.db.ClaimEmail(bg, e.ID, m.now().Add(emailRetryDelay(e.Attempts)+time.Minute))
+	tried := 0
+	for ctx.Err() == nil {
+		due, err := m.db.ClaimDueEmails(ctx, claimBatch, m.now().Add(sendTimeout+time.Minute))
 		if err != nil {
-			m.log.Error("claim email", "email", e.ID, "err", err)
-			continue
+			if ctx.Err() == nil {
+				m.log.Error("claim due emails", "err", err)
+			}
+			break
 		}
-		if !ok {
-			continue // another worker has it
+		var wg sync.WaitGroup
+		for _, e := range due {
+			wg.Go(func() { m.send(ctx, e) })
 		}
-		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		err = m.sender.Send(sctx, mail.Message{ID: e.ID, To: e.To, Subject: e.Subject, Body: e.Body})
-		cancel()
-		attempt := e.Attempts + 1
-		switch {
-		case err == nil:
-			if err := m.db.MarkEmailSent(bg, e.ID); err != nil {
-				m.log.Error("mark email sent", "email", e.ID, "err", err)
-			}
-			m.log.Info("email sent", "email", e.ID, "attempt", attempt)
-		case attempt >= m.maxAttempts || mail.Permanent(err):
-			m.log.Warn("email failed for good", "email", e.ID, "attempt", attempt, "err", err)
-			if ferr := m.db.FailEmail(bg, e.ID, clipText(err.Error(), 500)); ferr != nil {
-				m.log.Error("mark email failed", "email", e.ID, "err", ferr)
-			}
-		default:
-			next := m.now().Add(emailRetryDelay(attempt - 1))
-			m.log.Warn("email will be retried", "email", e.ID, "attempt", attempt, "err", err, "next", next)
-			if rerr := m.db.RetryEmail(bg, e.ID, next, clipText(err.Error(), 500)); rerr != nil {
-				m.log.Error("schedule email retry", "email", e.ID, "err", rerr)
-			}
+		wg.Wait()
+		tried += len(due)
+		if len(due) < claimBatch {
+			break
 		}
 	}
-	return len(due)
+	return tried
+}
+
+// sendTimeout bounds one attempt at sending a message.
+const sendTimeout = 30 * time.Second
+
+// send makes one attempt at a claimed message (e as it was before the claim)
+// and writes the outcome down.
+func (m *Mailer) send(ctx context.Context, e store.Email) {
+	bg := context.WithoutCancel(ctx)
+	sctx, cancel := context.WithTimeout(ctx, sendTimeout)
+	err := m.sender.Send(sctx, mail.Message{ID: e.ID, To: e.To, Subject: e.Subject, Body: e.Body})
+	cancel()
+	attempt := e.Attempts + 1
+	switch {
+	case err == nil:
+		if err := m.db.MarkEmailSent(bg, e.ID); err != nil {
+			m.log.Error("mark email sent", "email", e.ID, "err", err)
+		}
+		m.log.Info("email sent", "email", e.ID, "attempt", attempt)
+	case attempt >= m.maxAttempts || mail.Permanent(err):
+		m.log.Warn("email failed for good", "email", e.ID, "attempt", attempt, "err", err)
+		if ferr := m.db.FailEmail(bg, e.ID, clipText(err.Error(), 500)); ferr != nil {
+			m.log.Error("mark email failed", "email", e.ID, "err", ferr)
+		}
+	default:
+		next := m.now().Add(emailRetryDelay(attempt - 1))
+		m.log.Warn("email will be retried", "email", e.ID, "attempt", attempt, "err", err, "next", next)
+		if rerr := m.db.RetryEmail(bg, e.ID, next, clipText(err.Error(), 500)); rerr != nil {
+			m.log.Error("schedule email retry", "email", e.ID, "err", rerr)
+		}
+	}
 }
 
 // clipText cuts s to at most n bytes without splitting a UTF-8 character, so

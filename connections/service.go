@@ -41,6 +41,8 @@ type Service struct {
 	bank *platform.Client
 	cfg  Config
 	now  func() time.Time
+	// holder names this instance in leases (see leases.go).
+	holder string
 
 	mu        sync.Mutex
 	customers map[string]*platform.Client // customer guid -> client with that customer's token
@@ -67,7 +69,7 @@ func New(log *slog.Logger, db *store.DB, bank *platform.Client, cfg Config) *Ser
 		cfg.StaleAfter = cfg.SyncInterval
 	}
 	bgCtx, bgCancel := context.WithCancel(context.Background())
-	return &Service{log: log, db: db, bank: bank, cfg: cfg, now: time.Now,
+	return &Service{log: log, db: db, bank: bank, cfg: cfg, now: time.Now, holder: newHolder(),
 		customers: map[string]*platform.Client{}, wake: make(chan struct{}, 1), bgCtx: bgCtx, bgCancel: bgCancel}
 }
 
@@ -112,12 +114,14 @@ func (s *Service) clientFor(customerGUID string) *platform.Client {
 	return c
 }
 
-// Run starts the background work (scheduled sync, completion worker) until ctx ends.
+// Run starts the background work (scheduled sync, completion worker, the
+// check for refreshes of stopped instances) until ctx ends.
 func (s *Service) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); s.runSync(ctx) }()
 	go func() { defer wg.Done(); s.runCompletions(ctx) }()
+	go func() { defer wg.Done(); s.runLeaseChecks(ctx) }()
 	wg.Wait()
 	s.bgCancel()
 	s.bg.Wait()

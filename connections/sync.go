@@ -177,7 +177,8 @@ func (s *Service) SyncIfStale(ctx context.Context) bool {
 	return s.syncInBackground()
 }
 
-// syncInBackground starts one sync unless one is already running.
+// syncInBackground starts one sync unless one is already running here, or
+// another instance holds the sync lease.
 func (s *Service) syncInBackground() bool {
 	s.mu.Lock()
 	if s.syncRunning != nil {
@@ -196,7 +197,7 @@ func (s *Service) syncInBackground() bool {
 		}()
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 		defer cancel()
-		s.Sync(ctx)
+		s.syncLeased(ctx)
 	})
 	return true
 }
@@ -215,13 +216,13 @@ func (s *Service) runSync(ctx context.Context) {
 	}
 	t := time.NewTicker(s.cfg.SyncInterval)
 	defer t.Stop()
-	s.Sync(ctx)
+	s.syncLeased(ctx)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			s.Sync(ctx)
+			s.syncLeased(ctx)
 		}
 	}
 }

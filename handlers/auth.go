@@ -1,11 +1,11 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/mail"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -49,13 +49,19 @@ func (h *Handler) Login(c echo.Context) error {
 	if _, err := mail.ParseAddress(email); err != nil {
 		return page(http.StatusUnprocessableEntity, "Enter a valid email address, like name@example.com.")
 	}
-	emailKey, ip := strings.ToLower(email), c.RealIP()
-	if h.throttle.blocked(emailKey, ip) {
-		h.throttle.refused(ip)
+	ctx, lower, ip := c.Request().Context(), strings.ToLower(email), c.RealIP()
+	blocked, err := h.throttle.blocked(ctx, lower, ip)
+	if err != nil {
+		return err
+	}
+	if blocked {
+		if err := h.throttle.refused(ctx, ip); err != nil {
+			return err
+		}
 		h.log.Warn("login throttled", "ip", ip)
 		return page(http.StatusTooManyRequests, msgThrottled)
 	}
-	u, err := h.store.UserByEmail(c.Request().Context(), email)
+	u, err := h.store.UserByEmail(ctx, email)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
@@ -64,7 +70,9 @@ func (h *Handler) Login(c echo.Context) error {
 		hash = []byte(u.PasswordHash)
 	}
 	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || err != nil {
-		h.throttle.fail(emailKey, ip)
+		if err := h.throttle.fail(ctx, lower, ip); err != nil {
+			return err
+		}
 		h.log.Info("login failed", "ip", ip)
 		return page(http.StatusUnauthorized, msgBadLogin)
 	}
@@ -73,7 +81,9 @@ func (h *Handler) Login(c echo.Context) error {
 		h.log.Info("login refused: user disabled", "user_id", u.ID)
 		return page(http.StatusForbidden, msgDisabled)
 	}
-	h.throttle.succeed(emailKey, ip)
+	if err := h.throttle.succeed(ctx, lower, ip); err != nil {
+		return err
+	}
 	if err := h.sessions.Start(c, u.ID); err != nil {
 		return err
 	}
@@ -102,93 +112,60 @@ func (h *Handler) Logout(c echo.Context) error {
 // typos), per address (one address spraying many emails), and per email
 // across all addresses (a distributed guess at one account). The last limit
 // holds back only addresses that have failed themselves, so the account's
-// owner, signing in from anywhere else, still gets in.
+// owner, signing in from anywhere else, still gets in. The counts live in
+// the store, so every portal instance sharing it counts the same failures.
 type loginThrottle struct {
-	pair, addr, email *throttle
+	counts Store
+	now    func() time.Time
 }
 
-func newLoginThrottle() *loginThrottle {
-	return &loginThrottle{
-		pair:  newThrottle(5, time.Minute),
-		addr:  newThrottle(30, time.Minute),
-		email: newThrottle(20, time.Minute),
+// The limits, each over throttleWindow: a key with this many failures inside
+// the window is blocked until the oldest one ages out.
+const (
+	throttleWindow = time.Minute
+	maxPairFails   = 5
+	maxAddrFails   = 30
+	maxEmailFails  = 20
+)
+
+func newLoginThrottle(counts Store, now func() time.Time) *loginThrottle {
+	if now == nil {
+		now = time.Now
 	}
+	return &loginThrottle{counts: counts, now: now}
 }
 
-func (l *loginThrottle) blocked(email, ip string) bool {
-	if l.pair.blocked(email+"\x00"+ip) || l.addr.blocked(ip) {
-		return true
+func pairKey(email, ip string) store.FailureKey {
+	return store.FailureKey{Scope: store.FailurePair, Key: email + "\x00" + ip}
+}
+func addrKey(ip string) store.FailureKey { return store.FailureKey{Scope: store.FailureAddr, Key: ip} }
+func emailKey(email string) store.FailureKey {
+	return store.FailureKey{Scope: store.FailureEmail, Key: email}
+}
+
+func (l *loginThrottle) blocked(ctx context.Context, email, ip string) (bool, error) {
+	n, err := l.counts.LoginFailures(ctx, l.now().Add(-throttleWindow), pairKey(email, ip), addrKey(ip), emailKey(email))
+	if err != nil {
+		return false, err
 	}
-	return l.email.blocked(email) && l.addr.count(ip) > 0
+	pair, addr, byEmail := n[0], n[1], n[2]
+	return pair >= maxPairFails || addr >= maxAddrFails || (byEmail >= maxEmailFails && addr > 0), nil
 }
 
-func (l *loginThrottle) fail(email, ip string) {
-	l.pair.fail(email + "\x00" + ip)
-	l.addr.fail(ip)
-	l.email.fail(email)
+func (l *loginThrottle) fail(ctx context.Context, email, ip string) error {
+	now := l.now()
+	return l.counts.AddLoginFailures(ctx, now, now.Add(-throttleWindow), pairKey(email, ip), addrKey(ip), emailKey(email))
 }
 
 // refused counts a try made while blocked against its address: an address
 // that keeps trying stays blocked, and soon for every email.
-func (l *loginThrottle) refused(ip string) { l.addr.fail(ip) }
+func (l *loginThrottle) refused(ctx context.Context, ip string) error {
+	now := l.now()
+	return l.counts.AddLoginFailures(ctx, now, now.Add(-throttleWindow), addrKey(ip))
+}
 
 // succeed forgets a person's own typos; the address's count stays, so a
 // sprayer cannot reset it with one account it knows.
-func (l *loginThrottle) succeed(email, ip string) {
-	l.pair.reset(email + "\x00" + ip)
-}
-
-// throttle counts recent failures per key; a key with max failures inside the
-// window is blocked until the oldest one ages out.
-type throttle struct {
-	mu       sync.Mutex
-	max      int
-	window   time.Duration
-	failures map[string][]time.Time
-	now      func() time.Time
-}
-
-func newThrottle(max int, window time.Duration) *throttle {
-	return &throttle{max: max, window: window, failures: map[string][]time.Time{}, now: time.Now}
-}
-
-func (t *throttle) recent(key string) []time.Time {
-	cut := t.now().Add(-t.window)
-	fs := t.failures[key]
-	i := 0
-	for i < len(fs) && !fs[i].After(cut) {
-		i++
-	}
-	fs = fs[i:]
-	if len(fs) == 0 {
-		delete(t.failures, key)
-	} else {
-		t.failures[key] = fs
-	}
-	return fs
-}
-
-func (t *throttle) blocked(key string) bool { return t.count(key) >= t.max }
-
-func (t *throttle) count(key string) int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.recent(key))
-}
-
-func (t *throttle) fail(key string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if len(t.failures) > 100_000 { // a spray of distinct keys: drop the ones that aged out
-		for k := range t.failures {
-			t.recent(k)
-		}
-	}
-	t.failures[key] = append(t.recent(key), t.now())
-}
-
-func (t *throttle) reset(key string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	delete(t.failures, key)
+func (l *loginThrottle) succeed(ctx context.Context, email, ip string) error {
+	return l.counts.ClearLoginFailures(ctx, pairKey(email, ip))
 }

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
@@ -37,6 +38,15 @@ func (f *fakeStore) UserByEmail(_ context.Context, email string) (store.User, er
 	}
 	return store.User{}, store.ErrNotFound
 }
+
+// The login form counts failures; each fuzz input starts from none.
+func (f *fakeStore) LoginFailures(_ context.Context, _ time.Time, keys ...store.FailureKey) ([]int, error) {
+	return make([]int, len(keys)), nil
+}
+func (f *fakeStore) AddLoginFailures(context.Context, time.Time, time.Time, ...store.FailureKey) error {
+	return nil
+}
+func (f *fakeStore) ClearLoginFailures(context.Context, store.FailureKey) error { return nil }
 
 type fakeSessions struct{ started int }
 

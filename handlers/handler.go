@@ -32,6 +32,10 @@ type Store interface {
 	QueuedCompletions(ctx context.Context, customerGUID string) ([]store.Completion, error)
 	Job(ctx context.Context, name string) (store.JobStatus, error)
 	Ping(ctx context.Context) error
+	// Failed sign-ins, counted for every instance sharing the store (see loginThrottle).
+	LoginFailures(ctx context.Context, since time.Time, keys ...store.FailureKey) ([]int, error)
+	AddLoginFailures(ctx context.Context, at, forgetBefore time.Time, keys ...store.FailureKey) error
+	ClearLoginFailures(ctx context.Context, k store.FailureKey) error
 }
 
 // Sessions starts and ends signed-in sessions (implemented by package web).
@@ -105,10 +109,7 @@ func New(log *slog.Logger, d Deps, opts Options) *Handler {
 	h := &Handler{
 		log: log, store: d.Store, sessions: d.Sessions, syncer: d.Syncer, links: d.Links, admin: d.Admin,
 		transfers: d.Transfers, demo: d.Demo, ready: d.Ready, assets: d.Assets, opts: opts,
-		throttle: newLoginThrottle(),
-	}
-	if opts.ThrottleClock != nil {
-		h.throttle.pair.now, h.throttle.addr.now, h.throttle.email.now = opts.ThrottleClock, opts.ThrottleClock, opts.ThrottleClock
+		throttle: newLoginThrottle(d.Store, opts.ThrottleClock),
 	}
 	return h
 }

@@ -37,8 +37,12 @@ func (h *Handler) ChangePassword(c echo.Context) error {
 		return h.passwordPage(c, status, v)
 	}
 	// Guessing the current password here is throttled like signing in.
-	key, ip := "password:"+strconv.FormatInt(u.ID, 10), c.RealIP()
-	if h.throttle.blocked(key, ip) {
+	ctx, key, ip := c.Request().Context(), "password:"+strconv.FormatInt(u.ID, 10), c.RealIP()
+	blocked, err := h.throttle.blocked(ctx, key, ip)
+	if err != nil {
+		return err
+	}
+	if blocked {
 		return refuse(http.StatusTooManyRequests, "Too many wrong passwords. Wait a minute, then try again.")
 	}
 	switch {
@@ -48,7 +52,9 @@ func (h *Handler) ChangePassword(c echo.Context) error {
 		return refuse(http.StatusUnprocessableEntity, "Your current password is not right. Nothing was changed.")
 	}
 	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(current)) != nil {
-		h.throttle.fail(key, ip)
+		if err := h.throttle.fail(ctx, key, ip); err != nil {
+			return err
+		}
 		return refuse(http.StatusUnprocessableEntity, "Your current password is not right. Nothing was changed.")
 	}
 	switch {
@@ -68,7 +74,9 @@ func (h *Handler) ChangePassword(c echo.Context) error {
 	if err := h.store.SetPassword(c.Request().Context(), u.ID, string(hash)); err != nil {
 		return err
 	}
-	h.throttle.succeed(key, ip)
+	if err := h.throttle.succeed(ctx, key, ip); err != nil {
+		return err
+	}
 	h.log.Info("password changed; every session revoked", "user_id", u.ID)
 	if err := h.sessions.Start(c, u.ID); err != nil {
 		return err

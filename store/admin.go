@@ -193,17 +193,17 @@ const (
 	RefreshFailed    = "failed"
 )
 
-// CreateRefreshJob records a running refresh; a connection with one already
-// running gives ErrConflict.
-func (db *DB) CreateRefreshJob(ctx context.Context, accountGUID string, userID int64) (_ RefreshJob, err error) {
+// CreateRefreshJob records a running refresh held by holder (an instance)
+// until leaseUntil; a connection with one already running gives ErrConflict.
+func (db *DB) CreateRefreshJob(ctx context.Context, accountGUID string, userID int64, holder string, leaseUntil time.Time) (_ RefreshJob, err error) {
 	defer wrap(&err, "create refresh job")
 	now := db.now()
 	var by any
 	if userID != 0 {
 		by = userID
 	}
-	id, err := db.write.insertID(ctx, `INSERT INTO refresh_jobs (account_guid, requested_by, state, created_at) VALUES (?, ?, 'running', ?) RETURNING id`,
-		accountGUID, by, formatTime(now))
+	id, err := db.write.insertID(ctx, `INSERT INTO refresh_jobs (account_guid, requested_by, state, created_at, holder, lease_until) VALUES (?, ?, 'running', ?, ?, ?) RETURNING id`,
+		accountGUID, by, formatTime(now), holder, formatTime(leaseUntil))
 	if isUniqueViolation(err) {
 		return RefreshJob{}, ErrConflict
 	}
@@ -221,12 +221,17 @@ func (db *DB) FinishRefreshJob(ctx context.Context, id int64, state, message str
 	return err
 }
 
-// FailInterruptedRefreshJobs ends jobs left running by a stopped process.
-func (db *DB) FailInterruptedRefreshJobs(ctx context.Context, message string) (err error) {
+// FailInterruptedRefreshJobs ends jobs left running by a stopped instance:
+// those whose lease ran out (a live instance renews its own), and reports how many.
+func (db *DB) FailInterruptedRefreshJobs(ctx context.Context, message string) (_ int64, err error) {
 	defer wrap(&err, "fail interrupted refresh jobs")
-	_, err = db.write.ExecContext(ctx, `UPDATE refresh_jobs SET state = 'failed', message = ?, finished_at = ? WHERE state = 'running'`,
-		message, formatTime(db.now()))
-	return err
+	now := formatTime(db.now())
+	res, err := db.write.ExecContext(ctx, `UPDATE refresh_jobs SET state = 'failed', message = ?, finished_at = ?
+		WHERE state = 'running' AND (lease_until IS NULL OR lease_until < ?)`, message, now, now)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 // LatestRefreshJob returns a connection's most recent refresh, ErrNotFound when none.

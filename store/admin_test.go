@@ -226,11 +226,12 @@ func TestRefreshJobsOneRunningPerConnection(t *testing.T) {
 	EachEngine(t, func(t *testing.T, db *DB) {
 		ctx := context.Background()
 		g := strings.Repeat("1", 32)
-		j, err := db.CreateRefreshJob(ctx, g, 0)
+		lease := time.Now().Add(time.Minute)
+		j, err := db.CreateRefreshJob(ctx, g, 0, "instance-a", lease)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := db.CreateRefreshJob(ctx, g, 0); !errors.Is(err, ErrConflict) {
+		if _, err := db.CreateRefreshJob(ctx, g, 0, "instance-b", lease); !errors.Is(err, ErrConflict) {
 			t.Fatalf("second running refresh: got %v, want ErrConflict", err)
 		}
 		if err := db.FinishRefreshJob(ctx, j.ID, RefreshSucceeded, "done"); err != nil {
@@ -240,11 +241,11 @@ func TestRefreshJobsOneRunningPerConnection(t *testing.T) {
 		if err != nil || got.State != RefreshSucceeded || got.Message != "done" || got.FinishedAt == nil {
 			t.Fatalf("latest: got %+v, %v", got, err)
 		}
-		if _, err := db.CreateRefreshJob(ctx, g, 0); err != nil {
+		if _, err := db.CreateRefreshJob(ctx, g, 0, "instance-a", time.Now().Add(-time.Second)); err != nil {
 			t.Fatalf("refresh after the last one finished: %v", err)
 		}
-		if err := db.FailInterruptedRefreshJobs(ctx, "restart"); err != nil {
-			t.Fatal(err)
+		if n, err := db.FailInterruptedRefreshJobs(ctx, "restart"); err != nil || n != 1 {
+			t.Fatalf("interrupted jobs ended: got %d, %v; want 1", n, err)
 		}
 		if got, _ := db.LatestRefreshJob(ctx, g); got.State != RefreshFailed || got.Message != "restart" {
 			t.Fatalf("interrupted: got %+v", got)
