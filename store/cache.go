@@ -32,9 +32,11 @@ func (w *writer) insertID(ctx context.Context, q string, args ...any) (int64, er
 }
 
 // changeWatcher tells whether anyone, in this process or another one sharing
-// the file, has committed since a version was read: SQLite's data_version
-// changes for a connection whenever another connection commits, and this
-// connection never writes, so every commit anywhere moves it.
+// the database, has committed since a version was read. On SQLite it asks
+// data_version, which changes for a connection whenever another connection
+// commits (this connection never writes, so every commit anywhere moves it);
+// on PostgreSQL it asks where the write-ahead log ends (postgresChangePosition),
+// which any commit by any instance moves.
 type changeWatcher struct {
 	mu   sync.Mutex
 	conn *sql.Conn
@@ -96,10 +98,10 @@ type cacheEntry struct {
 const otherWritesBound = time.Second
 
 // SeeOtherWrites makes the read cache drop everything when any other
-// connection (another process sharing the file, like an operator's
-// subcommand) has committed since the last look. SessionUser calls it, so
-// each signed-in request starts from what is committed now; it costs one
-// small pragma on a connection of its own.
+// connection (another process sharing the file or the PostgreSQL database:
+// another portal instance, an operator's subcommand) has committed since the
+// last look. SessionUser calls it, so each signed-in request starts from what
+// is committed now; it costs one small query on a connection of its own.
 func (db *DB) SeeOtherWrites() {
 	w := db.changes
 	v, err := w.version()

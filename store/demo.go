@@ -14,9 +14,16 @@ import (
 // Every table is restored (users, sessions, connections, transfers,
 // notifications, the outbox, ...), so every session ends.
 
+// ErrSQLiteOnly is returned by the demo's snapshot and restore on PostgreSQL:
+// they copy SQLite files.
+var ErrSQLiteOnly = errors.New("the demo's snapshot and reset are SQLite-only")
+
 // Snapshot writes a consistent copy of the database to path (replacing any file there).
 func (db *DB) Snapshot(ctx context.Context, path string) (err error) {
 	defer wrap(&err, "snapshot")
+	if db.postgres {
+		return ErrSQLiteOnly
+	}
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
@@ -28,6 +35,9 @@ func (db *DB) Snapshot(ctx context.Context, path string) (err error) {
 // snapshot at path, in one transaction through the writer, so readers see
 // the old data or the new, never a mix, and the read cache is invalidated.
 func (db *DB) RestoreSnapshot(ctx context.Context, path string) (err error) {
+	if db.postgres {
+		return ErrSQLiteOnly
+	}
 	if _, err := os.Stat(path); err != nil {
 		return err
 	}

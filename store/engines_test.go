@@ -20,16 +20,38 @@ func EachEngine(t *testing.T, test func(t *testing.T, db *DB)) {
 	t.Run(enginePostgres, func(t *testing.T) { test(t, openEngine(t, enginePostgres)) })
 }
 
+// EachEnginePair runs test once per engine with two handles on one fresh
+// database: they stand for two portal instances (or an instance and an
+// operator's subcommand) sharing it.
+func EachEnginePair(t *testing.T, test func(t *testing.T, first, second *DB)) {
+	t.Helper()
+	t.Run(engineSQLite, func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "portal.db")
+		test(t, openAt(t, engineSQLite, path), openAt(t, engineSQLite, path))
+	})
+	t.Run(enginePostgres, func(t *testing.T) {
+		url := pgtest.URL(t)
+		test(t, openAt(t, enginePostgres, url), openAt(t, enginePostgres, url))
+	})
+}
+
 // openEngine opens a fresh database of the engine, closed after the test.
 func openEngine(t testing.TB, engine string) *DB {
 	t.Helper()
-	var db *DB
-	var err error
 	if engine == enginePostgres {
-		db, err = OpenPostgres(context.Background(), pgtest.URL(t))
-	} else {
-		db, err = Open(context.Background(), filepath.Join(t.TempDir(), "portal.db"))
+		return openAt(t, engine, pgtest.URL(t))
 	}
+	return openAt(t, engine, filepath.Join(t.TempDir(), "portal.db"))
+}
+
+// openAt opens the engine's database at where (a file path or a URL), closed after the test.
+func openAt(t testing.TB, engine, where string) *DB {
+	t.Helper()
+	open := Open
+	if engine == enginePostgres {
+		open = OpenPostgres
+	}
+	db, err := open(context.Background(), where)
 	if err != nil {
 		t.Fatal(err)
 	}

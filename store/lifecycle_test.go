@@ -3,7 +3,6 @@ package store_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -15,50 +14,50 @@ import (
 // as soon as the other handle revokes it, disables the user or changes the
 // password.
 func TestCacheSeesAnotherProcesssWrites(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "portal.db")
-	portal, operator := openFile(t, path), openFile(t, path)
-	u, err := portal.CreateUser(ctx, store.User{Email: "c@example.com", PasswordHash: "x", Role: store.RoleCustomer, CustomerGUID: "cust"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cases := []struct {
-		name   string
-		change func() error
-	}{
-		{"sessions revoke", func() error { _, err := operator.RevokeUserSessions(ctx, u.ID); return err }},
-		{"set password", func() error { return operator.SetPassword(ctx, u.ID, "y") }},
-		{"disable", func() error { return operator.SetDisabled(ctx, u.ID, true) }},
-	}
-	for i, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			if err := portal.SetDisabled(ctx, u.ID, false); err != nil {
-				t.Fatal(err)
-			}
-			id := "session-" + tc.name
-			if err := portal.CreateSession(ctx, id, u.ID, time.Hour); err != nil {
-				t.Fatal(err)
-			}
-			for range 2 { // the second read is served from the cache
-				if _, err := portal.SessionUser(ctx, id); err != nil {
-					t.Fatalf("live session: %v", err)
+	store.EachEnginePair(t, func(t *testing.T, portal, operator *store.DB) {
+		ctx := context.Background()
+		u, err := portal.CreateUser(ctx, store.User{Email: "c@example.com", PasswordHash: "x", Role: store.RoleCustomer, CustomerGUID: "cust"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cases := []struct {
+			name   string
+			change func() error
+		}{
+			{"sessions revoke", func() error { _, err := operator.RevokeUserSessions(ctx, u.ID); return err }},
+			{"set password", func() error { return operator.SetPassword(ctx, u.ID, "y") }},
+			{"disable", func() error { return operator.SetDisabled(ctx, u.ID, true) }},
+		}
+		for i, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				if err := portal.SetDisabled(ctx, u.ID, false); err != nil {
+					t.Fatal(err)
 				}
-			}
-			if err := tc.change(); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := portal.SessionUser(ctx, id); !errors.Is(err, store.ErrNotFound) {
-				t.Fatalf("case %d: session after another process's %s: got %v, want ErrNotFound", i, tc.name, err)
-			}
-		})
-	}
-	got, err := portal.UserByEmail(ctx, "c@example.com")
-	if err != nil || !got.Disabled {
-		t.Fatalf("user after disable: got disabled=%v (%v), want true", got.Disabled, err)
-	}
-	if err := operator.SetDisabled(ctx, 9999, true); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("disable an unknown user: got %v, want ErrNotFound", err)
-	}
+				id := "session-" + tc.name
+				if err := portal.CreateSession(ctx, id, u.ID, time.Hour); err != nil {
+					t.Fatal(err)
+				}
+				for range 2 { // the second read is served from the cache
+					if _, err := portal.SessionUser(ctx, id); err != nil {
+						t.Fatalf("live session: %v", err)
+					}
+				}
+				if err := tc.change(); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := portal.SessionUser(ctx, id); !errors.Is(err, store.ErrNotFound) {
+					t.Fatalf("case %d: session after another process's %s: got %v, want ErrNotFound", i, tc.name, err)
+				}
+			})
+		}
+		got, err := portal.UserByEmail(ctx, "c@example.com")
+		if err != nil || !got.Disabled {
+			t.Fatalf("user after disable: got disabled=%v (%v), want true", got.Disabled, err)
+		}
+		if err := operator.SetDisabled(ctx, 9999, true); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("disable an unknown user: got %v, want ErrNotFound", err)
+		}
+	})
 }
 
 // TestEndedSessionsOutliveThemselvesBriefly: a revoked session's row stays

@@ -1,0 +1,163 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bankconnections/portal/internal/pgtest"
+)
+
+// Two instances starting at once on a fresh database both open it, and each
+// migration is applied (and recorded) exactly once.
+func TestOpenPostgresTwiceAtOnceMigratesOnce(t *testing.T) {
+	url := pgtest.URL(t)
+	ctx := context.Background()
+	const instances = 4
+	var wg sync.WaitGroup
+	errs := make([]error, instances)
+	dbs := make([]*DB, instances)
+	start := make(chan struct{})
+	for i := range instances {
+		wg.Go(func() {
+			<-start
+			dbs[i], errs[i] = OpenPostgres(ctx, url)
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("instance %d: %v", i, err)
+			continue
+		}
+		defer dbs[i].Close()
+	}
+	if t.Failed() {
+		return
+	}
+	names, err := postgresMigrationFiles.ReadDir("migrations/postgres")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := dbs[0].read.QueryContext(ctx, `SELECT name, COUNT(*) FROM schema_migrations GROUP BY name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for rows.Next() {
+		var name string
+		var n int
+		if err := rows.Scan(&name, &n); err != nil {
+			t.Fatal(err)
+		}
+		got[name] = n
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(names) {
+		t.Errorf("migrations recorded: got %v, want each of the %d files once", got, len(names))
+	}
+	for _, f := range names {
+		if n := got["migrations/"+f.Name()]; n != 1 {
+			t.Errorf("migration %s: recorded %d times, want 1", f.Name(), n)
+		}
+	}
+	// The schema is there once too: the per-state counts hold one row per state.
+	var states int
+	if err := dbs[1].read.QueryRowContext(ctx, `SELECT COUNT(*) FROM account_state_counts`).Scan(&states); err != nil || states != 7 {
+		t.Errorf("account_state_counts rows: got %d, %v; want 7", states, err)
+	}
+}
+
+// A write through one instance is seen by another instance's cached read
+// from its next request-start check on (SeeOtherWrites), on both engines.
+func TestCachedReadSeesAnotherInstancesWriteAtTheNextCheck(t *testing.T) {
+	EachEnginePair(t, func(t *testing.T, portal, other *DB) {
+		ctx := context.Background()
+		now := time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)
+		acct := func(guid, state string, at time.Time) Account {
+			return Account{GUID: guid, BankGUID: "bank", CustomerGUID: "cust", Name: "Plaid Checking", Asset: "USD",
+				AccountKind: "plaid", Environment: "sandbox", InstitutionID: "ins_1", State: state, CreatedAt: now, UpdatedAt: at}
+		}
+		if _, err := portal.UpsertAccounts(ctx, []Account{acct("a1", StateCompleted, now)}, "sync"); err != nil {
+			t.Fatal(err)
+		}
+		portal.SeeOtherWrites()
+		for range 2 { // the second read comes from the cache
+			got, err := portal.CustomerAccounts(ctx, "cust")
+			if err != nil || len(got) != 1 || got[0].State != StateCompleted {
+				t.Fatalf("before: got %+v, %v; want a1 completed", got, err)
+			}
+		}
+		if _, err := other.UpsertAccounts(ctx, []Account{acct("a1", StateRefreshRequired, now.Add(time.Minute))}, "sync"); err != nil {
+			t.Fatal(err)
+		}
+		portal.SeeOtherWrites() // what SessionUser does at the start of each signed-in request
+		got, err := portal.CustomerAccounts(ctx, "cust")
+		if err != nil || len(got) != 1 || got[0].State != StateRefreshRequired {
+			t.Fatalf("after the other instance's write: got %+v, %v; want a1 refresh_required", got, err)
+		}
+	})
+}
+
+// db.tx on PostgreSQL behaves as SQLite's one writer does: concurrent
+// read-then-write transactions lose no update (serializable, and a
+// transaction aborted for a conflict runs again).
+func TestPostgresTxRunsAgainOnConflict(t *testing.T) {
+	db := openEngine(t, enginePostgres)
+	ctx := context.Background()
+	const writers, each = 6, 5
+	var wg sync.WaitGroup
+	errs := make(chan error, writers*each)
+	for range writers {
+		wg.Go(func() {
+			for range each {
+				errs <- db.tx(ctx, func(tx *sql.Tx) error {
+					var n int64
+					if err := tx.QueryRowContext(ctx, `SELECT n FROM account_state_counts WHERE state = 'failed'`).Scan(&n); err != nil {
+						return err
+					}
+					_, err := tx.ExecContext(ctx, `UPDATE account_state_counts SET n = ? WHERE state = 'failed'`, n+1)
+					return err
+				})
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("a transaction failed: %v", err)
+		}
+	}
+	var n int
+	if err := db.read.QueryRowContext(ctx, `SELECT n FROM account_state_counts WHERE state = 'failed'`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != writers*each {
+		t.Errorf("increments kept: got %d, want %d", n, writers*each)
+	}
+}
+
+// The demo's snapshot copies SQLite files: on PostgreSQL it says so and
+// changes nothing.
+func TestDemoSnapshotIsSQLiteOnly(t *testing.T) {
+	db := openEngine(t, enginePostgres)
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "seed.db")
+	if err := db.Snapshot(ctx, path); !errors.Is(err, ErrSQLiteOnly) {
+		t.Errorf("snapshot: got %v, want ErrSQLiteOnly", err)
+	}
+	if err := db.RestoreSnapshot(ctx, path); !errors.Is(err, ErrSQLiteOnly) {
+		t.Errorf("restore: got %v, want ErrSQLiteOnly", err)
+	}
+	if db.Engine() != "postgres" {
+		t.Errorf("engine: got %q, want postgres", db.Engine())
+	}
+}
