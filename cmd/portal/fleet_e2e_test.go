@@ -439,6 +439,30 @@ func (f *fleet) doneLogs() map[float64]int {
 	return out
 }
 
+// logsAbout gives every instance's log records that name guid, for a failure message.
+func (f *fleet) logsAbout(guid string) string {
+	keys := []string{guid}
+	for _, p := range f.portals {
+		for _, rec := range logLines(p.stderr.String(), "link completion done") {
+			if rec["account"] == guid {
+				keys = append(keys, fmt.Sprintf(`"completion":%v,`, rec["completion"]))
+			}
+		}
+	}
+	var b strings.Builder
+	for i, p := range f.portals {
+		for _, line := range strings.Split(p.stderr.String(), "\n") {
+			for _, k := range keys {
+				if strings.Contains(line, k) {
+					fmt.Fprintf(&b, "  portal %d: %s\n", i, line)
+					break
+				}
+			}
+		}
+	}
+	return b.String()
+}
+
 // fleetDatabase is the database of a fleet test: a fresh PostgreSQL database
 // (skipped without PORTAL_TEST_DATABASE_URL), or, with PORTAL_FLEET_SQLITE=1,
 // one SQLite file shared by the processes (SQLite allows that; it is how
@@ -594,7 +618,7 @@ func TestFleetOfThreePortals(t *testing.T) {
 		patched := f.platform.patchesDone()
 		for _, tg := range concurrent {
 			if patched[tg.guid] != 1 {
-				t.Errorf("successful PATCHes of %s: got %d, want exactly 1", tg.guid, patched[tg.guid])
+				t.Errorf("successful PATCHes of %s: got %d, want exactly 1; the instances' log of it:\n%s", tg.guid, patched[tg.guid], f.logsAbout(tg.guid))
 			}
 		}
 		if n := f.platform.count(func(c platformCall) bool {
