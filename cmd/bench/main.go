@@ -96,12 +96,12 @@ const (
 	budgetAccountsRatio = 0.35
 	// On PostgreSQL every page read crosses a socket to another process on the same 2 CPUs.
 	budgetAccountsRatioPostgres = 0.25
-	budgetAccountsP99   = 25 * time.Millisecond
-	budgetAdminP99      = 50 * time.Millisecond
-	budgetSync          = 20 * time.Second
-	budgetSyncRequests  = 1001
-	budgetColdStart     = time.Second
-	budgetRSS           = 150 << 20
+	budgetAccountsP99           = 25 * time.Millisecond
+	budgetAdminP99              = 50 * time.Millisecond
+	budgetSync                  = 20 * time.Second
+	budgetSyncRequests          = 1001
+	budgetColdStart             = time.Second
+	budgetRSS                   = 150 << 20
 )
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
