@@ -399,9 +399,15 @@ func (f *fleet) rows(c *fleetClient, base string) (map[string]string, map[string
 // startReconnect starts Link in update mode for guid through base and waits
 // until its link token is ready; it returns the link session's id.
 func startReconnect(c *fleetClient, base, guid string) (string, error) {
-	status, ls, err := c.send(http.MethodPost, base, "/link/sessions", `{"mode":"update","account_guid":"`+guid+`"}`)
+	return startLink(c, base, guid, `{"mode":"update","account_guid":"`+guid+`"}`)
+}
+
+// startLink starts a Link session through base and waits until its link
+// token is ready; it returns the link session's id.
+func startLink(c *fleetClient, base, guid, body string) (string, error) {
+	status, ls, err := c.send(http.MethodPost, base, "/link/sessions", body)
 	if err != nil || status != http.StatusCreated {
-		return "", fmt.Errorf("start reconnect of %s: %d %v %v", guid, status, ls, err)
+		return "", fmt.Errorf("start Link (%s): %d %v %v", body, status, ls, err)
 	}
 	id, _ := ls["id"].(string)
 	deadline := time.Now().Add(60 * time.Second)
@@ -419,6 +425,16 @@ func startReconnect(c *fleetClient, base, guid string) (string, error) {
 		time.Sleep(100 * time.Millisecond) // the pace of a page polling for its token
 	}
 	return "", fmt.Errorf("no link token for %s within 60s", guid)
+}
+
+// completeCreate posts Link's onSuccess of a new account: the public token
+// of an Item sharing one account, and that account.
+func completeCreate(c *fleetClient, base, session, institutionID string, l simplaid.SandboxLinked) (int, map[string]any, error) {
+	b, _ := json.Marshal(map[string]any{"public_token": l.PublicToken, "metadata": map[string]any{
+		"institution": map[string]string{"institution_id": institutionID, "name": institutionID},
+		"accounts":    []map[string]string{{"id": l.AccountID, "name": l.AccountName, "mask": l.AccountMask, "type": "depository"}},
+	}})
+	return c.send(http.MethodPost, base, "/link/sessions/"+session+"/complete", string(b))
 }
 
 // completeReconnect posts Link's onSuccess of an update (no token to exchange).
@@ -513,7 +529,18 @@ func TestFleetOfThreePortals(t *testing.T) {
 		}
 		customers, users = append(customers, fc), append(users, u)
 	}
-	f.createUsers(users...)
+	// A fifth customer links 10 new accounts in the same burst.
+	newcomerCust, err := f.bank.CreateCustomer(ctx, platform.CreateCustomerRequest{Type: "individual", FirstName: "Fleet", LastName: "Newcomer"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	newcomer := &fleetCustomer{email: "fleet-new@example.com", password: "fleet-password-new"}
+	u, err := newUser(newcomer.email, newcomer.password, store.RoleCustomer, newcomerCust.GUID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.createUsers(append(users, u)...)
+	newcomer.c = f.signInAt(2, newcomer.email, newcomer.password)
 	type target struct {
 		guid string
 		who  *fleetCustomer
@@ -557,15 +584,29 @@ func TestFleetOfThreePortals(t *testing.T) {
 		t.Logf("sync: %d walks of the platform in %s (interval %s, 3 instances)", walks, elapsed.Round(time.Millisecond), interval)
 	})
 
-	t.Run("50 concurrent completions across the instances: one PATCH each", func(t *testing.T) {
+	t.Run("60 concurrent completions across the instances: one platform effect each", func(t *testing.T) {
+		// 50 reconnects (one PATCH each) and 10 new accounts (one POST each).
+		const creates = 10
 		sessions := make([]string, len(concurrent))
-		errs := make([]error, len(concurrent))
+		errs := make([]error, len(concurrent)+creates)
 		var wg sync.WaitGroup
 		for i, tg := range concurrent {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				sessions[i], errs[i] = startReconnect(tg.who.c, f.portals[i%3].URL, tg.guid)
+			}()
+		}
+		createSessions := make([]string, creates)
+		items := make([]simplaid.SandboxLinked, creates)
+		for i := range creates {
+			if items[i], err = f.world.StandIn.SandboxLinkAccount(fleetInstitutions[i/2], i%2, ""); err != nil {
+				t.Fatal(err)
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				createSessions[i], errs[len(concurrent)+i] = startLink(newcomer.c, f.portals[i%3].URL, "new", `{"mode":"create"}`)
 			}()
 		}
 		wg.Wait()
@@ -594,8 +635,27 @@ func TestFleetOfThreePortals(t *testing.T) {
 				}()
 			}
 		}
+		createAnswers := make([][3]answer, creates)
+		for i, s := range createSessions {
+			for k := range 3 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-gate
+					st, b, err := completeCreate(newcomer.c, f.portals[(i+k)%3].URL, s, fleetInstitutions[i/2], items[i])
+					createAnswers[i][k] = answer{st, b, err}
+				}()
+			}
+		}
 		close(gate)
 		wg.Wait()
+		for i, as := range createAnswers {
+			for k, a := range as {
+				if a.err != nil || a.status != http.StatusOK {
+					t.Errorf("new account %d through portal %d: got %d %v %v, want 200", i, (i+k)%3, a.status, a.body, a.err)
+				}
+			}
+		}
 		for i, as := range answers {
 			for k, a := range as {
 				if a.err != nil || a.status != http.StatusOK {
@@ -621,14 +681,29 @@ func TestFleetOfThreePortals(t *testing.T) {
 				t.Errorf("successful PATCHes of %s: got %d, want exactly 1; the instances' log of it:\n%s", tg.guid, patched[tg.guid], f.logsAbout(tg.guid))
 			}
 		}
+		// Each new account POSTed once: a second POST of the same Plaid
+		// account would also answer 201 (as a failed duplicate).
 		if n := f.platform.count(func(c platformCall) bool {
-			return c.method == http.MethodPost && c.path == "/api/external_bank_accounts" && c.at.After(setUp)
-		}); n != 0 {
-			t.Errorf("accounts created by reconnects: got %d, want 0", n)
+			return c.method == http.MethodPost && c.path == "/api/external_bank_accounts" && c.at.After(setUp) && c.status/100 == 2
+		}); n != creates {
+			t.Errorf("accounts created: got %d, want %d (one per new account, none by reconnects)", n, creates)
 		}
+		poll(t, 120*time.Second, "the new accounts to be connected", func() bool {
+			states, finishing := f.rows(newcomer.c, f.portals[0].URL)
+			n := 0
+			for g, st := range states {
+				if finishing[g] || st == "storing" {
+					return false
+				}
+				if st == "completed" {
+					n++
+				}
+			}
+			return n == creates
+		})
 		done := f.doneLogs()
-		if len(done) != len(concurrent) {
-			t.Errorf("completions done across the instances: got %d, want %d", len(done), len(concurrent))
+		if len(done) != len(concurrent)+creates {
+			t.Errorf("completions done across the instances: got %d, want %d", len(done), len(concurrent)+creates)
 		}
 		for id, n := range done {
 			if n != 1 {
