@@ -141,10 +141,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if cfg.only == "sync" {
 		step("full sync: %d accounts in the simulator, a fresh portal", cfg.syncAccounts)
 		if err := syncScenario(ctx, cfg, dir, portalBin, simBin, rep); err != nil {
-			return err
+			rep.syncErr = err
 		}
 		rep.print(stdout, cfg)
-		return nil
+		return rep.syncErr
 	}
 	sim, err := startSimulator(simBin, filepath.Join(dir, "sim-load"), "http://127.0.0.1:"+port+"/link/oauth-return")
 	if err != nil {
@@ -329,10 +329,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 
 	step("full sync: %d accounts in the simulator, a fresh portal", cfg.syncAccounts)
 	if err := syncScenario(ctx, cfg, dir, portalBin, simBin, rep); err != nil {
-		return err
+		// The figures measured so far still count: print them with the failure.
+		rep.syncErr = err
 	}
 	rep.print(stdout, cfg)
-	return nil
+	return rep.syncErr
 }
 
 // syncScenario seeds a fresh simulator, starts a portal with an empty

@@ -27,6 +27,7 @@ type report struct {
 	syncAccounts int
 	syncTime     time.Duration
 	syncRequests int64
+	syncErr      error // the full sync did not finish
 }
 
 func passFail(ok bool) string {
@@ -72,6 +73,10 @@ func (rep *report) print(w io.Writer, cfg config) {
 	if rep.rss > 0 {
 		line("peak RSS of a portal under load (VmHWM)", fmt.Sprintf("%.1f MB", float64(rep.rss)/(1<<20)), fmt.Sprintf("≤ %d MB", budgetRSS>>20), rep.rss <= budgetRSS)
 		line("cold start to the first 200 from /healthz", ms(rep.coldStart), "≤ "+ms(budgetColdStart), rep.coldStart <= budgetColdStart)
+	}
+	if rep.syncErr != nil {
+		line(fmt.Sprintf("full sync of %d accounts: time", cfg.syncAccounts), "failed", fmt.Sprintf("≤ %s", budgetSync), false)
+		return
 	}
 	if rep.syncRequests == 0 {
 		return
