@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -99,6 +98,11 @@ type world struct {
 
 func newWorld(t *testing.T, refreshTimeout time.Duration) *world {
 	t.Helper()
+	return newWorldOn(t, engineSQLite, refreshTimeout)
+}
+
+func newWorldOn(t *testing.T, engine string, refreshTimeout time.Duration) *world {
+	t.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	fp := &fakePlaid{inst: "ins_109508"}
@@ -108,11 +112,7 @@ func newWorld(t *testing.T, refreshTimeout time.Duration) *world {
 	pcfg := platform.Config{BaseURL: url, TokenURL: url + "/oauth/token", ClientID: sim.Platform.ClientID(), ClientSecret: sim.Platform.ClientSecret(),
 		Logger: log, RetryBase: 5 * time.Millisecond, HTTPClient: &http.Client{Transport: calls, Timeout: time.Minute}}
 	bank := platform.New(pcfg)
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "portal.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openStore(t, engine)
 	svc := connections.New(log, db, bank, connections.Config{BankGUID: sim.Platform.BankGUID(), PortalURL: "https://portal.bank.example/"})
 	slow := pcfg
 	slow.MaxRetries = -1
@@ -322,8 +322,13 @@ func TestDisconnectRefusedEmailsEveryAdmin(t *testing.T) {
 }
 
 func TestOnDemandRefreshOutcomes(t *testing.T) {
+	eachEngine(t, func(t *testing.T, engine string) {
+		testOnDemandRefreshOutcomes(t, newWorldOn(t, engine, 400*time.Millisecond))
+	})
+}
+
+func testOnDemandRefreshOutcomes(t *testing.T, w *world) {
 	ctx := context.Background()
-	w := newWorld(t, 400*time.Millisecond)
 
 	t.Run("balances", func(t *testing.T) {
 		guid := w.link(w.alice.CustomerGUID, "ok")

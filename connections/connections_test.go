@@ -13,8 +13,9 @@ import (
 	"github.com/bankconnections/portal/store"
 )
 
-func TestSyncFollowsThePlatform(t *testing.T) {
-	e := newEnv(t)
+func TestSyncFollowsThePlatform(t *testing.T) { eachEnv(t, testSyncFollowsThePlatform) }
+
+func testSyncFollowsThePlatform(t *testing.T, e *env) {
 	ctx := context.Background()
 	a := e.linked(e.alice.CustomerGUID, "ins_109508")
 	if got := e.local(a.GUID); got.State != store.StateCompleted || got.CustomerGUID != e.alice.CustomerGUID || got.InstitutionName != "First Platypus Bank" {
@@ -93,7 +94,10 @@ func TestReconnectCompletesAndClearsTheBanner(t *testing.T) {
 }
 
 func TestReconnectIsQueuedWhilePlatformFails(t *testing.T) {
-	e := newEnv(t)
+	eachEnv(t, testReconnectIsQueuedWhilePlatformFails)
+}
+
+func testReconnectIsQueuedWhilePlatformFails(t *testing.T, e *env) {
 	ctx := context.Background()
 	a := e.linked(e.alice.CustomerGUID, "ins_109508")
 	e.expire(a.GUID)
@@ -130,8 +134,9 @@ func TestReconnectIsQueuedWhilePlatformFails(t *testing.T) {
 	}
 }
 
-func TestLinkNewAccountOnce(t *testing.T) {
-	e := newEnv(t)
+func TestLinkNewAccountOnce(t *testing.T) { eachEnv(t, testLinkNewAccountOnce) }
+
+func testLinkNewAccountOnce(t *testing.T, e *env) {
 	ctx := context.Background()
 	ls := e.readySession(e.alice, connections.ModeCreate, "")
 	l, err := e.plaid.SandboxLink("ins_109511", "")
@@ -202,8 +207,9 @@ func TestMoreThanOneAccountIsRefused(t *testing.T) {
 	}
 }
 
-func TestLostAnswerIsNotPostedTwice(t *testing.T) {
-	e := newEnv(t)
+func TestLostAnswerIsNotPostedTwice(t *testing.T) { eachEnv(t, testLostAnswerIsNotPostedTwice) }
+
+func testLostAnswerIsNotPostedTwice(t *testing.T, e *env) {
 	ctx := context.Background()
 	ls := e.readySession(e.alice, connections.ModeCreate, "")
 	l, _ := e.plaid.SandboxLink("ins_109509", "")
@@ -312,7 +318,10 @@ func TestExitMessages(t *testing.T) {
 }
 
 func TestPageViewsSyncStaleDataInTheBackground(t *testing.T) {
-	e := newEnv(t)
+	eachEnv(t, testPageViewsSyncStaleDataInTheBackground)
+}
+
+func testPageViewsSyncStaleDataInTheBackground(t *testing.T, e *env) {
 	ctx := context.Background()
 	a := e.linked(e.alice.CustomerGUID, "ins_109508") // syncs once
 	if _, err := e.bank.PatchExternalBankAccount(ctx, a.GUID, platform.PatchAccountRequest{State: platform.StateRefreshRequired}); err != nil {

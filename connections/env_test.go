@@ -17,6 +17,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/bankconnections/portal/connections"
+	"github.com/bankconnections/portal/internal/pgtest"
 	"github.com/bankconnections/portal/internal/testutil"
 	"github.com/bankconnections/portal/platform"
 	simplaid "github.com/bankconnections/portal/sim/plaid"
@@ -38,6 +39,11 @@ type env struct {
 	bob     store.User
 	admin   store.User
 	lossy   *lossyTransport
+	// open opens one more handle on the env's database, as another portal
+	// instance would; platCfg and svcCfg build that instance's clients.
+	open    func() *store.DB
+	platCfg platform.Config
+	svcCfg  connections.Config
 }
 
 // lossyTransport delivers requests but can lose the answer to the next one
@@ -81,29 +87,96 @@ func (l *lossyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return res, err
 }
 
+// The store engines the core tests run on; the PostgreSQL half is skipped
+// with a message unless PORTAL_TEST_DATABASE_URL names a server (pgtest).
+const (
+	engineSQLite   = "sqlite"
+	enginePostgres = "postgres"
+)
+
+// eachEngine runs test once per store engine, as subtests named after it.
+func eachEngine(t *testing.T, test func(t *testing.T, engine string)) {
+	t.Helper()
+	for _, engine := range []string{engineSQLite, enginePostgres} {
+		t.Run(engine, func(t *testing.T) { test(t, engine) })
+	}
+}
+
+// eachEnv runs test on a fresh env of each store engine.
+func eachEnv(t *testing.T, test func(t *testing.T, e *env)) {
+	t.Helper()
+	eachEngine(t, func(t *testing.T, engine string) { test(t, newEnvOn(t, engine)) })
+}
+
+// storeOpener makes a fresh database of the engine and returns how to open
+// a handle on it; every call is one more handle on the same data (another
+// portal instance), closed after the test.
+func storeOpener(t *testing.T, engine string) func() *store.DB {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "portal.db")
+	var url string
+	if engine == enginePostgres {
+		url = pgtest.URL(t)
+	}
+	return func() *store.DB {
+		t.Helper()
+		var db *store.DB
+		var err error
+		if url != "" {
+			db, err = store.OpenPostgres(context.Background(), url)
+		} else {
+			db, err = store.Open(context.Background(), path)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+}
+
+// openStore opens a fresh database of the engine.
+func openStore(t *testing.T, engine string) *store.DB {
+	t.Helper()
+	return storeOpener(t, engine)()
+}
+
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	ctx := context.Background()
+	return newEnvOn(t, engineSQLite)
+}
+
+func newEnvOn(t *testing.T, engine string) *env {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	w := worldtest.New(t, worldtest.Options{})
 	sim, platURL := w.Platform, w.PlatformURL
 
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "portal.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	open := storeOpener(t, engine)
+	db := open()
 	lossy := &lossyTransport{base: http.DefaultTransport}
-	bank := platform.New(platform.Config{BaseURL: platURL, TokenURL: platURL + "/oauth/token", ClientID: sim.ClientID(),
+	platCfg := platform.Config{BaseURL: platURL, TokenURL: platURL + "/oauth/token", ClientID: sim.ClientID(),
 		ClientSecret: sim.ClientSecret(), RetryBase: 10 * time.Millisecond, AttemptTimeout: 2 * time.Second,
-		HTTPClient: &http.Client{Transport: lossy, Timeout: 30 * time.Second}})
-	e := &env{t: t, db: db, bank: bank, plaid: w.StandIn, sandbox: w.Sandbox(), lossy: lossy}
-	e.svc = connections.New(log, db, bank, connections.Config{BankGUID: sim.BankGUID(), SyncInterval: time.Hour,
-		RedirectURI: "http://portal.test/link/oauth-return", Institutions: standInInstitutions(w.StandInURL, w.StandIn.ClientID(), w.StandIn.Secret(), w.PlaidContract)})
+		HTTPClient: &http.Client{Transport: lossy, Timeout: 30 * time.Second}}
+	bank := platform.New(platCfg)
+	e := &env{t: t, db: db, bank: bank, plaid: w.StandIn, sandbox: w.Sandbox(), lossy: lossy, open: open, platCfg: platCfg}
+	e.svcCfg = connections.Config{BankGUID: sim.BankGUID(), SyncInterval: time.Hour,
+		RedirectURI: "http://portal.test/link/oauth-return", Institutions: standInInstitutions(w.StandInURL, w.StandIn.ClientID(), w.StandIn.Secret(), w.PlaidContract)}
+	e.svc = connections.New(log, db, bank, e.svcCfg)
 	e.alice = e.user("alice@example.com", store.RoleCustomer, e.customer("Alice"))
 	e.bob = e.user("bob@example.com", store.RoleCustomer, e.customer("Bob"))
 	e.admin = e.user("admin@example.com", store.RoleAdmin, "")
 	return e
+}
+
+// instance starts another portal instance on the env's database: its own
+// store handle, platform client (through the same transport, so calls are
+// counted together) and service, with its own lease holder.
+func (e *env) instance() (*store.DB, *connections.Service) {
+	e.t.Helper()
+	db := e.open()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	return db, connections.New(log, db, platform.New(e.platCfg), e.svcCfg)
 }
 
 func (e *env) customer(first string) string {

@@ -46,10 +46,11 @@ const (
 	leaseCheckEvery = 15 * time.Second
 )
 
-// syncLeased runs one sync if this instance gets the sync lease for the
+// SyncIfLeased runs one sync if this instance gets the sync lease for the
 // interval (or holds it already), renewing it while the walk runs, and
-// reports whether it synced. Other instances skip this interval's sync.
-func (s *Service) syncLeased(ctx context.Context) bool {
+// reports whether it synced. Other instances skip this interval's sync: the
+// scheduled and the page-triggered syncs go through here.
+func (s *Service) SyncIfLeased(ctx context.Context) bool {
 	ok, err := s.db.TakeLease(ctx, syncLeaseName, s.holder, s.now().Add(s.cfg.SyncInterval))
 	if err != nil {
 		if ctx.Err() == nil {

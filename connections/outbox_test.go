@@ -11,17 +11,37 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/bankconnections/portal/internal/pgtest"
 	"github.com/bankconnections/portal/mail"
 	"github.com/bankconnections/portal/store"
 )
 
-func TestMailerRetriesThenGivesUp(t *testing.T) {
+// eachStore runs test on a fresh store of each engine, as subtests named
+// after it (the PostgreSQL one is skipped with a message without a server).
+func eachStore(t *testing.T, test func(t *testing.T, db *store.DB)) {
+	t.Helper()
+	t.Run("sqlite", func(t *testing.T) {
+		db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "portal.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		test(t, db)
+	})
+	t.Run("postgres", func(t *testing.T) {
+		db, err := store.OpenPostgres(context.Background(), pgtest.URL(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		test(t, db)
+	})
+}
+
+func TestMailerRetriesThenGivesUp(t *testing.T) { eachStore(t, testMailerRetriesThenGivesUp) }
+
+func testMailerRetriesThenGivesUp(t *testing.T, db *store.DB) {
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "portal.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
 	db.SetClock(clock)

@@ -250,7 +250,10 @@ func runFaultCase(t *testing.T, e *env, method, prefix, mode, kind string, fault
 // TestFiftyConcurrentCompletionsOneEffect: the glue, a retrying browser and a
 // second tab all post the same onSuccess at once.
 func TestFiftyConcurrentCompletionsOneEffect(t *testing.T) {
-	e := newEnv(t)
+	eachEnv(t, testFiftyConcurrentCompletionsOneEffect)
+}
+
+func testFiftyConcurrentCompletionsOneEffect(t *testing.T, e *env) {
 	ctx := context.Background()
 	run := func(t *testing.T, u store.User, ls store.LinkSession, in connections.Success) []connections.CompletionResult {
 		t.Helper()
@@ -394,7 +397,10 @@ func TestFiftyConcurrentWritersNeverSeeALockedDatabase(t *testing.T) {
 // token's life. The account exists, so the completion must adopt it, not tell
 // the customer it failed.
 func TestLostAnswerOutlivesThePublicToken(t *testing.T) {
-	e := newEnv(t)
+	eachEnv(t, testLostAnswerOutlivesThePublicToken)
+}
+
+func testLostAnswerOutlivesThePublicToken(t *testing.T, e *env) {
 	ctx := context.Background()
 	u := e.freshCustomer()
 	ls := e.readySession(u, connections.ModeCreate, "")

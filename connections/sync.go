@@ -197,7 +197,7 @@ func (s *Service) syncInBackground() bool {
 		}()
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 		defer cancel()
-		s.syncLeased(ctx)
+		s.SyncIfLeased(ctx)
 	})
 	return true
 }
@@ -216,13 +216,13 @@ func (s *Service) runSync(ctx context.Context) {
 	}
 	t := time.NewTicker(s.cfg.SyncInterval)
 	defer t.Stop()
-	s.syncLeased(ctx)
+	s.SyncIfLeased(ctx)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			s.syncLeased(ctx)
+			s.SyncIfLeased(ctx)
 		}
 	}
 }

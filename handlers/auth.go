@@ -50,7 +50,7 @@ func (h *Handler) Login(c echo.Context) error {
 		return page(http.StatusUnprocessableEntity, "Enter a valid email address, like name@example.com.")
 	}
 	ctx, lower, ip := c.Request().Context(), strings.ToLower(email), c.RealIP()
-	blocked, err := h.throttle.blocked(ctx, lower, ip)
+	blocked, typos, err := h.throttle.blocked(ctx, lower, ip)
 	if err != nil {
 		return err
 	}
@@ -81,7 +81,7 @@ func (h *Handler) Login(c echo.Context) error {
 		h.log.Info("login refused: user disabled", "user_id", u.ID)
 		return page(http.StatusForbidden, msgDisabled)
 	}
-	if err := h.throttle.succeed(ctx, lower, ip); err != nil {
+	if err := h.throttle.succeed(ctx, lower, ip, typos); err != nil {
 		return err
 	}
 	if err := h.sessions.Start(c, u.ID); err != nil {
@@ -143,13 +143,15 @@ func emailKey(email string) store.FailureKey {
 	return store.FailureKey{Scope: store.FailureEmail, Key: email}
 }
 
-func (l *loginThrottle) blocked(ctx context.Context, email, ip string) (bool, error) {
+// blocked reports whether the email may not try from the address now, and
+// how many of its own recent failures (typos) the pair has.
+func (l *loginThrottle) blocked(ctx context.Context, email, ip string) (blocked bool, typos int, err error) {
 	n, err := l.counts.LoginFailures(ctx, l.now().Add(-throttleWindow), pairKey(email, ip), addrKey(ip), emailKey(email))
 	if err != nil {
-		return false, err
+		return false, 0, err
 	}
 	pair, addr, byEmail := n[0], n[1], n[2]
-	return pair >= maxPairFails || addr >= maxAddrFails || (byEmail >= maxEmailFails && addr > 0), nil
+	return pair >= maxPairFails || addr >= maxAddrFails || (byEmail >= maxEmailFails && addr > 0), pair, nil
 }
 
 func (l *loginThrottle) fail(ctx context.Context, email, ip string) error {
@@ -164,8 +166,12 @@ func (l *loginThrottle) refused(ctx context.Context, ip string) error {
 	return l.counts.AddLoginFailures(ctx, now, now.Add(-throttleWindow), addrKey(ip))
 }
 
-// succeed forgets a person's own typos; the address's count stays, so a
-// sprayer cannot reset it with one account it knows.
-func (l *loginThrottle) succeed(ctx context.Context, email, ip string) error {
+// succeed forgets a person's own typos (when there are any: a sign-in
+// without typos writes nothing); the address's count stays, so a sprayer
+// cannot reset it with one account it knows.
+func (l *loginThrottle) succeed(ctx context.Context, email, ip string, typos int) error {
+	if typos == 0 {
+		return nil
+	}
 	return l.counts.ClearLoginFailures(ctx, pairKey(email, ip))
 }

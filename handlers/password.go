@@ -38,7 +38,7 @@ func (h *Handler) ChangePassword(c echo.Context) error {
 	}
 	// Guessing the current password here is throttled like signing in.
 	ctx, key, ip := c.Request().Context(), "password:"+strconv.FormatInt(u.ID, 10), c.RealIP()
-	blocked, err := h.throttle.blocked(ctx, key, ip)
+	blocked, typos, err := h.throttle.blocked(ctx, key, ip)
 	if err != nil {
 		return err
 	}
@@ -74,7 +74,7 @@ func (h *Handler) ChangePassword(c echo.Context) error {
 	if err := h.store.SetPassword(c.Request().Context(), u.ID, string(hash)); err != nil {
 		return err
 	}
-	if err := h.throttle.succeed(ctx, key, ip); err != nil {
+	if err := h.throttle.succeed(ctx, key, ip, typos); err != nil {
 		return err
 	}
 	h.log.Info("password changed; every session revoked", "user_id", u.ID)

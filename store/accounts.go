@@ -253,6 +253,7 @@ func (db *DB) MarkAccountsDeleted(ctx context.Context, guids []string, source st
 	defer wrap(&err, "mark accounts deleted")
 	var changes []Transition
 	err = db.tx(ctx, func(tx *sql.Tx) error {
+		changes = nil // db.tx may run this again after a conflict (PostgreSQL)
 		now := formatTime(db.now())
 		for _, g := range guids {
 			var old, cust string

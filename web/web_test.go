@@ -34,6 +34,8 @@ type app struct {
 	t   *testing.T
 	srv *httptest.Server
 	db  *store.DB
+	// open opens one more handle on the app's database (another instance).
+	open func() *store.DB
 }
 
 func newApp(t *testing.T) *app { t.Helper(); return newAppWith(t, nil) }
@@ -47,12 +49,24 @@ func newAppWith(t *testing.T, configure func(*web.Config)) *app {
 // newAppWithDeps lets a test give the handlers' dependencies their parts.
 func newAppWithDeps(t *testing.T, deps func(*handlers.Deps), configure func(*web.Config)) *app {
 	t.Helper()
+	path := filepath.Join(t.TempDir(), "portal.db")
+	return newAppOn(t, func() (*store.DB, error) { return store.Open(context.Background(), path) }, deps, configure)
+}
+
+// newAppOn is newAppWithDeps on the database that open opens a handle on.
+func newAppOn(t *testing.T, open func() (*store.DB, error), deps func(*handlers.Deps), configure func(*web.Config)) *app {
+	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "portal.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	a := &app{t: t, open: func() *store.DB {
+		t.Helper()
+		db, err := open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}}
+	db := a.open()
 	for _, u := range []struct{ email, pass, role, cust string }{
 		{"alice@example.com", "demo-alice", store.RoleCustomer, aliceGUID},
 		{"bob@example.com", "demo-bob", store.RoleCustomer, bobGUID},
@@ -71,6 +85,21 @@ func newAppWithDeps(t *testing.T, deps func(*handlers.Deps), configure func(*web
 	if _, err := db.UpsertAccounts(ctx, []store.Account{acct(aliceAcct, aliceGUID, "refresh_required"), acct(bobAcct, bobGUID, "completed")}, "seed"); err != nil {
 		t.Fatal(err)
 	}
+	a.db, a.srv = db, newStack(t, db, deps, configure)
+	return a
+}
+
+// instance starts another portal instance on the app's database: its own
+// store handle and web stack, sharing only the database and the session key.
+func (a *app) instance() *app {
+	a.t.Helper()
+	db := a.open()
+	return &app{t: a.t, db: db, open: a.open, srv: newStack(a.t, db, nil, nil)}
+}
+
+// newStack serves the portal's web stack on db.
+func newStack(t *testing.T, db *store.DB, deps func(*handlers.Deps), configure func(*web.Config)) *httptest.Server {
+	t.Helper()
 	assets, err := static.Load()
 	if err != nil {
 		t.Fatal(err)
@@ -89,7 +118,7 @@ func newAppWithDeps(t *testing.T, deps func(*handlers.Deps), configure func(*web
 	}
 	srv := httptest.NewServer(web.New(cfg))
 	t.Cleanup(srv.Close)
-	return &app{t: t, srv: srv, db: db}
+	return srv
 }
 
 // client is a browser-like client: cookies, no redirects followed.
