@@ -123,11 +123,12 @@ func (db *DB) UpsertAccounts(ctx context.Context, accounts []Account, source str
 func (db *DB) upsertAccounts(ctx context.Context, tx *sql.Tx, accounts []Account, source string) ([]Transition, error) {
 	var changes []Transition
 	now := formatTime(db.now())
-	get, err := tx.PrepareContext(ctx, `SELECT state FROM accounts WHERE guid = ?`)
+	// The states held now, read for the whole page at once: one round trip
+	// instead of one per account (which PostgreSQL's network latency makes dear).
+	olds, err := accountStates(ctx, tx, accounts)
 	if err != nil {
 		return nil, err
 	}
-	defer get.Close()
 	put, err := tx.PrepareContext(ctx, `INSERT INTO accounts (guid, bank_guid, customer_guid, name, asset, account_kind, environment,
 		institution_id, institution_name, account_mask, account_name, state, failure_code, created_at, updated_at,
 		balance_updated_at, balance_available, balance_current, state_changed_at, synced_at)
@@ -158,10 +159,7 @@ func (db *DB) upsertAccounts(ctx context.Context, tx *sql.Tx, accounts []Account
 	}
 	defer log.Close()
 	for _, a := range accounts {
-		var old string
-		if err := get.QueryRowContext(ctx, a.GUID).Scan(&old); err != nil && err != sql.ErrNoRows {
-			return nil, err
-		}
+		old := olds[a.GUID]
 		res, err := put.ExecContext(ctx, a.GUID, a.BankGUID, nullString(a.CustomerGUID), a.Name, a.Asset, a.AccountKind, a.Environment,
 			a.InstitutionID, a.InstitutionName, a.AccountMask, nullString(a.AccountName), a.State, nullString(a.FailureCode),
 			formatTime(a.CreatedAt), formatTime(a.UpdatedAt), nullTime(a.BalanceUpdatedAt), nullInt(a.BalanceAvailable), nullInt(a.BalanceCurrent),
@@ -174,6 +172,7 @@ func (db *DB) upsertAccounts(ctx context.Context, tx *sql.Tx, accounts []Account
 		if n, _ := res.RowsAffected(); n == 0 {
 			continue
 		}
+		olds[a.GUID] = a.State // the same account later in the list changes from this
 		if old != a.State {
 			if _, err := log.ExecContext(ctx, a.GUID, old, a.State, source, now); err != nil {
 				return nil, err
@@ -185,6 +184,36 @@ func (db *DB) upsertAccounts(ctx context.Context, tx *sql.Tx, accounts []Account
 		}
 	}
 	return changes, nil
+}
+
+// accountStates returns the state held of each of accounts that is stored.
+func accountStates(ctx context.Context, tx *sql.Tx, accounts []Account) (map[string]string, error) {
+	const chunk = 500 // well under either engine's limit of bound values
+	out := make(map[string]string, len(accounts))
+	for start := 0; start < len(accounts); start += chunk {
+		part := accounts[start:min(start+chunk, len(accounts))]
+		args := make([]any, len(part))
+		for i, a := range part {
+			args[i] = a.GUID
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT guid, state FROM accounts WHERE guid IN (`+placeholders(len(part))+`)`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var guid, state string
+			if err := rows.Scan(&guid, &state); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[guid] = state
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // Account returns one connection by guid, whoever owns it (admin use).

@@ -178,6 +178,7 @@ func sortedAccounts(t *testing.T, db *DB) []Account {
 	return every
 }
 
+// SQLite only: it reads SQLite's EXPLAIN QUERY PLAN.
 func TestAdminPageUsesAnIndexForEveryFilter(t *testing.T) {
 	ctx := context.Background()
 	db := openAdminDB(t)

@@ -35,8 +35,8 @@ func (w *writer) insertID(ctx context.Context, q string, args ...any) (int64, er
 // the database, has committed since a version was read. On SQLite it asks
 // data_version, which changes for a connection whenever another connection
 // commits (this connection never writes, so every commit anywhere moves it);
-// on PostgreSQL it asks where the write-ahead log ends (postgresChangePosition),
-// which any commit by any instance moves.
+// on PostgreSQL it asks for a digest of the current snapshot
+// (postgresChangePosition), which any commit by any instance changes.
 type changeWatcher struct {
 	mu   sync.Mutex
 	conn *sql.Conn

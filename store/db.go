@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"net/url"
 	"path/filepath"
 	"runtime"
@@ -209,7 +210,7 @@ func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 			select {
 			case <-ctx.Done():
 				return errors.Join(err, ctx.Err())
-			case <-time.After(time.Duration(i*i) * time.Millisecond):
+			case <-time.After(retryPause(i)):
 			}
 		}
 		if err = db.tx1(ctx, opts, fn); !retryable(err) {
@@ -217,6 +218,13 @@ func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 		}
 	}
 	return err
+}
+
+// retryPause is how long db.tx waits before attempt i+1: growing, capped,
+// and jittered so transactions that collided once do not collide again in step.
+func retryPause(i int) time.Duration {
+	d := min(time.Duration(i*i)*time.Millisecond, 50*time.Millisecond)
+	return d/2 + rand.N(d/2+1)
 }
 
 func (db *DB) tx1(ctx context.Context, opts *sql.TxOptions, fn func(*sql.Tx) error) error {

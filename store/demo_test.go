@@ -13,6 +13,8 @@ import (
 // TestRestoreSnapshotPutsEveryTableBack: the demo's reset. Whatever happened
 // after the snapshot (new connections, state changes, banners, sessions,
 // users) is gone, the per-state counts are right, and cached reads see it.
+// SQLite only: the reset copies SQLite files (on PostgreSQL it is off, see
+// TestDemoSnapshotIsSQLiteOnly).
 func TestRestoreSnapshotPutsEveryTableBack(t *testing.T) {
 	ctx := context.Background()
 	db := openDB(t)

@@ -14,6 +14,7 @@ import (
 // A database made before migration 0006 (four transfer states, a quote
 // expiry always set) keeps its transfers through the table's rebuild, and
 // then takes the platform's other states and a quote without expiry.
+// SQLite only: PostgreSQL's schema starts after 0006 (migrations/postgres/0001_schema.sql).
 func TestTransferStatesMigrationKeepsTransfers(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "portal.db")

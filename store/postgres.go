@@ -75,13 +75,16 @@ func OpenPostgres(ctx context.Context, url string) (*DB, error) {
 	return db, nil
 }
 
-// postgresChangePosition is where the cluster's write-ahead log ends: any
-// commit anywhere (another instance, an operator's subcommand) moves it, so
-// a cached read taken at an older position may be stale. Unrelated activity
-// moves it too, which only costs a cache miss. The insert position (not the
-// write position) is asked for: it has moved once a commit has returned,
-// whatever synchronous_commit says.
-const postgresChangePosition = `SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::bigint`
+// postgresChangePosition is a digest of the cluster's current snapshot
+// (xmin:xmax:in-progress transactions): a transaction that writes takes a
+// transaction id (xmax moves) and its commit takes it off the in-progress
+// list, so any commit anywhere (another instance, an operator's subcommand)
+// changes it; read-only work does not. Unlike the write-ahead log's end
+// (pg_current_wal_insert_lsn), which moves before a commit is visible, the
+// snapshot says exactly what a read started now sees: a commit still in
+// flight at one check changes the next one, so a read cached in between is
+// dropped then. Other databases' writes only cost a cache miss.
+const postgresChangePosition = `SELECT hashtextextended(pg_current_snapshot()::text, 0)`
 
 func (db *DB) migratePostgres(ctx context.Context) error {
 	names, err := fs.Glob(postgresMigrationFiles, "migrations/postgres/*.sql")
@@ -139,7 +142,7 @@ func (db *DB) migratePostgresFile(ctx context.Context, name string) error {
 
 // txAttempts bounds how often db.tx runs a function that PostgreSQL aborted
 // for a serialization failure or a deadlock.
-const txAttempts = 10
+const txAttempts = 20
 
 // retryable tells whether PostgreSQL aborted a transaction that would succeed
 // if run again: a serialization failure (40001) or a deadlock (40P01).
@@ -171,6 +174,9 @@ func (c *rebindConn) PrepareContext(ctx context.Context, q string) (driver.Stmt,
 }
 
 func (c *rebindConn) ExecContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {
+	if len(args) == 0 { // e.g. a migration: PostgreSQL's own text, left as written
+		return c.Conn.ExecContext(ctx, q, args)
+	}
 	return c.Conn.ExecContext(ctx, rebind(q), args)
 }
 

@@ -161,3 +161,45 @@ func TestDemoSnapshotIsSQLiteOnly(t *testing.T) {
 		t.Errorf("engine: got %q, want postgres", db.Engine())
 	}
 }
+
+// The two schemas agree: the same tables with the same columns, each as
+// nullable in both, so one set of queries fits both engines. A migration
+// added to one folder and not (or differently) to the other fails here.
+func TestSchemasAgree(t *testing.T) {
+	ctx := context.Background()
+	columns := func(t *testing.T, db *DB, q string) map[string]string {
+		t.Helper()
+		rows, err := db.read.QueryContext(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		out := map[string]string{}
+		for rows.Next() {
+			var table, column string
+			var notNull bool
+			if err := rows.Scan(&table, &column, &notNull); err != nil {
+				t.Fatal(err)
+			}
+			out[table+"."+column] = map[bool]string{true: "NOT NULL", false: "NULL"}[notNull]
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	sqlite := columns(t, openEngine(t, engineSQLite), `SELECT m.name, c.name, c."notnull" OR c.pk FROM sqlite_master m, pragma_table_info(m.name) c
+		WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'`)
+	pg := columns(t, openEngine(t, enginePostgres), `SELECT table_name, column_name, is_nullable = 'NO' FROM information_schema.columns
+		WHERE table_schema = current_schema()`)
+	for col, null := range sqlite {
+		if pg[col] != null {
+			t.Errorf("%s: SQLite %s, PostgreSQL %q", col, null, pg[col])
+		}
+	}
+	for col, null := range pg {
+		if _, ok := sqlite[col]; !ok {
+			t.Errorf("%s: PostgreSQL %s, not in SQLite", col, null)
+		}
+	}
+}

@@ -35,6 +35,7 @@ func account(guid, customer, state string) store.Account {
 		CreatedAt: now, UpdatedAt: now}
 }
 
+// SQLite's file opened twice in turn; on PostgreSQL see TestOpenPostgresTwiceAtOnceMigratesOnce.
 func TestMigrationsRunOnce(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "portal.db")
 	for i := 0; i < 2; i++ {

@@ -25,7 +25,7 @@ const EnvURL = "PORTAL_TEST_DATABASE_URL"
 const EnvRequire = "PORTAL_REQUIRE_POSTGRES"
 
 // URL creates a fresh empty database and returns its URL; the database is
-// dropped in t.Cleanup, after its remaining connections are ended.
+// dropped in t.Cleanup, its remaining connections ended.
 func URL(t testing.TB) string {
 	t.Helper()
 	admin := os.Getenv(EnvURL)
@@ -45,10 +45,9 @@ func URL(t testing.TB) string {
 	}
 	name := "portal_test_" + hex.EncodeToString(b[:])
 	exec(t, admin, `CREATE DATABASE `+name)
-	t.Cleanup(func() {
-		exec(t, admin, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '`+name+`' AND pid <> pg_backend_pid()`)
-		exec(t, admin, `DROP DATABASE IF EXISTS `+name)
-	})
+	// FORCE ends the connections still open (a pool, a portal process the
+	// test left running) in the same step, so none can come back in between.
+	t.Cleanup(func() { exec(t, admin, `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`) })
 	u.Path = "/" + name
 	return u.String()
 }

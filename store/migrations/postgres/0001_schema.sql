@@ -64,28 +64,48 @@ CREATE INDEX accounts_customer_state_changed ON accounts(customer_guid, state, s
 CREATE INDEX accounts_state_institution_changed ON accounts(state, institution_id, state_changed_at DESC, guid DESC);
 CREATE INDEX accounts_institution_name ON accounts(institution_id, institution_name);
 
--- Counts per state, kept by a trigger so the admin tab never counts a million rows per request.
+-- Counts per state, kept by triggers so the admin tab never counts a million rows per request.
+-- Statement-level triggers with transition tables: one UPDATE per statement
+-- and state, not per row (a bulk load of a million rows in one transaction
+-- would otherwise pile up row versions of these seven rows).
 CREATE TABLE account_state_counts (
     state TEXT PRIMARY KEY,
     n     BIGINT NOT NULL
 );
 INSERT INTO account_state_counts (state, n) VALUES
     ('storing',0),('completed',0),('unverified',0),('failed',0),('refresh_required',0),('deleting',0),('deleted',0);
-CREATE FUNCTION accounts_count() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION accounts_count_insert() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        UPDATE account_state_counts SET n = n - 1 WHERE state = OLD.state;
-    END IF;
-    IF TG_OP IN ('UPDATE', 'INSERT') THEN
-        UPDATE account_state_counts SET n = n + 1 WHERE state = NEW.state;
-    END IF;
+    UPDATE account_state_counts c SET n = c.n + d.k
+    FROM (SELECT state, COUNT(*) AS k FROM new_rows GROUP BY state) d WHERE c.state = d.state;
     RETURN NULL;
 END;
 $$;
-CREATE TRIGGER accounts_count_insert AFTER INSERT ON accounts FOR EACH ROW EXECUTE FUNCTION accounts_count();
-CREATE TRIGGER accounts_count_delete AFTER DELETE ON accounts FOR EACH ROW EXECUTE FUNCTION accounts_count();
-CREATE TRIGGER accounts_count_update AFTER UPDATE OF state ON accounts FOR EACH ROW
-    WHEN (OLD.state <> NEW.state) EXECUTE FUNCTION accounts_count();
+CREATE FUNCTION accounts_count_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE account_state_counts c SET n = c.n - d.k
+    FROM (SELECT state, COUNT(*) AS k FROM old_rows GROUP BY state) d WHERE c.state = d.state;
+    RETURN NULL;
+END;
+$$;
+CREATE FUNCTION accounts_count_update() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE account_state_counts c SET n = c.n + d.k
+    FROM (SELECT state, SUM(k) AS k FROM (
+            SELECT o.state, -1 AS k FROM old_rows o JOIN new_rows w ON w.guid = o.guid WHERE o.state <> w.state
+            UNION ALL
+            SELECT w.state, 1 AS k FROM old_rows o JOIN new_rows w ON w.guid = o.guid WHERE o.state <> w.state
+          ) moves GROUP BY state) d
+    WHERE c.state = d.state AND d.k <> 0;
+    RETURN NULL;
+END;
+$$;
+CREATE TRIGGER accounts_count_insert AFTER INSERT ON accounts REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION accounts_count_insert();
+CREATE TRIGGER accounts_count_delete AFTER DELETE ON accounts REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION accounts_count_delete();
+CREATE TRIGGER accounts_count_update AFTER UPDATE ON accounts REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION accounts_count_update();
 
 -- Every observed state transition of a connection (the timeline's backbone).
 CREATE TABLE state_changes (
