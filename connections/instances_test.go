@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/bankconnections/portal/connections"
+	"github.com/bankconnections/portal/internal/testutil"
 	"github.com/bankconnections/portal/platform"
 	simplatform "github.com/bankconnections/portal/sim/platform"
 	"github.com/bankconnections/portal/store"
@@ -55,18 +56,19 @@ func TestTwoInstancesCompleteEachOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.clearFaults()
-		// Both workers race for whatever is queued.
-		e.eventually("every completion done", func() bool {
+		// Both workers race for whatever is queued. On a loaded machine an
+		// attempt can time out and back off for many seconds: a long deadline.
+		testutil.Eventually(t, 2*time.Minute, func() error {
 			var wg sync.WaitGroup
 			wg.Go(func() { e.svc.RetryDue(ctx) })
 			wg.Go(func() { svc2.RetryDue(ctx) })
 			wg.Wait()
 			for _, l := range links {
 				if c, err := db2.CompletionForSession(ctx, l.ls.ID); err != nil || c.State != store.CompletionDone {
-					return false
+					return fmt.Errorf("completion of %s: %s after %d attempts (%v)", l.u.Email, c.State, c.Attempts, err)
 				}
 			}
-			return true
+			return nil
 		})
 		for _, l := range links {
 			list, err := e.bank.ListExternalBankAccounts(ctx, platform.ListAccountsParams{CustomerGUIDs: []string{l.u.CustomerGUID}, PerPage: 100})
@@ -207,6 +209,51 @@ func TestSyncRunsOnOneInstancePerInterval(t *testing.T) {
 			check(fmt.Sprintf("interval %d again, the other two", i+1), others(holder), 0)
 		}
 	})
+}
+
+// An instance that stops gives its sync lease up: another one takes over at
+// its next tick instead of waiting for the lease to run out.
+func TestStoppedInstanceGivesUpTheSyncLease(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		_, stopping := e.instance()
+		_, other := e.instance()
+		if !stopping.SyncIfLeased(ctx) {
+			t.Fatal("the first instance did not get the sync lease")
+		}
+		if other.SyncIfLeased(ctx) {
+			t.Fatal("the other instance synced while the first holds the lease")
+		}
+		stopped, stop := context.WithCancel(ctx)
+		stop()
+		stopping.Run(stopped)
+		if !other.SyncIfLeased(ctx) {
+			t.Fatal("the other instance did not get the lease the stopped one gave up")
+		}
+	})
+}
+
+// A running instance looks for refreshes of stopped instances on its own,
+// again and again, not only when it starts.
+func TestRunningInstanceEndsRefreshesOfStoppedOnes(t *testing.T) {
+	e := newEnv(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e.svcCfg.LeaseCheckEvery = 50 * time.Millisecond
+	db, svc := e.instance()
+	done := make(chan struct{})
+	go func() { defer close(done); svc.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	for i, guid := range []string{"first", "second"} {
+		// A refresh whose instance stopped a moment ago, after the service started.
+		if _, err := db.CreateRefreshJob(ctx, guid, e.admin.ID, "stopped-instance", time.Now().Add(-time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		e.eventually(fmt.Sprintf("refresh %d ended", i+1), func() bool {
+			j, err := db.LatestRefreshJob(ctx, guid)
+			return err == nil && j.State == store.RefreshFailed
+		})
+	}
 }
 
 // A refresh whose instance died (it never finishes, its lease is not renewed)

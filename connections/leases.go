@@ -42,8 +42,6 @@ const (
 	// refreshLease is how long a running refresh is held without renewal;
 	// its instance renews it every refreshLease/3 while the call runs.
 	refreshLease = 30 * time.Second
-	// leaseCheckEvery is how often an instance ends refreshes whose instance stopped.
-	leaseCheckEvery = 15 * time.Second
 )
 
 // SyncIfLeased runs one sync if this instance gets the sync lease for the
@@ -93,7 +91,7 @@ func (s *Service) EndInterruptedRefreshes(ctx context.Context) (int64, error) {
 
 // runLeaseChecks looks for refreshes left by stopped instances until ctx ends.
 func (s *Service) runLeaseChecks(ctx context.Context) {
-	t := time.NewTicker(leaseCheckEvery)
+	t := time.NewTicker(s.cfg.LeaseCheckEvery)
 	defer t.Stop()
 	for {
 		select {

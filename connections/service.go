@@ -32,6 +32,9 @@ type Config struct {
 	Institutions InstitutionLookup
 	// PortalURL is the portal's public base URL, for links in emails.
 	PortalURL string
+	// LeaseCheckEvery is how often the service ends refreshes whose instance
+	// stopped (their lease ran out); default 15 s.
+	LeaseCheckEvery time.Duration
 }
 
 // Service is the connections domain.
@@ -67,6 +70,9 @@ func New(log *slog.Logger, db *store.DB, bank *platform.Client, cfg Config) *Ser
 	}
 	if cfg.StaleAfter <= 0 {
 		cfg.StaleAfter = cfg.SyncInterval
+	}
+	if cfg.LeaseCheckEvery <= 0 {
+		cfg.LeaseCheckEvery = 15 * time.Second
 	}
 	bgCtx, bgCancel := context.WithCancel(context.Background())
 	return &Service{log: log, db: db, bank: bank, cfg: cfg, now: time.Now, holder: newHolder(),
@@ -123,6 +129,10 @@ func (s *Service) Run(ctx context.Context) {
 	go func() { defer wg.Done(); s.runCompletions(ctx) }()
 	go func() { defer wg.Done(); s.runLeaseChecks(ctx) }()
 	wg.Wait()
+	// Another instance need not wait for this one's sync lease to run out.
+	if err := s.db.ReleaseLease(context.WithoutCancel(ctx), syncLeaseName, s.holder); err != nil {
+		s.log.Warn("release the sync lease", "err", err)
+	}
 	s.bgCancel()
 	s.bg.Wait()
 }
