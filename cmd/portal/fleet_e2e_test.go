@@ -44,6 +44,7 @@ type platformCall struct {
 type platformLog struct {
 	mu    sync.Mutex
 	calls []platformCall
+	begun map[string]int // method and path of requests that arrived, answered or not
 }
 
 type statusRecorder struct {
@@ -68,11 +69,17 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 // wrap records each request after the simulator (and its fault injection) answered it.
 func (l *platformLog) wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		l.mu.Lock()
+		if l.begun == nil {
+			l.begun = map[string]int{}
+		}
+		l.begun[r.Method+" "+r.URL.Path]++
+		l.mu.Unlock()
 		rec := &statusRecorder{ResponseWriter: w}
 		h.ServeHTTP(rec, r)
-		if rec.status == 0 {
-			rec.status = http.StatusOK
-		}
+		if rec.status == 0 && r.Context().Err() == nil {
+			rec.status = http.StatusOK // net/http answers 200 for a handler that wrote nothing
+		} // else 0: held until the client gave up, no answer and no effect
 		l.mu.Lock()
 		l.calls = append(l.calls, platformCall{method: r.Method, path: r.URL.Path, query: r.URL.Query(), status: rec.status, at: time.Now()})
 		l.mu.Unlock()
@@ -90,6 +97,14 @@ func (l *platformLog) count(match func(platformCall) bool) int {
 		}
 	}
 	return n
+}
+
+// arrived counts the requests with this method and path that reached the
+// simulator so far, including those it is still holding.
+func (l *platformLog) arrived(method, path string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.begun[method+" "+path]
 }
 
 // patchesDone counts the successful PATCHes per account: the platform effect of a reconnect.
@@ -723,23 +738,53 @@ func TestFleetOfThreePortals(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		// The platform refuses every PATCH: each completion is recorded and queued at the victim.
-		if err := f.sandbox.SetFaults(ctx, []simplatform.Fault{{Method: http.MethodPatch, PathPrefix: "/api/external_bank_accounts", Status: http.StatusInternalServerError}}); err != nil {
+		// The platform refuses the PATCHes of half of them and holds those of
+		// the others without an answer. The refused ones are recorded and
+		// queued at the victim; the held ones are recorded and claimed by it,
+		// their PATCH in flight, when it dies.
+		var faults []simplatform.Fault
+		held, refused := crashed[:len(crashed)/2], crashed[len(crashed)/2:]
+		for i, tg := range crashed {
+			ft := simplatform.Fault{Method: http.MethodPatch, PathPrefix: "/api/external_bank_accounts/" + tg.guid, Status: http.StatusInternalServerError}
+			if i < len(held) {
+				ft = simplatform.Fault{Method: http.MethodPatch, PathPrefix: "/api/external_bank_accounts/" + tg.guid, Timeout: true}
+			}
+			faults = append(faults, ft)
+		}
+		if err := f.sandbox.SetFaults(ctx, faults); err != nil {
 			t.Fatal(err)
 		}
 		before := len(f.doneLogs())
-		for i, s := range sessions {
-			status, res, err := completeReconnect(clients[i], victim.URL, s)
+		for i, tg := range refused {
+			k := len(held) + i
+			status, res, err := completeReconnect(clients[k], victim.URL, sessions[k])
 			if err != nil || status != http.StatusOK || res["status"] != "finishing" {
-				t.Fatalf("complete %s during the fault: got %d %v %v, want finishing", crashed[i].guid, status, res, err)
+				t.Fatalf("complete %s during the fault: got %d %v %v, want finishing", tg.guid, status, res, err)
 			}
 		}
+		var wg sync.WaitGroup
+		for i := range held {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				completeReconnect(clients[i], victim.URL, sessions[i]) // no answer: the victim dies first
+			}()
+		}
+		poll(t, 60*time.Second, "the victim's PATCHes of the held reconnects", func() bool {
+			for _, tg := range held {
+				if f.platform.arrived(http.MethodPatch, "/api/external_bank_accounts/"+tg.guid) < 1 {
+					return false
+				}
+			}
+			return true
+		})
 		victim.kill(t)
+		wg.Wait()
 		if err := f.sandbox.ClearFaults(ctx); err != nil {
 			t.Fatal(err)
 		}
 		survivor := f.portals[1].URL
-		poll(t, 180*time.Second, "the other instances to finish the dead one's completions", func() bool {
+		poll(t, 240*time.Second, "the other instances to finish the dead one's completions", func() bool {
 			patched := f.platform.patchesDone()
 			for i, tg := range crashed {
 				_, finishing := f.rows(clients[i], survivor)
