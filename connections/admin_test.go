@@ -396,6 +396,7 @@ func testOnDemandRefreshOutcomes(t *testing.T, w *world) {
 		if j := w.finishedRefresh(guid); j.State != store.RefreshFailed || !strings.Contains(j.Message, "did not answer within") {
 			t.Fatalf("job: got %+v", j)
 		}
+		w.admin.Wait() // the outcome's audit entry is written just after the job's
 		audits, _ := w.db.AuditForAccount(ctx, guid)
 		if len(audits) != 2 || audits[0].Result != store.AuditStarted || audits[1].Result != store.AuditFailed {
 			t.Fatalf("audits: got %+v", audits)

@@ -1,13 +1,14 @@
 package connections
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -116,32 +117,34 @@ func emailRetryDelay(attempts int) time.Duration {
 }
 
 // SendDue makes one attempt at every due message not held by another
-// instance, and reports how many it tried. Due messages are claimed a batch
-// at a time (the claim is the lease: a message is sent by one instance, and
-// is due again if that instance dies mid-send) and the batch is sent at once,
-// so each send ends inside its lease.
+// instance, and reports how many it tried. Due messages are claimed a few at
+// a time (the claim is the lease: a message is sent by one instance, and is
+// due again if that instance dies mid-send) and sent one after another,
+// oldest first; the lease covers the whole batch.
 func (m *Mailer) SendDue(ctx context.Context) int {
 	tried := 0
 	for ctx.Err() == nil {
-		due, err := m.db.ClaimDueEmails(ctx, claimBatch, m.now().Add(sendTimeout+time.Minute))
+		due, err := m.db.ClaimDueEmails(ctx, emailBatch, m.now().Add(emailBatch*sendTimeout+time.Minute))
 		if err != nil {
 			if ctx.Err() == nil {
 				m.log.Error("claim due emails", "err", err)
 			}
 			break
 		}
-		var wg sync.WaitGroup
+		slices.SortFunc(due, func(a, b store.Email) int { return cmp.Compare(a.ID, b.ID) })
 		for _, e := range due {
-			wg.Go(func() { m.send(ctx, e) })
+			m.send(ctx, e)
 		}
-		wg.Wait()
 		tried += len(due)
-		if len(due) < claimBatch {
+		if len(due) < emailBatch {
 			break
 		}
 	}
 	return tried
 }
+
+// emailBatch is how many due messages one claim takes.
+const emailBatch = 5
 
 // sendTimeout bounds one attempt at sending a message.
 const sendTimeout = 30 * time.Second

@@ -90,21 +90,23 @@ func (e *env) waitSession(u store.User, id string) store.LinkSession {
 
 func TestFaultsOnEveryPlatformCallOfBothFlows(t *testing.T) {
 	t.Cleanup(func() { t.Logf("faults injected: %d cases", faultsInjected.Load()) })
-	for _, call := range platformCalls {
-		t.Run(call.name, func(t *testing.T) {
-			t.Parallel()
-			e := newEnv(t)
-			for _, mode := range call.modes {
-				for _, kind := range faultKinds {
-					t.Run(mode+"/"+kind.name, func(t *testing.T) {
-						e.t = t
-						faultsInjected.Add(1)
-						runFaultCase(t, e, call.method, call.prefix, mode, kind.name, kind.fault)
-					})
+	eachEngine(t, func(t *testing.T, engine string) {
+		for _, call := range platformCalls {
+			t.Run(call.name, func(t *testing.T) {
+				t.Parallel()
+				e := newEnvOn(t, engine)
+				for _, mode := range call.modes {
+					for _, kind := range faultKinds {
+						t.Run(mode+"/"+kind.name, func(t *testing.T) {
+							e.t = t
+							faultsInjected.Add(1)
+							runFaultCase(t, e, call.method, call.prefix, mode, kind.name, kind.fault)
+						})
+					}
 				}
-			}
-		})
-	}
+			})
+		}
+	})
 }
 
 func runFaultCase(t *testing.T, e *env, method, prefix, mode, kind string, fault simplatform.Fault) {

@@ -129,10 +129,67 @@ func (db *DB) upsertAccounts(ctx context.Context, tx *sql.Tx, accounts []Account
 	if err != nil {
 		return nil, err
 	}
-	put, err := tx.PrepareContext(ctx, `INSERT INTO accounts (guid, bank_guid, customer_guid, name, asset, account_kind, environment,
+	log, err := tx.PrepareContext(ctx, `INSERT INTO state_changes (account_guid, from_state, to_state, source, at) VALUES (?, ?, ?, ?, ?)`)
+	if err != nil {
+		return nil, err
+	}
+	defer log.Close()
+	for len(accounts) > 0 {
+		// Many accounts per statement (a round trip each would make a
+		// PostgreSQL sync page slow), as long as no account comes twice: one
+		// statement may not upsert a row twice.
+		n, seen := 0, map[string]bool{}
+		for n < len(accounts) && n < upsertChunk && !seen[accounts[n].GUID] {
+			seen[accounts[n].GUID] = true
+			n++
+		}
+		part := accounts[:n]
+		accounts = accounts[n:]
+		saved, err := putAccounts(ctx, tx, part, now)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range part {
+			// An older copy than the one we hold (a sync page read before a
+			// reconnect finished) changes nothing.
+			if !saved[a.GUID] {
+				continue
+			}
+			old := olds[a.GUID]
+			olds[a.GUID] = a.State // the same account later in the list changes from this
+			if old != a.State {
+				if _, err := log.ExecContext(ctx, a.GUID, old, a.State, source, now); err != nil {
+					return nil, err
+				}
+				if err := dismissOutdated(ctx, tx, a.GUID, a.State, now); err != nil {
+					return nil, err
+				}
+				changes = append(changes, Transition{AccountGUID: a.GUID, CustomerGUID: a.CustomerGUID, From: old, To: a.State})
+			}
+		}
+	}
+	return changes, nil
+}
+
+// upsertChunk bounds the accounts of one statement: 20 values each stay well
+// under either engine's limit of bound values.
+const upsertChunk = 500
+
+// putAccounts saves accounts (no guid twice) in one statement, never
+// replacing a copy with an older one, and returns the guids it saved.
+func putAccounts(ctx context.Context, tx *sql.Tx, accounts []Account, now string) (map[string]bool, error) {
+	const row = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	args := make([]any, 0, 20*len(accounts))
+	for _, a := range accounts {
+		args = append(args, a.GUID, a.BankGUID, nullString(a.CustomerGUID), a.Name, a.Asset, a.AccountKind, a.Environment,
+			a.InstitutionID, a.InstitutionName, a.AccountMask, nullString(a.AccountName), a.State, nullString(a.FailureCode),
+			formatTime(a.CreatedAt), formatTime(a.UpdatedAt), nullTime(a.BalanceUpdatedAt), nullInt(a.BalanceAvailable), nullInt(a.BalanceCurrent),
+			now, now)
+	}
+	rows, err := tx.QueryContext(ctx, `INSERT INTO accounts (guid, bank_guid, customer_guid, name, asset, account_kind, environment,
 		institution_id, institution_name, account_mask, account_name, state, failure_code, created_at, updated_at,
 		balance_updated_at, balance_available, balance_current, state_changed_at, synced_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		VALUES `+strings.Repeat(row+", ", len(accounts)-1)+row+`
 		ON CONFLICT (guid) DO UPDATE SET
 			bank_guid = excluded.bank_guid, customer_guid = excluded.customer_guid, name = excluded.name,
 			asset = excluded.asset, account_kind = excluded.account_kind, environment = excluded.environment,
@@ -148,42 +205,21 @@ func (db *DB) upsertAccounts(ctx context.Context, tx *sql.Tx, accounts []Account
 			synced_at = excluded.synced_at
 		WHERE excluded.updated_at >= accounts.updated_at
 			AND (accounts.updated_at <> excluded.updated_at OR accounts.state <> excluded.state
-				OR excluded.balance_updated_at IS NOT NULL OR excluded.institution_name <> '')`)
+				OR excluded.balance_updated_at IS NOT NULL OR excluded.institution_name <> '')
+		RETURNING guid`, args...)
 	if err != nil {
 		return nil, err
 	}
-	defer put.Close()
-	log, err := tx.PrepareContext(ctx, `INSERT INTO state_changes (account_guid, from_state, to_state, source, at) VALUES (?, ?, ?, ?, ?)`)
-	if err != nil {
-		return nil, err
-	}
-	defer log.Close()
-	for _, a := range accounts {
-		old := olds[a.GUID]
-		res, err := put.ExecContext(ctx, a.GUID, a.BankGUID, nullString(a.CustomerGUID), a.Name, a.Asset, a.AccountKind, a.Environment,
-			a.InstitutionID, a.InstitutionName, a.AccountMask, nullString(a.AccountName), a.State, nullString(a.FailureCode),
-			formatTime(a.CreatedAt), formatTime(a.UpdatedAt), nullTime(a.BalanceUpdatedAt), nullInt(a.BalanceAvailable), nullInt(a.BalanceCurrent),
-			now, now)
-		if err != nil {
+	defer rows.Close()
+	saved := make(map[string]bool, len(accounts))
+	for rows.Next() {
+		var guid string
+		if err := rows.Scan(&guid); err != nil {
 			return nil, err
 		}
-		// An older copy than the one we hold (a sync page read before a
-		// reconnect finished) changes nothing.
-		if n, _ := res.RowsAffected(); n == 0 {
-			continue
-		}
-		olds[a.GUID] = a.State // the same account later in the list changes from this
-		if old != a.State {
-			if _, err := log.ExecContext(ctx, a.GUID, old, a.State, source, now); err != nil {
-				return nil, err
-			}
-			if err := dismissOutdated(ctx, tx, a.GUID, a.State, now); err != nil {
-				return nil, err
-			}
-			changes = append(changes, Transition{AccountGUID: a.GUID, CustomerGUID: a.CustomerGUID, From: old, To: a.State})
-		}
+		saved[guid] = true
 	}
-	return changes, nil
+	return saved, rows.Err()
 }
 
 // accountStates returns the state held of each of accounts that is stored.

@@ -15,7 +15,10 @@ import (
 // skipLocked is the locking clause of a batch claim's inner SELECT. SQLite
 // serializes writers, so a claim there needs none; PostgreSQL's lets
 // concurrent claims pass over rows another claim is taking instead of
-// waiting for it and then claiming nothing.
+// waiting for it and then claiming nothing. The SELECT is a MATERIALIZED
+// CTE, run once: as a plain IN subquery PostgreSQL may run it again for
+// each row it updates, and every run skips the rows the statement has just
+// updated, so one claim would take the whole queue whatever its limit.
 func (db *DB) skipLocked() string {
 	if db.Engine() == "postgres" {
 		return " FOR UPDATE SKIP LOCKED"
@@ -56,11 +59,11 @@ func (db *DB) ClaimDueCompletions(ctx context.Context, limit int, until time.Tim
 	now := formatTime(db.now())
 	var out []Completion
 	err = db.tx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `UPDATE completions SET attempts = attempts + 1, next_attempt_at = ?, updated_at = ?
-			WHERE id IN (SELECT id FROM completions WHERE state = 'queued' AND next_attempt_at <= ?
+		rows, err := tx.QueryContext(ctx, `WITH picked AS MATERIALIZED (SELECT id FROM completions WHERE state = 'queued' AND next_attempt_at <= ?
 				ORDER BY next_attempt_at LIMIT ?`+db.skipLocked()+`)
-			AND state = 'queued' AND next_attempt_at <= ?
-			RETURNING `+completionColumns, formatTime(until), now, now, limit, now)
+			UPDATE completions SET attempts = attempts + 1, next_attempt_at = ?, updated_at = ?
+			WHERE id IN (SELECT id FROM picked) AND state = 'queued' AND next_attempt_at <= ?
+			RETURNING `+completionColumns, now, limit, formatTime(until), now, now)
 		if err != nil {
 			return err
 		}
@@ -92,11 +95,11 @@ func (db *DB) ClaimDueEmails(ctx context.Context, limit int, until time.Time) (_
 	var out []Email
 	err = db.tx(ctx, func(tx *sql.Tx) error {
 		var err error
-		out, err = collectEmails(tx.QueryContext(ctx, `UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?
-			WHERE id IN (SELECT id FROM outbox WHERE state = 'queued' AND next_attempt_at <= ?
+		out, err = collectEmails(tx.QueryContext(ctx, `WITH picked AS MATERIALIZED (SELECT id FROM outbox WHERE state = 'queued' AND next_attempt_at <= ?
 				ORDER BY next_attempt_at LIMIT ?`+db.skipLocked()+`)
-			AND state = 'queued' AND next_attempt_at <= ?
-			RETURNING `+emailColumns, formatTime(until), now, limit, now))
+			UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?
+			WHERE id IN (SELECT id FROM picked) AND state = 'queued' AND next_attempt_at <= ?
+			RETURNING `+emailColumns, now, limit, formatTime(until), now))
 		return err
 	})
 	for i := range out {

@@ -115,6 +115,9 @@ func TestClaimDueCompletionsEachOnce(t *testing.T) {
 					if len(got) == 0 {
 						return
 					}
+					if len(got) > 5 {
+						t.Errorf("one claim with limit 5 took %d completions", len(got))
+					}
 					mu.Lock()
 					for _, c := range got {
 						claimed[c.ID]++
@@ -168,6 +171,9 @@ func TestClaimDueEmailsEachOnce(t *testing.T) {
 							t.Error(err)
 						}
 						return
+					}
+					if len(got) > 3 {
+						t.Errorf("one claim with limit 3 took %d emails", len(got))
 					}
 					mu.Lock()
 					for _, e := range got {

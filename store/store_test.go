@@ -358,3 +358,28 @@ func TestBannersHoldOnlyWhileTheirReasonHolds(t *testing.T) {
 		}
 	})
 }
+
+// One call may carry an account twice (a later copy after an earlier one):
+// both are saved in order, each transition recorded once.
+func TestUpsertAccountsTakesAnAccountTwiceInOrder(t *testing.T) {
+	store.EachEngine(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		first, later := account("a1", "c1", store.StateStoring), account("a1", "c1", store.StateCompleted)
+		later.UpdatedAt = later.UpdatedAt.Add(time.Minute)
+		changes, err := db.UpsertAccounts(ctx, []store.Account{first, account("a2", "c1", store.StateFailed), later}, "sync")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, c := range changes {
+			got = append(got, c.AccountGUID+":"+c.From+">"+c.To)
+		}
+		if want := []string{"a1:>storing", "a2:>failed", "a1:storing>completed"}; strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("transitions: got %v, want %v", got, want)
+		}
+		counts, err := db.StateCounts(ctx)
+		if err != nil || counts[store.StateCompleted] != 1 || counts[store.StateStoring] != 0 || counts[store.StateFailed] != 1 {
+			t.Errorf("counts: got %v, %v; want completed 1, failed 1, storing 0", counts, err)
+		}
+	})
+}
