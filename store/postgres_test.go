@@ -4,10 +4,16 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"net/url"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/bankconnections/portal/internal/pgtest"
 )
@@ -201,5 +207,57 @@ func TestSchemasAgree(t *testing.T) {
 		if _, ok := sqlite[col]; !ok {
 			t.Errorf("%s: PostgreSQL %s, not in SQLite", col, null)
 		}
+	}
+}
+
+// Text sorts byte by byte on PostgreSQL as on SQLite, even in a database
+// whose default collation sorts by language (ICU en-US: "a2" before "B1"):
+// the admin tab lists connections in the same order on both engines.
+func TestPostgresSortsTextAsSQLiteDoes(t *testing.T) {
+	admin := os.Getenv(pgtest.EnvURL)
+	pgtest.URL(t) // skips (or fails where PostgreSQL is required) without a database
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	name := fmt.Sprintf("portal_test_icu_%d", time.Now().UnixNano())
+	if _, err := conn.Exec(ctx, `CREATE DATABASE `+name+` TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'`); err != nil {
+		t.Skipf("no ICU collation to try: %v", err)
+	}
+	t.Cleanup(func() { // before the connection closes (cleanups run last first)
+		if _, err := conn.Exec(context.Background(), `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`); err != nil {
+			t.Errorf("drop %s: %v", name, err)
+		}
+	})
+	u, err := url.Parse(admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	var orders []string
+	for _, db := range []*DB{openEngine(t, engineSQLite), openAt(t, enginePostgres, u.String())} {
+		now := time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)
+		var accounts []Account
+		for _, guid := range []string{"a2", "B1", "a-3"} {
+			accounts = append(accounts, Account{GUID: guid, BankGUID: "bank", Name: "n", Asset: "USD", AccountKind: "plaid",
+				Environment: "sandbox", State: StateCompleted, CreatedAt: now, UpdatedAt: now})
+		}
+		if _, err := db.UpsertAccounts(ctx, accounts, "sync"); err != nil {
+			t.Fatal(err)
+		}
+		page, _, err := db.AdminPage(ctx, AdminFilter{}, nil, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var guids []string
+		for _, a := range page {
+			guids = append(guids, a.GUID)
+		}
+		orders = append(orders, strings.Join(guids, ","))
+	}
+	if orders[0] != "a2,a-3,B1" || orders[1] != orders[0] {
+		t.Errorf("admin order: SQLite %s, PostgreSQL %s; want a2,a-3,B1 on both (bytes, descending)", orders[0], orders[1])
 	}
 }
