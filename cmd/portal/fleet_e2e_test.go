@@ -581,7 +581,7 @@ func TestFleetOfThreePortals(t *testing.T) {
 
 	t.Run("the periodic sync walks the platform once per interval", func(t *testing.T) {
 		start := time.Now()
-		const want = 4
+		const want = 6
 		poll(t, 120*time.Second, "sync walks", func() bool {
 			return f.platform.count(func(c platformCall) bool { return isSyncWalk(c) && !c.at.Before(start) }) >= want
 		})
@@ -589,10 +589,11 @@ func TestFleetOfThreePortals(t *testing.T) {
 		walks := f.platform.count(func(c platformCall) bool {
 			return isSyncWalk(c) && !c.at.Before(start) && c.at.Before(start.Add(elapsed))
 		})
-		// One instance per interval: at most one walk begins per interval
-		// of the window (plus one at its edge); three instances each
+		// One instance per interval: about one walk begins per interval of
+		// the window (plus one at each edge, and a walk's first request may
+		// arrive a little late on a busy machine); three instances each
 		// walking on their own would make about three times as many.
-		limit := int(elapsed/interval) + 1
+		limit := int(elapsed/interval) + 2
 		if walks > limit {
 			t.Errorf("sync walks in %s with a %s interval across 3 instances: got %d, want at most %d (one per interval)", elapsed.Round(time.Millisecond), interval, walks, limit)
 		}
