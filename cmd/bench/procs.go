@@ -158,12 +158,13 @@ type portalProc struct {
 }
 
 // startPortal runs the portal binary on port against platformURL and waits for /healthz.
-func startPortal(bin, port, dataDir, platformURL, bankGUID, syncInterval string, onLine func(string)) (*portalProc, error) {
+// databaseURL is a postgres:// URL, or "" for SQLite in dataDir.
+func startPortal(bin, port, dataDir, databaseURL, platformURL, bankGUID, syncInterval string, onLine func(string)) (*portalProc, error) {
 	url := "http://127.0.0.1:" + port
 	env := []string{
 		"PLATFORM_URL=" + platformURL, "PLATFORM_TOKEN_URL=" + platformURL + "/oauth/token",
 		"PLATFORM_CLIENT_ID=" + simClientID, "PLATFORM_CLIENT_SECRET=" + simClientSecret, "PLATFORM_BANK_GUID=" + bankGUID,
-		"PORTAL_SESSION_KEY=" + sessionKey(),
+		"PORTAL_SESSION_KEY=" + sessionKey(), "PORTAL_DATABASE_URL=" + databaseURL,
 	}
 	args := []string{"-addr", "127.0.0.1:" + port, "-data", dataDir, "-log-level", "debug", "-sync-interval", syncInterval}
 	began := time.Now()

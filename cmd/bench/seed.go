@@ -74,20 +74,6 @@ func seedPortal(ctx context.Context, dir string, cfg seedConfig) (seedInfo, erro
 	defer db.Close()
 	db.SetMaxOpenConns(1)
 
-	rng := rand.New(rand.NewPCG(7, 11))
-	guid := func() string {
-		var b [16]byte
-		for i := 0; i < 16; i += 8 {
-			v := rng.Uint64()
-			for j := 0; j < 8; j++ {
-				b[i+j] = byte(v >> (8 * j))
-			}
-		}
-		return hex.EncodeToString(b[:])
-	}
-	now := time.Now().UTC()
-	nowS := now.Format(seedTimeLayout)
-
 	// Drop what slows a bulk load; keep the SQL to rebuild it.
 	var rebuild []string
 	rows, err := db.QueryContext(ctx, `SELECT type, name, sql FROM sqlite_master
@@ -112,12 +98,7 @@ func seedPortal(ctx context.Context, dir string, cfg seedConfig) (seedInfo, erro
 		}
 	}
 
-	customers := make([]string, cfg.Customers)
-	for i := range customers {
-		customers[i] = guid()
-	}
-	benchCustomer := guid()
-
+	data := newDataset(cfg)
 	err = inTx(ctx, db, func(tx *sql.Tx) error {
 		user, err := tx.PrepareContext(ctx, `INSERT INTO users (email, password_hash, role, customer_guid, created_at, password_changed_at)
 			VALUES (?, ?, ?, ?, ?, ?)`)
@@ -125,37 +106,25 @@ func seedPortal(ctx context.Context, dir string, cfg seedConfig) (seedInfo, erro
 			return err
 		}
 		defer user.Close()
-		for _, u := range []struct{ email, role, cust any }{
-			{customerEmail, "customer", benchCustomer}, {linkEmail, "customer", cfg.LinkCustomer}, {adminEmail, "admin", nil},
-		} {
-			if _, err := user.ExecContext(ctx, u.email, cfg.PasswordHash, u.role, u.cust, nowS, nowS); err != nil {
-				return err
-			}
-		}
-		for i, c := range customers {
-			if _, err := user.ExecContext(ctx, fmt.Sprintf("customer-%06d@bench.example", i), cfg.PasswordHash, "customer", c, nowS, nowS); err != nil {
+		for _, u := range data.users() {
+			if _, err := user.ExecContext(ctx, u.email, cfg.PasswordHash, u.role, u.customer, data.nowS, data.nowS); err != nil {
 				return err
 			}
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO job_status (name, last_ok_at, last_try_at, last_error) VALUES ('sync', ?, ?, '')
-			ON CONFLICT (name) DO UPDATE SET last_ok_at = excluded.last_ok_at, last_try_at = excluded.last_try_at, last_error = ''`, nowS, nowS); err != nil {
+			ON CONFLICT (name) DO UPDATE SET last_ok_at = excluded.last_ok_at, last_try_at = excluded.last_try_at, last_error = ''`, data.nowS, data.nowS); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO notifications (customer_guid, account_guid, kind, message, created_at) VALUES (?, NULL, 'refresh_required', ?, ?)`,
-			benchCustomer, "Your connection to Tartan Bank needs attention: reconnect it to keep using the account.", nowS)
+			data.benchCustomer, benchBanner, data.nowS)
 		return err
 	})
 	if err != nil {
 		return seedInfo{}, fmt.Errorf("users: %w", err)
 	}
 
-	// The accounts: the bench customer's 20, then everyone else's, in batches.
-	type acct struct {
-		cust           any
-		state, changed string
-		inst           int
-	}
-	insert := func(batch []acct) error {
+	// The accounts, in batches.
+	insert := func(batch []seedAccount) error {
 		return inTx(ctx, db, func(tx *sql.Tx) error {
 			stmt, err := tx.PrepareContext(ctx, `INSERT INTO accounts (guid, bank_guid, customer_guid, name, asset, account_kind, environment,
 				institution_id, institution_name, account_mask, account_name, state, failure_code, created_at, updated_at,
@@ -165,71 +134,33 @@ func seedPortal(ctx context.Context, dir string, cfg seedConfig) (seedInfo, erro
 				return err
 			}
 			defer stmt.Close()
-			for i, a := range batch {
-				var failure any
-				if a.state == store.StateFailed {
-					failure = "create_failed"
-				}
-				inst := institutions[a.inst]
-				bal := int64(10_000 + i%1000*100)
-				if _, err := stmt.ExecContext(ctx, guid(), cfg.BankGUID, a.cust, fmt.Sprintf("Checking %d", i%1000), inst.ID, inst.Name,
-					fmt.Sprintf("%04d", rng.IntN(10000)), "Plaid Checking", a.state, failure, a.changed, a.changed, nowS, bal, bal, a.changed, nowS); err != nil {
+			for _, a := range batch {
+				if _, err := stmt.ExecContext(ctx, a.values(cfg.BankGUID, data.nowS)...); err != nil {
 					return err
 				}
 			}
 			return nil
 		})
 	}
-	changedAt := func() string {
-		return now.Add(-time.Duration(rng.Int64N(int64(365 * 24 * time.Hour)))).Truncate(time.Millisecond).Format(seedTimeLayout)
-	}
-	pickState := func() string {
-		switch r := rng.IntN(100); {
-		case r < 80:
-			return store.StateCompleted
-		case r < 86:
-			return store.StateRefreshRequired
-		case r < 90:
-			return store.StateFailed
-		case r < 93:
-			return store.StateUnverified
-		case r < 95:
-			return store.StateStoring
-		case r < 96:
-			return store.StateDeleting
-		default:
-			return store.StateDeleted
-		}
-	}
-	var batch []acct
-	benchStates := []string{store.StateRefreshRequired, store.StateRefreshRequired, store.StateFailed, store.StateUnverified, store.StateStoring}
-	for i := 0; i < 20; i++ {
-		st := store.StateCompleted
-		if i < len(benchStates) {
-			st = benchStates[i]
-		}
-		batch = append(batch, acct{cust: benchCustomer, state: st, changed: changedAt(), inst: i % len(institutions)})
-	}
 	const batchSize = 50_000
-	for i := 0; i < cfg.Connections; i++ {
-		var cust any
-		if i < cfg.BankLevel || len(customers) == 0 {
-			cust = nil
-		} else {
-			cust = customers[i%len(customers)]
-		}
-		batch = append(batch, acct{cust: cust, state: pickState(), changed: changedAt(), inst: rng.IntN(len(institutions))})
+	var batch []seedAccount
+	err = data.eachAccount(func(a seedAccount) error {
+		batch = append(batch, a)
 		if len(batch) == batchSize {
 			if err := insert(batch); err != nil {
-				return seedInfo{}, fmt.Errorf("accounts: %w", err)
+				return err
 			}
 			batch = batch[:0]
 		}
+		return nil
+	})
+	if err == nil {
+		err = insert(batch)
 	}
-	if err := insert(batch); err != nil {
+	if err != nil {
 		return seedInfo{}, fmt.Errorf("accounts: %w", err)
 	}
-	total := cfg.Connections + 20
+	total := data.total()
 
 	for _, s := range rebuild {
 		if _, err := db.ExecContext(ctx, s); err != nil {
@@ -265,4 +196,127 @@ func inTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
 		return err
 	}
 	return tx.Commit()
+}
+
+const benchBanner = "Your connection to Tartan Bank needs attention: reconnect it to keep using the account."
+
+// dataset generates the benchmark's data, the same for both engines: the
+// users (three logins and one per customer) and the accounts (the bench
+// customer's 20, then cfg.Connections across everyone, 1% bank-level).
+type dataset struct {
+	cfg           seedConfig
+	rng           *rand.Rand
+	now           time.Time
+	nowS          string
+	customers     []string
+	benchCustomer string
+}
+
+// seedUser is one login of the dataset.
+type seedUser struct {
+	email, role string
+	customer    any // nil for the admin
+}
+
+// seedAccount is one connection of the dataset.
+type seedAccount struct {
+	guid, name, mask, state, changed string
+	customer, failure                any
+	inst                             int
+	balance                          int64
+}
+
+func newDataset(cfg seedConfig) *dataset {
+	d := &dataset{cfg: cfg, rng: rand.New(rand.NewPCG(7, 11)), now: time.Now().UTC()}
+	d.nowS = d.now.Format(seedTimeLayout)
+	d.customers = make([]string, cfg.Customers)
+	for i := range d.customers {
+		d.customers[i] = d.guid()
+	}
+	d.benchCustomer = d.guid()
+	return d
+}
+
+func (d *dataset) guid() string {
+	var b [16]byte
+	for i := 0; i < 16; i += 8 {
+		v := d.rng.Uint64()
+		for j := 0; j < 8; j++ {
+			b[i+j] = byte(v >> (8 * j))
+		}
+	}
+	return hex.EncodeToString(b[:])
+}
+
+func (d *dataset) users() []seedUser {
+	us := []seedUser{{customerEmail, "customer", d.benchCustomer}, {linkEmail, "customer", d.cfg.LinkCustomer}, {adminEmail, "admin", nil}}
+	for i, c := range d.customers {
+		us = append(us, seedUser{fmt.Sprintf("customer-%06d@bench.example", i), "customer", c})
+	}
+	return us
+}
+
+func (d *dataset) total() int { return d.cfg.Connections + 20 }
+
+// eachAccount hands every account to fn, in order.
+func (d *dataset) eachAccount(fn func(seedAccount) error) error {
+	changedAt := func() string {
+		return d.now.Add(-time.Duration(d.rng.Int64N(int64(365 * 24 * time.Hour)))).Truncate(time.Millisecond).Format(seedTimeLayout)
+	}
+	pickState := func() string {
+		switch r := d.rng.IntN(100); {
+		case r < 80:
+			return store.StateCompleted
+		case r < 86:
+			return store.StateRefreshRequired
+		case r < 90:
+			return store.StateFailed
+		case r < 93:
+			return store.StateUnverified
+		case r < 95:
+			return store.StateStoring
+		case r < 96:
+			return store.StateDeleting
+		default:
+			return store.StateDeleted
+		}
+	}
+	n := 0
+	emit := func(cust any, state, changed string, inst int) error {
+		a := seedAccount{guid: d.guid(), customer: cust, state: state, changed: changed, inst: inst,
+			name: fmt.Sprintf("Checking %d", n%1000), mask: fmt.Sprintf("%04d", d.rng.IntN(10000)), balance: int64(10_000 + n%1000*100)}
+		if state == store.StateFailed {
+			a.failure = "create_failed"
+		}
+		n++
+		return fn(a)
+	}
+	benchStates := []string{store.StateRefreshRequired, store.StateRefreshRequired, store.StateFailed, store.StateUnverified, store.StateStoring}
+	for i := 0; i < 20; i++ {
+		st := store.StateCompleted
+		if i < len(benchStates) {
+			st = benchStates[i]
+		}
+		if err := emit(d.benchCustomer, st, changedAt(), i%len(institutions)); err != nil {
+			return err
+		}
+	}
+	for i := 0; i < d.cfg.Connections; i++ {
+		var cust any
+		if i >= d.cfg.BankLevel && len(d.customers) > 0 {
+			cust = d.customers[i%len(d.customers)]
+		}
+		if err := emit(cust, pickState(), changedAt(), d.rng.IntN(len(institutions))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// values are the account's columns in the order of both seeders' inserts
+// (from bank_guid on, after guid; asset, kind and environment are constants).
+func (a seedAccount) values(bankGUID, nowS string) []any {
+	inst := institutions[a.inst]
+	return []any{a.guid, bankGUID, a.customer, a.name, inst.ID, inst.Name, a.mask, "Plaid Checking", a.state, a.failure,
+		a.changed, a.changed, nowS, a.balance, a.balance, a.changed, nowS}
 }
