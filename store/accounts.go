@@ -129,11 +129,6 @@ func (db *DB) upsertAccounts(ctx context.Context, tx *sql.Tx, accounts []Account
 	if err != nil {
 		return nil, err
 	}
-	log, err := tx.PrepareContext(ctx, `INSERT INTO state_changes (account_guid, from_state, to_state, source, at) VALUES (?, ?, ?, ?, ?)`)
-	if err != nil {
-		return nil, err
-	}
-	defer log.Close()
 	for len(accounts) > 0 {
 		// Many accounts per statement (a round trip each would make a
 		// PostgreSQL sync page slow), as long as no account comes twice: one
@@ -149,6 +144,7 @@ func (db *DB) upsertAccounts(ctx context.Context, tx *sql.Tx, accounts []Account
 		if err != nil {
 			return nil, err
 		}
+		var moved []Transition
 		for _, a := range part {
 			// An older copy than the one we hold (a sync page read before a
 			// reconnect finished) changes nothing.
@@ -158,17 +154,42 @@ func (db *DB) upsertAccounts(ctx context.Context, tx *sql.Tx, accounts []Account
 			old := olds[a.GUID]
 			olds[a.GUID] = a.State // the same account later in the list changes from this
 			if old != a.State {
-				if _, err := log.ExecContext(ctx, a.GUID, old, a.State, source, now); err != nil {
-					return nil, err
-				}
-				if err := dismissOutdated(ctx, tx, a.GUID, a.State, now); err != nil {
-					return nil, err
-				}
-				changes = append(changes, Transition{AccountGUID: a.GUID, CustomerGUID: a.CustomerGUID, From: old, To: a.State})
+				moved = append(moved, Transition{AccountGUID: a.GUID, CustomerGUID: a.CustomerGUID, From: old, To: a.State})
 			}
 		}
+		// The chunk's changes are logged, and the banners they make outdated
+		// dismissed, a few statements at a time rather than two per account:
+		// a first sync changes every account, and on PostgreSQL each
+		// statement is a round trip. No account comes twice in a chunk, so
+		// this is the same as doing it account by account.
+		if err := logStateChanges(ctx, tx, moved, source, now); err != nil {
+			return nil, err
+		}
+		if err := dismissOutdatedMany(ctx, tx, moved, now); err != nil {
+			return nil, err
+		}
+		changes = append(changes, moved...)
 	}
 	return changes, nil
+}
+
+// logStateChanges records changes in state_changes, in their order, a
+// chunk of rows per statement.
+func logStateChanges(ctx context.Context, tx *sql.Tx, changes []Transition, source, now string) error {
+	const chunk = 200 // 5 values each: well under either engine's limit of bound values
+	for start := 0; start < len(changes); start += chunk {
+		part := changes[start:min(start+chunk, len(changes))]
+		args := make([]any, 0, 5*len(part))
+		for _, c := range part {
+			args = append(args, c.AccountGUID, c.From, c.To, source, now)
+		}
+		const row = `(?, ?, ?, ?, ?)`
+		if _, err := tx.ExecContext(ctx, `INSERT INTO state_changes (account_guid, from_state, to_state, source, at) VALUES `+
+			strings.Repeat(row+", ", len(part)-1)+row, args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // upsertChunk bounds the accounts of one statement: 20 values each stay well

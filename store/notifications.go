@@ -125,3 +125,30 @@ func dismissOutdated(ctx context.Context, tx *sql.Tx, accountGUID, state, now st
 		WHERE account_guid = ? AND dismissed_at IS NULL AND reason_state IS NOT NULL AND reason_state <> ?`, now, accountGUID, state)
 	return err
 }
+
+// dismissOutdatedMany is dismissOutdated for each change (no account twice),
+// one statement per new state rather than one per account.
+func dismissOutdatedMany(ctx context.Context, tx *sql.Tx, changes []Transition, now string) error {
+	const chunk = 500 // well under either engine's limit of bound values
+	byState := map[string][]any{}
+	var states []string
+	for _, c := range changes {
+		if _, ok := byState[c.To]; !ok {
+			states = append(states, c.To)
+		}
+		byState[c.To] = append(byState[c.To], c.AccountGUID)
+	}
+	for _, state := range states {
+		guids := byState[state]
+		for start := 0; start < len(guids); start += chunk {
+			part := guids[start:min(start+chunk, len(guids))]
+			args := append([]any{now, state}, part...)
+			if _, err := tx.ExecContext(ctx, `UPDATE notifications SET dismissed_at = ?
+				WHERE dismissed_at IS NULL AND reason_state IS NOT NULL AND reason_state <> ?
+					AND account_guid IN (`+placeholders(len(part))+`)`, args...); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
