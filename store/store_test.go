@@ -383,3 +383,71 @@ func TestUpsertAccountsTakesAnAccountTwiceInOrder(t *testing.T) {
 		}
 	})
 }
+
+// A page of many accounts that change in different ways at once (as a sync
+// page does): each change is logged once in its account's history, and each
+// account's banners go only when that account leaves their reason state.
+func TestSyncPageLogsEachChangeAndDismissesOnlyOutdatedBanners(t *testing.T) {
+	store.EachEngine(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		guids := []string{"p-ok", "p-failed", "p-same", "p-deleting"}
+		var page []store.Account
+		for _, g := range guids {
+			page = append(page, account(g, "alice", store.StateRefreshRequired))
+		}
+		if _, err := db.UpsertAccounts(ctx, page, "sync"); err != nil {
+			t.Fatal(err)
+		}
+		for _, g := range guids {
+			if _, err := db.AddNotification(ctx, store.Notification{CustomerGUID: "alice", AccountGUID: g, Kind: "refresh_required", Message: "m", ReasonState: store.StateRefreshRequired}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		next := []string{store.StateCompleted, store.StateFailed, store.StateRefreshRequired, store.StateDeleting}
+		for i := range page {
+			page[i].State, page[i].UpdatedAt = next[i], page[i].UpdatedAt.Add(time.Minute)
+		}
+		changes, err := db.UpsertAccounts(ctx, page, "sync")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(changes) != 3 {
+			t.Errorf("transitions: got %+v, want 3 (p-same did not change)", changes)
+		}
+		ns, err := db.ActiveNotifications(ctx, "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ns) != 1 || ns[0].AccountGUID != "p-same" {
+			t.Errorf("banners left: got %+v, want only p-same's", ns)
+		}
+		// Expired again, all of them: the banners that went stay gone.
+		back := append([]store.Account(nil), page...)
+		for i := range back {
+			back[i].State, back[i].UpdatedAt = store.StateRefreshRequired, back[i].UpdatedAt.Add(time.Minute)
+		}
+		if _, err := db.UpsertAccounts(ctx, back, "sync"); err != nil {
+			t.Fatal(err)
+		}
+		if ns, err = db.ActiveNotifications(ctx, "alice"); err != nil || len(ns) != 1 || ns[0].AccountGUID != "p-same" {
+			t.Errorf("banners after expiring again: got %+v, %v; want only p-same's", ns, err)
+		}
+		for i, g := range guids {
+			hist, err := db.StateChanges(ctx, g)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, h := range hist {
+				got = append(got, h.From+">"+h.To+"/"+h.Source)
+			}
+			want := []string{">refresh_required/sync"}
+			if next[i] != store.StateRefreshRequired {
+				want = append(want, "refresh_required>"+next[i]+"/sync", next[i]+">refresh_required/sync")
+			}
+			if strings.Join(got, " ") != strings.Join(want, " ") {
+				t.Errorf("history of %s: got %v, want %v", g, got, want)
+			}
+		}
+	})
+}
