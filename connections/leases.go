@@ -64,18 +64,12 @@ func (s *Service) SyncIfLeased(ctx context.Context) bool {
 	rctx, stop := context.WithCancel(ctx)
 	go func() {
 		defer close(renewed)
-		t := time.NewTicker(max(s.cfg.SyncInterval/3, time.Millisecond))
-		defer t.Stop()
-		for {
-			select {
-			case <-rctx.Done():
-				return
-			case <-t.C:
-				if _, err := s.db.TakeLease(rctx, syncLeaseName, s.holder, s.now().Add(s.cfg.SyncInterval)); err != nil && rctx.Err() == nil {
-					s.log.Warn("renew the sync lease", "err", err)
-				}
+		every(rctx, max(s.cfg.SyncInterval/3, time.Millisecond), func() bool {
+			if _, err := s.db.TakeLease(rctx, syncLeaseName, s.holder, s.now().Add(s.cfg.SyncInterval)); err != nil && rctx.Err() == nil {
+				s.log.Warn("renew the sync lease", "err", err)
 			}
-		}
+			return true
+		})
 	}()
 	s.Sync(ctx)
 	stop()
@@ -91,38 +85,40 @@ func (s *Service) EndInterruptedRefreshes(ctx context.Context) (int64, error) {
 
 // runLeaseChecks looks for refreshes left by stopped instances until ctx ends.
 func (s *Service) runLeaseChecks(ctx context.Context) {
-	t := time.NewTicker(s.cfg.LeaseCheckEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, s.cfg.LeaseCheckEvery, func() bool {
 		if n, err := s.EndInterruptedRefreshes(ctx); err != nil && ctx.Err() == nil {
 			s.log.Error("end interrupted refreshes", "err", err)
 		} else if n > 0 {
 			s.log.Warn("refreshes of a stopped instance ended", "count", n)
 		}
-	}
+		return true
+	})
 }
 
 // renewRefresh keeps a running refresh's lease until ctx ends.
 func (s *Service) renewRefresh(ctx context.Context, jobID int64) {
-	t := time.NewTicker(refreshLease / 3)
+	every(ctx, refreshLease/3, func() bool {
+		ok, err := s.db.RenewRefreshJob(ctx, jobID, s.holder, s.now().Add(refreshLease))
+		if err != nil && ctx.Err() == nil {
+			s.log.Warn("renew refresh lease", "job", jobID, "err", err)
+		}
+		return err != nil || ok // false: finished, or ended by another instance
+	})
+}
+
+// every calls fn each period until ctx ends or fn returns false; the lease
+// renewals and checks above are all this loop.
+func every(ctx context.Context, period time.Duration, fn func() bool) {
+	t := time.NewTicker(period)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-		}
-		ok, err := s.db.RenewRefreshJob(ctx, jobID, s.holder, s.now().Add(refreshLease))
-		if err != nil && ctx.Err() == nil {
-			s.log.Warn("renew refresh lease", "job", jobID, "err", err)
-		}
-		if err == nil && !ok {
-			return // finished, or ended by another instance
+			if !fn() {
+				return
+			}
 		}
 	}
 }
