@@ -87,7 +87,14 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 	watch.SetMaxOpenConns(1)
 	db := &DB{write: &writer{DB: w}, read: r, watch: watch, now: func() time.Time { return time.Now().UTC() }}
-	if db.changes, err = newChangeWatcher(ctx, watch, `PRAGMA data_version`); err != nil {
+	return db.start(ctx, `PRAGMA data_version`)
+}
+
+// start opens the change watcher (changeQuery tells whether anyone committed)
+// and applies pending migrations; on failure it closes db.
+func (db *DB) start(ctx context.Context, changeQuery string) (*DB, error) {
+	var err error
+	if db.changes, err = newChangeWatcher(ctx, db.watch, changeQuery); err != nil {
 		db.Close()
 		return nil, err
 	}

@@ -54,15 +54,7 @@ func OpenPostgres(ctx context.Context, url string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("connect: %w", err)
 	}
-	if db.changes, err = newChangeWatcher(ctx, watch, postgresChangePosition); err != nil {
-		db.Close()
-		return nil, err
-	}
-	if err := db.migrate(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("migrate: %w", err)
-	}
-	return db, nil
+	return db.start(ctx, postgresChangePosition)
 }
 
 // postgresChangePosition is a digest of the cluster's current snapshot
