@@ -40,7 +40,11 @@ type Config struct {
 	// TokenCheckTTL is how long Ready's answer is kept; default 10 s,
 	// negative for none.
 	TokenCheckTTL time.Duration
-	Logger        *slog.Logger
+	// Token, when set, is a bank token already granted for Scopes (see
+	// Grant.Token): the client calls with it until it expires, then asks for
+	// a new one.
+	Token  *oauth2.Token
+	Logger *slog.Logger
 }
 
 // Client calls the platform API with a bank token, or with a customer token
@@ -97,17 +101,21 @@ func New(cfg Config) *Client {
 	}
 	// The library caches the token and renews it shortly before expiry.
 	tokenCtx := context.WithValue(context.Background(), oauth2.HTTPClient, httpClient)
+	ts := cc.TokenSource(tokenCtx)
+	if cfg.Token != nil {
+		ts = oauth2.ReuseTokenSource(cfg.Token, ts)
+	}
 	ttl := cfg.TokenCheckTTL
 	if ttl == 0 {
 		ttl = 10 * time.Second
 	}
 	readyCfg := cfg
-	readyCfg.HTTPClient, readyCfg.Scopes = httpClient, scopes
+	readyCfg.HTTPClient, readyCfg.Scopes, readyCfg.Token = httpClient, scopes, nil
 	return &Client{
 		baseURL:        strings.TrimRight(cfg.BaseURL, "/"),
 		identityURL:    origin(cfg.TokenURL),
 		http:           httpClient,
-		tokens:         oauth2Source{cc.TokenSource(tokenCtx)},
+		tokens:         oauth2Source{ts},
 		maxRetries:     maxRetries,
 		retryBase:      retryBase,
 		attemptTimeout: cfg.AttemptTimeout,

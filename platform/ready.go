@@ -30,7 +30,7 @@ func (c *Client) Ready(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	err := requestToken(ctx, t.cfg, t.cfg.Scopes)
+	_, err := requestToken(ctx, t.cfg, t.cfg.Scopes)
 	t.checked, t.err = time.Now(), err
 	return err
 }

@@ -80,6 +80,10 @@ type Grant struct {
 	Scopes []string
 	// Off are the optional features switched off, with the reason for each.
 	Off map[string]string
+	// Token is the bank token the platform granted for Scopes, for the client
+	// to start with (Config.Token) instead of asking again; nil when the
+	// platform could not be asked.
+	Token *oauth2.Token
 }
 
 // Enabled tells whether feature f is on.
@@ -121,11 +125,12 @@ func NegotiateScopes(ctx context.Context, cfg Config, scopes []string) (Grant, e
 	}
 	// Until the platform says otherwise, every configured feature is on.
 	g.Scopes = withOptional(optional)
-	err := requestToken(ctx, cfg, g.Scopes)
+	tok, err := requestToken(ctx, cfg, g.Scopes)
 	if err == nil || !isInvalidScopes(err) {
+		g.Token = tok
 		return g, err
 	}
-	if err := requestToken(ctx, cfg, base); err != nil {
+	if tok, err = requestToken(ctx, cfg, base); err != nil {
 		if isInvalidScopes(err) {
 			return g, fmt.Errorf("the platform API key lacks a scope accounts and Link need (%s): %w", strings.Join(base, " "), err)
 		}
@@ -134,10 +139,10 @@ func NegotiateScopes(ctx context.Context, cfg Config, scopes []string) (Grant, e
 	var on []Feature
 	off := map[string]string{}
 	for _, f := range optional {
-		err := requestToken(ctx, cfg, withOptional(append(slices.Clone(on), f)))
+		t, err := requestToken(ctx, cfg, withOptional(append(slices.Clone(on), f)))
 		switch {
 		case err == nil:
-			on = append(on, f)
+			on, tok = append(on, f), t
 		case isInvalidScopes(err):
 			off[f.Name] = "the platform refused its scopes (" + strings.Join(f.Scopes, " ") + "): the API key lacks at least one"
 		default:
@@ -145,27 +150,28 @@ func NegotiateScopes(ctx context.Context, cfg Config, scopes []string) (Grant, e
 		}
 	}
 	maps.Copy(g.Off, off)
-	g.Scopes = withOptional(on)
+	// tok is the last token granted: for base and every feature left on.
+	g.Scopes, g.Token = withOptional(on), tok
 	return g, nil
 }
 
 // requestToken asks for a fresh bank token with scopes.
-func requestToken(ctx context.Context, cfg Config, scopes []string) error {
+func requestToken(ctx context.Context, cfg Config, scopes []string) (*oauth2.Token, error) {
 	httpClient := cfg.HTTPClient
 	if httpClient == nil {
 		httpClient = http.DefaultClient
 	}
 	cc := &clientcredentials.Config{ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, TokenURL: cfg.TokenURL,
 		Scopes: scopes, AuthStyle: oauth2.AuthStyleInParams}
-	_, err := cc.Token(context.WithValue(ctx, oauth2.HTTPClient, httpClient))
+	tok, err := cc.Token(context.WithValue(ctx, oauth2.HTTPClient, httpClient))
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) && re.Response != nil {
-		return errorFromBody(re.Response.StatusCode, re.Body)
+		return nil, errorFromBody(re.Response.StatusCode, re.Body)
 	}
 	if err != nil {
-		return transportError(err)
+		return nil, transportError(err)
 	}
-	return nil
+	return tok, nil
 }
 
 // IsInvalidScopes reports whether err is the platform's refusal of a scope

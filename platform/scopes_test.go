@@ -66,6 +66,34 @@ func TestNegotiateScopes(t *testing.T) {
 	})
 }
 
+// The token NegotiateScopes was granted serves the client's first calls: a
+// portal's start asks the platform for one bank token, not two (the full
+// sync's budget counts it).
+func TestNegotiatedTokenServesTheFirstCalls(t *testing.T) {
+	ctx := context.Background()
+	for name, without := range map[string][]string{"every scope granted": nil, "transfers refused": {platform.ScopeTransfersExecute}} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, keyScopes(without...))
+			g, err := platform.NegotiateScopes(ctx, h.config(), platform.DefaultScopes())
+			if err != nil || g.Token == nil {
+				t.Fatalf("got %+v, %v, want a granted token", g, err)
+			}
+			asked := h.requests.count("POST /oauth/token")
+			cfg := h.config()
+			cfg.Scopes, cfg.Token = g.Scopes, g.Token
+			c := platform.New(cfg)
+			for range 2 {
+				if _, err := c.ListExternalBankAccounts(ctx, platform.ListAccountsParams{}); err != nil {
+					t.Fatalf("list accounts with the negotiated token: %v", err)
+				}
+			}
+			if n := h.requests.count("POST /oauth/token") - asked; n != 0 {
+				t.Errorf("the client asked for %d more tokens after the negotiation, want 0", n)
+			}
+		})
+	}
+}
+
 func TestParseScopes(t *testing.T) {
 	if got, err := platform.ParseScopes(""); err != nil || !slices.Equal(got, platform.DefaultScopes()) {
 		t.Errorf("empty: got %v, %v, want the defaults", got, err)

@@ -124,7 +124,7 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	platformCfg.Scopes = grant.Scopes
+	platformCfg.Scopes, platformCfg.Token = grant.Scopes, grant.Token // the sync and the first calls need no token request of their own
 	bank := platform.New(platformCfg)
 	conns := connections.New(log.With("component", "connections"), db, bank, connections.Config{
 		BankGUID: bankGUID, SyncInterval: cfg.SyncInterval, RedirectURI: redirectURI, BankScopes: grant.Scopes, Institutions: institutions, PortalURL: cfg.BaseURL,
