@@ -37,13 +37,29 @@ func (w *writer) insertID(ctx context.Context, q string, args ...any) (int64, er
 // commits (this connection never writes, so every commit anywhere moves it);
 // on PostgreSQL it asks for a digest of the current snapshot
 // (postgresChangePosition), which any commit by any instance changes.
+//
+// Every signed-in request asks, so concurrent asks share one query: a caller
+// waits for the next query that starts after it asked (never one already
+// under way, which might have run before a commit the caller has seen), so
+// however many requests ask at once, the one connection runs at most two
+// queries for them instead of one each in turn.
 type changeWatcher struct {
-	mu   sync.Mutex
-	conn *sql.Conn
-	stmt *sql.Stmt
+	mu       sync.Mutex
+	conn     *sql.Conn
+	stmt     *sql.Stmt
+	inFlight *versionCheck // the query under way, if any
+	queued   *versionCheck // the next one, to start when inFlight ends: callers join it
 
 	seen     atomic.Int64 // the version last looked at
 	lookedAt atomic.Int64 // when, in Unix nanoseconds
+}
+
+// versionCheck is one query of the change version; done closes when v and
+// err are set.
+type versionCheck struct {
+	done chan struct{}
+	v    int64
+	err  error
 }
 
 // newChangeWatcher prepares position, the engine's query for its change
@@ -61,18 +77,40 @@ func newChangeWatcher(ctx context.Context, db *sql.DB, position string) (*change
 	return &changeWatcher{conn: conn, stmt: stmt}, nil
 }
 
-// version returns the database's change version as this connection sees it.
+// version returns the database's change version as of a query that started
+// after the call.
 func (w *changeWatcher) version() (int64, error) {
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	var v int64
-	err := w.stmt.QueryRowContext(context.Background()).Scan(&v)
-	return v, err
+	if c := w.queued; c != nil { // not started yet: it will see what this caller has seen
+		w.mu.Unlock()
+		<-c.done
+		return c.v, c.err
+	}
+	c := &versionCheck{done: make(chan struct{})}
+	prev := w.inFlight
+	if prev == nil {
+		w.inFlight = c
+	} else {
+		w.queued = c
+	}
+	w.mu.Unlock()
+	if prev != nil {
+		<-prev.done
+		w.mu.Lock()
+		w.inFlight, w.queued = c, nil // from here on, callers start a new queued check
+		w.mu.Unlock()
+	}
+	c.err = w.stmt.QueryRowContext(context.Background()).Scan(&c.v)
+	w.mu.Lock()
+	if w.inFlight == c {
+		w.inFlight = nil
+	}
+	w.mu.Unlock()
+	close(c.done)
+	return c.v, c.err
 }
 
 func (w *changeWatcher) close() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
 	w.stmt.Close()
 	return w.conn.Close()
 }
