@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,9 +45,13 @@ func (w *writer) insertID(ctx context.Context, q string, args ...any) (int64, er
 // however many requests ask at once, the one connection runs at most two
 // queries for them instead of one each in turn.
 type changeWatcher struct {
+	db       *sql.DB
+	position string
+
 	mu       sync.Mutex
-	conn     *sql.Conn
+	conn     *sql.Conn // replaced by the query that finds it dead (see ask)
 	stmt     *sql.Stmt
+	closed   bool
 	inFlight *versionCheck // the query under way, if any
 	queued   *versionCheck // the next one, to start when inFlight ends: callers join it
 
@@ -63,18 +68,79 @@ type versionCheck struct {
 }
 
 // newChangeWatcher prepares position, the engine's query for its change
-// version (a number that moves whenever anyone commits).
+// version (a number that moves whenever anyone commits), on a connection of
+// db's own.
 func newChangeWatcher(ctx context.Context, db *sql.DB, position string) (*changeWatcher, error) {
-	conn, err := db.Conn(ctx)
-	if err != nil {
+	w := &changeWatcher{db: db, position: position}
+	if err := w.connect(ctx); err != nil {
 		return nil, err
 	}
-	stmt, err := conn.PrepareContext(ctx, position)
+	return w, nil
+}
+
+// connect takes a connection from the watcher's pool (of one) and prepares
+// the query on it, in place of the previous one, which it gives back first.
+func (w *changeWatcher) connect(ctx context.Context) error {
+	w.mu.Lock()
+	if w.conn != nil {
+		w.stmt.Close()
+		w.conn.Close()
+		w.conn, w.stmt = nil, nil
+	}
+	closed := w.closed
+	w.mu.Unlock()
+	if closed {
+		return errors.New("store closed")
+	}
+	conn, err := w.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	stmt, err := conn.PrepareContext(ctx, w.position)
 	if err != nil {
 		conn.Close()
-		return nil, err
+		return err
 	}
-	return &changeWatcher{conn: conn, stmt: stmt}, nil
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		stmt.Close()
+		conn.Close()
+		return errors.New("store closed")
+	}
+	w.conn, w.stmt = conn, stmt
+	return nil
+}
+
+// askTimeout bounds one query of the change version, so a database that
+// stopped answering holds a signed-in request for at most this long here.
+const askTimeout = 10 * time.Second
+
+// ask runs the query; one caller at a time (see version). A connection
+// that died (a database restart or failover ends every backend) is replaced
+// and asked once more, so the cache keeps working once the database is back.
+func (w *changeWatcher) ask() (int64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), askTimeout)
+	defer cancel()
+	query := func() (int64, error) {
+		w.mu.Lock()
+		stmt := w.stmt
+		w.mu.Unlock()
+		if stmt == nil { // the last connect failed
+			return 0, errors.New("no connection")
+		}
+		var v int64
+		err := stmt.QueryRowContext(ctx).Scan(&v)
+		return v, err
+	}
+	v, err := query()
+	if err == nil {
+		return v, nil
+	}
+	if cerr := w.connect(ctx); cerr != nil {
+		return 0, errors.Join(err, cerr)
+	}
+	return query()
 }
 
 // version returns the database's change version as of a query that started
@@ -100,7 +166,7 @@ func (w *changeWatcher) version() (int64, error) {
 		w.inFlight, w.queued = c, nil // from here on, callers start a new queued check
 		w.mu.Unlock()
 	}
-	c.err = w.stmt.QueryRowContext(context.Background()).Scan(&c.v)
+	c.v, c.err = w.ask()
 	w.mu.Lock()
 	if w.inFlight == c {
 		w.inFlight = nil
@@ -111,6 +177,12 @@ func (w *changeWatcher) version() (int64, error) {
 }
 
 func (w *changeWatcher) close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.closed = true
+	if w.conn == nil {
+		return nil
+	}
 	w.stmt.Close()
 	return w.conn.Close()
 }

@@ -3,11 +3,17 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"modernc.org/sqlite"
 )
+
+var registerPause sync.Once
 
 // Concurrent asks share queries, but each caller's answer comes from a query
 // that started after it asked: a commit finished before the call is always
@@ -30,10 +36,15 @@ func TestChangeWatcherAnswersFromAQueryStartedAfterTheCall(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The version is the counter, read at the query's start (SQLite takes its
-	// snapshot then); the query takes a while, so callers arrive while one is
-	// under way and commits land during it.
-	w, err := newChangeWatcher(ctx, watch, `SELECT n + (SELECT count(*) - count(*) FROM
-		(WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM r WHERE x < 5000) SELECT x FROM r)) FROM counter`)
+	// snapshot then); the query then pauses a millisecond, so callers arrive
+	// while one is under way and commits land during it.
+	registerPause.Do(func() {
+		sqlite.MustRegisterScalarFunction("test_pause_ms", 1, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+			time.Sleep(time.Duration(args[0].(int64)) * time.Millisecond)
+			return int64(0), nil
+		})
+	})
+	w, err := newChangeWatcher(ctx, watch, `SELECT n + test_pause_ms(1) FROM counter`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +72,7 @@ func TestChangeWatcherAnswersFromAQueryStartedAfterTheCall(t *testing.T) {
 	var stale atomic.Int64
 	for range 8 {
 		wg.Go(func() {
-			for range 400 {
+			for range 150 {
 				before := committed.Load()
 				v, err := w.version()
 				if err != nil {
@@ -80,6 +91,29 @@ func TestChangeWatcherAnswersFromAQueryStartedAfterTheCall(t *testing.T) {
 		t.Fatal(err)
 	}
 	if n := stale.Load(); n > 0 {
-		t.Errorf("%d of 3200 calls got a version older than a commit finished before they asked", n)
+		t.Errorf("%d of 1200 calls got a version older than a commit finished before they asked", n)
+	}
+}
+
+// The connection that asks for the change version is replaced when it dies
+// (a PostgreSQL restart or failover ends every backend): the read cache works
+// again from the next request on, instead of missing on every read until the
+// portal restarts.
+func TestChangeWatcherReconnectsAfterItsConnectionDies(t *testing.T) {
+	db := openEngine(t, enginePostgres)
+	ctx := context.Background()
+	if _, err := db.changes.version(); err != nil {
+		t.Fatal(err)
+	}
+	var ended int
+	if err := db.read.QueryRowContext(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE datname = current_database() AND pid <> pg_backend_pid()`).Scan(&ended); err != nil || ended == 0 {
+		t.Fatalf("terminate the other backends: %d, %v", ended, err)
+	}
+	db.changes.version() // may fail: the backend is gone
+	for i := range 3 {
+		if _, err := db.changes.version(); err != nil {
+			t.Fatalf("call %d after the backend ended: %v", i, err)
+		}
 	}
 }
