@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -137,19 +136,25 @@ func NegotiateScopes(ctx context.Context, cfg Config, scopes []string) (Grant, e
 		return g, err
 	}
 	var on []Feature
-	off := map[string]string{}
-	for _, f := range optional {
+	for i, f := range optional {
 		t, err := requestToken(ctx, cfg, withOptional(append(slices.Clone(on), f)))
 		switch {
 		case err == nil:
 			on, tok = append(on, f), t
 		case isInvalidScopes(err):
-			off[f.Name] = "the platform refused its scopes (" + strings.Join(f.Scopes, " ") + "): the API key lacks at least one"
+			g.Off[f.Name] = "the platform refused its scopes (" + strings.Join(f.Scopes, " ") + "): the API key lacks at least one"
 		default:
+			// The platform stopped answering halfway: at least one configured
+			// scope is refused, so asking for them all would fail every call.
+			// Go on with what was granted; the features not yet asked about
+			// stay off until the next start.
+			for _, rest := range optional[i:] {
+				g.Off[rest.Name] = "the platform could not be asked about its scopes at start (" + err.Error() + ")"
+			}
+			g.Scopes, g.Token = withOptional(on), tok
 			return g, err
 		}
 	}
-	maps.Copy(g.Off, off)
 	// tok is the last token granted: for base and every feature left on.
 	g.Scopes, g.Token = withOptional(on), tok
 	return g, nil

@@ -2,6 +2,8 @@ package platform_test
 
 import (
 	"context"
+	"errors"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -78,6 +80,9 @@ func TestNegotiatedTokenServesTheFirstCalls(t *testing.T) {
 			if err != nil || g.Token == nil {
 				t.Fatalf("got %+v, %v, want a granted token", g, err)
 			}
+			if got, _ := g.Token.Extra("scope").(string); !slices.Equal(strings.Fields(got), g.Scopes) {
+				t.Errorf("the token carries the scopes %q, want the granted %v", got, g.Scopes)
+			}
 			asked := h.requests.count("POST /oauth/token")
 			cfg := h.config()
 			cfg.Scopes, cfg.Token = g.Scopes, g.Token
@@ -91,6 +96,42 @@ func TestNegotiatedTokenServesTheFirstCalls(t *testing.T) {
 				t.Errorf("the client asked for %d more tokens after the negotiation, want 0", n)
 			}
 		})
+	}
+}
+
+// roundTripFunc is a transport at the edge: a test decides per request.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// The platform stops answering while the scopes are being probed (after it
+// refused the full set): the start goes on with the scopes it granted, not
+// the configured ones it already refused, and says which feature is off.
+func TestNegotiateScopesInterruptedKeepsWhatWasGranted(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, keyScopes(platform.ScopeTransfersExecute))
+	var tokenRequests int
+	cfg := h.config()
+	cfg.HTTPClient = &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		if r.URL.Path == "/oauth/token" {
+			tokenRequests++
+			if tokenRequests == 3 { // all scopes: refused; the core: granted; the probe of transfers: no answer
+				return nil, errors.New("connection reset by peer")
+			}
+		}
+		return http.DefaultTransport.RoundTrip(r)
+	})}
+	g, err := platform.NegotiateScopes(ctx, cfg, platform.DefaultScopes())
+	if err == nil || platform.IsInvalidScopes(err) {
+		t.Fatalf("got %v, want the transport's error", err)
+	}
+	if !slices.Equal(g.Scopes, platform.CoreScopes) || g.Enabled(platform.FeatureTransfers) || !strings.Contains(g.Off["transfers"], "could not be asked") {
+		t.Fatalf("got scopes %v, off %v; want the core scopes and transfers off because the platform could not be asked", g.Scopes, g.Off)
+	}
+	// The scopes left are granted: the client works with them.
+	cfg.Scopes, cfg.Token, cfg.HTTPClient = g.Scopes, g.Token, nil
+	if _, err := platform.New(cfg).ListExternalBankAccounts(ctx, platform.ListAccountsParams{}); err != nil {
+		t.Errorf("list accounts with the scopes left: %v", err)
 	}
 }
 

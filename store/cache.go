@@ -55,8 +55,11 @@ type changeWatcher struct {
 	inFlight *versionCheck // the query under way, if any
 	queued   *versionCheck // the next one, to start when inFlight ends: callers join it
 
-	seen     atomic.Int64 // the version last looked at
-	lookedAt atomic.Int64 // when, in Unix nanoseconds
+	// onChange is called when a check finds the version moved (or cannot
+	// tell), before any caller of that check returns.
+	onChange func()
+	seen     int64        // the version last looked at; only the running check uses it
+	lookedAt atomic.Int64 // when a check last returned, in Unix nanoseconds
 }
 
 // versionCheck is one query of the change version; done closes when v and
@@ -69,9 +72,9 @@ type versionCheck struct {
 
 // newChangeWatcher prepares position, the engine's query for its change
 // version (a number that moves whenever anyone commits), on a connection of
-// db's own.
-func newChangeWatcher(ctx context.Context, db *sql.DB, position string) (*changeWatcher, error) {
-	w := &changeWatcher{db: db, position: position}
+// db's own; onChange is told of every move.
+func newChangeWatcher(ctx context.Context, db *sql.DB, position string, onChange func()) (*changeWatcher, error) {
+	w := &changeWatcher{db: db, position: position, onChange: onChange}
 	if err := w.connect(ctx); err != nil {
 		return nil, err
 	}
@@ -112,16 +115,15 @@ func (w *changeWatcher) connect(ctx context.Context) error {
 	return nil
 }
 
-// askTimeout bounds one query of the change version, so a database that
-// stopped answering holds a signed-in request for at most this long here.
-const askTimeout = 10 * time.Second
+// askTimeout bounds one query of the change version (and a reconnect), so a
+// database that stopped answering holds a signed-in request here for
+// seconds, not for as long as the connection takes to fail.
+const askTimeout = 5 * time.Second
 
 // ask runs the query; one caller at a time (see version). A connection
 // that died (a database restart or failover ends every backend) is replaced
 // and asked once more, so the cache keeps working once the database is back.
 func (w *changeWatcher) ask() (int64, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), askTimeout)
-	defer cancel()
 	query := func() (int64, error) {
 		w.mu.Lock()
 		stmt := w.stmt
@@ -129,6 +131,8 @@ func (w *changeWatcher) ask() (int64, error) {
 		if stmt == nil { // the last connect failed
 			return 0, errors.New("no connection")
 		}
+		ctx, cancel := context.WithTimeout(context.Background(), askTimeout)
+		defer cancel()
 		var v int64
 		err := stmt.QueryRowContext(ctx).Scan(&v)
 		return v, err
@@ -137,6 +141,8 @@ func (w *changeWatcher) ask() (int64, error) {
 	if err == nil {
 		return v, nil
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), askTimeout)
+	defer cancel()
 	if cerr := w.connect(ctx); cerr != nil {
 		return 0, errors.Join(err, cerr)
 	}
@@ -144,7 +150,7 @@ func (w *changeWatcher) ask() (int64, error) {
 }
 
 // version returns the database's change version as of a query that started
-// after the call.
+// after the call, once onChange has been told if it moved.
 func (w *changeWatcher) version() (int64, error) {
 	w.mu.Lock()
 	if c := w.queued; c != nil { // not started yet: it will see what this caller has seen
@@ -167,6 +173,15 @@ func (w *changeWatcher) version() (int64, error) {
 		w.mu.Unlock()
 	}
 	c.v, c.err = w.ask()
+	// Every caller of c wakes at once: the change is reported before any of
+	// them returns, so none reads the cache before it was dropped. One check
+	// runs at a time, so seen follows the checks in order.
+	if c.err != nil || c.v != w.seen {
+		w.onChange()
+		if c.err == nil {
+			w.seen = c.v
+		}
+	}
 	w.mu.Lock()
 	if w.inFlight == c {
 		w.inFlight = nil
@@ -184,7 +199,9 @@ func (w *changeWatcher) close() error {
 		return nil
 	}
 	w.stmt.Close()
-	return w.conn.Close()
+	err := w.conn.Close()
+	w.conn, w.stmt = nil, nil
+	return err
 }
 
 // readCache keeps the answers of the hottest page reads (a customer's
@@ -213,12 +230,8 @@ const otherWritesBound = time.Second
 // last look. SessionUser calls it, so each signed-in request starts from what
 // is committed now; it costs one small query on a connection of its own.
 func (db *DB) SeeOtherWrites() {
-	w := db.changes
-	v, err := w.version()
-	w.lookedAt.Store(time.Now().UnixNano())
-	if err != nil || w.seen.Swap(v) != v {
-		db.write.gen.Add(1) // every cached answer is now stale
-	}
+	db.changes.version() // a move, or an error, makes every cached answer stale
+	db.changes.lookedAt.Store(time.Now().UnixNano())
 }
 
 const maxCacheEntries = 20_000

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,7 +14,10 @@ import (
 	"modernc.org/sqlite"
 )
 
-var registerPause sync.Once
+var (
+	registerPause sync.Once
+	pauses        atomic.Int64 // queries that ran test_pause_ms
+)
 
 // Concurrent asks share queries, but each caller's answer comes from a query
 // that started after it asked: a commit finished before the call is always
@@ -40,11 +44,13 @@ func TestChangeWatcherAnswersFromAQueryStartedAfterTheCall(t *testing.T) {
 	// while one is under way and commits land during it.
 	registerPause.Do(func() {
 		sqlite.MustRegisterScalarFunction("test_pause_ms", 1, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+			pauses.Add(1)
 			time.Sleep(time.Duration(args[0].(int64)) * time.Millisecond)
 			return int64(0), nil
 		})
 	})
-	w, err := newChangeWatcher(ctx, watch, `SELECT n + test_pause_ms(1) FROM counter`)
+	pauses.Store(0)
+	w, err := newChangeWatcher(ctx, watch, `SELECT n + test_pause_ms(2) FROM counter`, func() {})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,11 +74,12 @@ func TestChangeWatcherAnswersFromAQueryStartedAfterTheCall(t *testing.T) {
 			committed.Store(i)
 		}
 	}()
+	const callers, calls = 8, 250
 	var wg sync.WaitGroup
 	var stale atomic.Int64
-	for range 8 {
+	for range callers {
 		wg.Go(func() {
-			for range 150 {
+			for range calls {
 				before := committed.Load()
 				v, err := w.version()
 				if err != nil {
@@ -91,8 +98,58 @@ func TestChangeWatcherAnswersFromAQueryStartedAfterTheCall(t *testing.T) {
 		t.Fatal(err)
 	}
 	if n := stale.Load(); n > 0 {
-		t.Errorf("%d of 1200 calls got a version older than a commit finished before they asked", n)
+		t.Errorf("%d of %d calls got a version older than a commit finished before they asked", n, callers*calls)
 	}
+	// The calls shared queries (one each would be callers*calls).
+	if q := pauses.Load(); q >= callers*calls*3/4 {
+		t.Errorf("%d queries for %d concurrent calls: they were not shared", q, callers*calls)
+	}
+}
+
+// A check that finds the version moved reports it before any of its callers
+// returns: callers that shared the check wake together, and one that read
+// the cache before another had reported the change would serve a stale read.
+func TestChangeWatcherReportsAMoveBeforeReturning(t *testing.T) {
+	ctx := context.Background()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "watch.db")+"?_pragma=journal_mode(WAL)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, `CREATE TABLE counter (n INTEGER NOT NULL); INSERT INTO counter VALUES (1)`); err != nil {
+		t.Fatal(err)
+	}
+	var moves atomic.Int64
+	w, err := newChangeWatcher(ctx, db, `SELECT n FROM counter`, func() { moves.Add(1) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.close()
+	check := func(step string, wantMoves int64) {
+		t.Helper()
+		var wg sync.WaitGroup
+		for range 4 { // callers that may share the check
+			wg.Go(func() {
+				if _, err := w.version(); err != nil {
+					t.Error(err)
+				}
+				if got := moves.Load(); got < wantMoves {
+					t.Errorf("%s: version returned before the move was reported (%d reported, want %d)", step, got, wantMoves)
+				}
+			})
+		}
+		wg.Wait()
+		if got := moves.Load(); got != wantMoves {
+			t.Errorf("%s: %d moves reported, want %d", step, got, wantMoves)
+		}
+	}
+	check("first look", 1) // from nothing seen to 1
+	check("no commit since", 1)
+	if _, err := db.ExecContext(ctx, `UPDATE counter SET n = 2`); err != nil {
+		t.Fatal(err)
+	}
+	check("after a commit", 2)
+	check("no commit since, again", 2)
 }
 
 // The connection that asks for the change version is replaced when it dies
@@ -106,7 +163,7 @@ func TestChangeWatcherReconnectsAfterItsConnectionDies(t *testing.T) {
 		t.Fatal(err)
 	}
 	var ended int
-	if err := db.read.QueryRowContext(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+	if err := db.read.QueryRowContext(ctx, `SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity
 		WHERE datname = current_database() AND pid <> pg_backend_pid()`).Scan(&ended); err != nil || ended == 0 {
 		t.Fatalf("terminate the other backends: %d, %v", ended, err)
 	}
@@ -116,4 +173,62 @@ func TestChangeWatcherReconnectsAfterItsConnectionDies(t *testing.T) {
 			t.Fatalf("call %d after the backend ended: %v", i, err)
 		}
 	}
+}
+
+// Requests of one instance that start together while another instance
+// writes: each one's cached read is at least as new as every write committed
+// before it started (the requests share their change checks, and one of them
+// must not read the cache before the one that saw the change has dropped it).
+func TestConcurrentRequestsSeeEveryEarlierWriteOfAnotherInstance(t *testing.T) {
+	EachEnginePair(t, func(t *testing.T, portal, other *DB) {
+		ctx := context.Background()
+		if err := other.RecordJob(ctx, "probe", "0"); err != nil {
+			t.Fatal(err)
+		}
+		var committed atomic.Int64
+		stop := make(chan struct{})
+		writerDone := make(chan error, 1)
+		go func() {
+			for i := int64(1); ; i++ {
+				select {
+				case <-stop:
+					writerDone <- nil
+					return
+				default:
+				}
+				if err := other.RecordJob(ctx, "probe", strconv.FormatInt(i, 10)); err != nil {
+					writerDone <- err
+					return
+				}
+				committed.Store(i)
+			}
+		}()
+		const requests, each = 8, 150
+		var wg sync.WaitGroup
+		var stale atomic.Int64
+		for range requests {
+			wg.Go(func() {
+				for range each {
+					before := committed.Load()
+					portal.SeeOtherWrites() // what SessionUser does first
+					j, err := portal.Job(ctx, "probe")
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if n, _ := strconv.ParseInt(j.LastError, 10, 64); n < before {
+						stale.Add(1)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(stop)
+		if err := <-writerDone; err != nil {
+			t.Fatal(err)
+		}
+		if n := stale.Load(); n > 0 {
+			t.Errorf("%d of %d reads were older than a write committed before they started", n, requests*each)
+		}
+	})
 }

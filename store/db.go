@@ -94,7 +94,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 // and applies pending migrations; on failure it closes db.
 func (db *DB) start(ctx context.Context, changeQuery string) (*DB, error) {
 	var err error
-	if db.changes, err = newChangeWatcher(ctx, db.watch, changeQuery); err != nil {
+	if db.changes, err = newChangeWatcher(ctx, db.watch, changeQuery, func() { db.write.gen.Add(1) }); err != nil {
 		db.Close()
 		return nil, err
 	}

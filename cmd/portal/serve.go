@@ -254,7 +254,8 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 // negotiateScopes asks the platform for a bank token with scopes and switches
 // off, with a log line each, the features whose scopes the API key lacks. An
 // API key without the core scopes stops the start; a platform that cannot be
-// asked now leaves scopes as configured (the token is fetched again later).
+// asked now leaves the scopes not known to be refused (the token is fetched
+// again later).
 func negotiateScopes(ctx context.Context, pc platform.Config, scopes []string, log *slog.Logger) (platform.Grant, error) {
 	nctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -263,7 +264,7 @@ func negotiateScopes(ctx context.Context, pc platform.Config, scopes []string, l
 	case platform.IsInvalidScopes(err):
 		return grant, fmt.Errorf("platform scopes: %w", err)
 	case err != nil:
-		log.Warn("could not check the platform scopes at start; asking for them as configured", "scopes", strings.Join(scopes, " "), "err", err)
+		log.Warn("could not check the platform scopes at start; asking for those not known to be refused", "scopes", strings.Join(grant.Scopes, " "), "err", err)
 	}
 	for _, f := range platform.Features {
 		if reason, off := grant.Off[f.Name]; off {
