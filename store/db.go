@@ -45,6 +45,9 @@ type DB struct {
 	stmts sync.Map // string -> *sql.Stmt
 	// postgres: the database is PostgreSQL (OpenPostgres), not SQLite.
 	postgres bool
+	// growth counts the accounts this process inserted since it last had
+	// PostgreSQL analyze the table (see analyzeAfterGrowth).
+	growth accountsGrowth
 }
 
 // Open opens (creating if needed) the SQLite file at path and applies pending migrations.

@@ -363,7 +363,7 @@ func (db *DB) FinishCompletion(ctx context.Context, id int64, a Account) (_ []Tr
 			return err
 		}
 		var err error
-		changes, err = db.upsertAccounts(ctx, tx, []Account{a}, "link")
+		changes, _, err = db.upsertAccounts(ctx, tx, []Account{a}, "link")
 		return err
 	})
 	return changes, err
