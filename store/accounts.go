@@ -136,8 +136,9 @@ type accountsGrowth struct {
 const minAnalyzeGrowth = 1000
 
 // analyzeAfterGrowth has PostgreSQL analyze the accounts table once it has
-// grown by inserted rows to twice its size at the last analysis (and by at
-// least minAnalyzeGrowth). A bank's first sync fills an empty table in
+// grown by inserted rows to twice its size at the last analysis (its
+// estimate at start, then each analysis this process asked for), and by at
+// least minAnalyzeGrowth. A bank's first sync fills an empty table in
 // seconds, long before autovacuum's next look: its prepared statements keep
 // plans made for an empty table, and the page lookups scan the whole table,
 // so 100,000 accounts took 10–23 s instead of about 10. A few analyses as

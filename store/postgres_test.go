@@ -263,19 +263,50 @@ func TestPostgresAnalyzesTheAccountsTableAsASyncFillsIt(t *testing.T) {
 	if n := estimate(); n > 0 {
 		t.Fatalf("a new table is estimated at %v rows, want none yet", n)
 	}
+	syncPages(t, db, 0, 12)
+	if n := estimate(); n < minAnalyzeGrowth {
+		t.Errorf("after 1,200 new accounts the table is estimated at %v rows, want at least %d (analyzed)", n, minAnalyzeGrowth)
+	}
+}
+
+// syncPages saves pages of 100 new accounts, from page first on, as the sync saves them.
+func syncPages(t *testing.T, db *DB, first, pages int) {
+	t.Helper()
 	now := time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)
-	for page := range 12 { // pages of 100, as the sync saves them
+	for page := first; page < first+pages; page++ {
 		var accts []Account
 		for i := range 100 {
 			accts = append(accts, Account{GUID: fmt.Sprintf("%032x", page*100+i), BankGUID: "bank", CustomerGUID: "cust",
 				Name: "Plaid Checking", Asset: "USD", AccountKind: "plaid", Environment: "sandbox", InstitutionID: "ins_1",
 				State: StateCompleted, CreatedAt: now, UpdatedAt: now})
 		}
-		if _, err := db.UpsertAccounts(ctx, accts, "sync"); err != nil {
+		if _, err := db.UpsertAccounts(context.Background(), accts, "sync"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if n := estimate(); n < minAnalyzeGrowth {
-		t.Errorf("after 1,200 new accounts the table is estimated at %v rows, want at least %d (analyzed)", n, minAnalyzeGrowth)
+}
+
+// An instance starting on a table PostgreSQL has analyzed counts growth from
+// that size: a big bank's table is left to autovacuum, not analyzed after
+// every thousand new accounts.
+func TestPostgresAnalyzeCountsGrowthFromTheTablesSize(t *testing.T) {
+	url := pgtest.URL(t)
+	ctx := context.Background()
+	first := openAt(t, enginePostgres, url)
+	syncPages(t, first, 0, 30)
+	if _, err := first.write.DB.ExecContext(ctx, `ALTER TABLE accounts SET (autovacuum_enabled = off)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := first.write.DB.ExecContext(ctx, `ANALYZE accounts`); err != nil {
+		t.Fatal(err)
+	}
+	next := openAt(t, enginePostgres, url) // another instance, or this one restarted
+	syncPages(t, next, 30, 12)             // 1,200 more: not a doubling of 3,000
+	var n float64
+	if err := next.read.QueryRowContext(ctx, `SELECT reltuples FROM pg_class WHERE oid = 'accounts'::regclass`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 3000 {
+		t.Errorf("the table is estimated at %v rows, want 3000: analyzed again after 1,200 new accounts", n)
 	}
 }
