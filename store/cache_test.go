@@ -56,49 +56,13 @@ func TestChangeWatcherAnswersFromAQueryStartedAfterTheCall(t *testing.T) {
 	}
 	defer w.close()
 
-	var committed atomic.Int64 // the last value whose commit has returned
-	stop := make(chan struct{})
-	writerDone := make(chan error, 1)
-	go func() {
-		for i := int64(1); ; i++ {
-			select {
-			case <-stop:
-				writerDone <- nil
-				return
-			default:
-			}
-			if _, err := writes.ExecContext(ctx, `UPDATE counter SET n = ?`, i); err != nil {
-				writerDone <- err
-				return
-			}
-			committed.Store(i)
-		}
-	}()
 	const callers, calls = 8, 250
-	var wg sync.WaitGroup
-	var stale atomic.Int64
-	for range callers {
-		wg.Go(func() {
-			for range calls {
-				before := committed.Load()
-				v, err := w.version()
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				if v < before {
-					stale.Add(1)
-				}
-			}
-		})
-	}
-	wg.Wait()
-	close(stop)
-	if err := <-writerDone; err != nil {
-		t.Fatal(err)
-	}
-	if n := stale.Load(); n > 0 {
-		t.Errorf("%d of %d calls got a version older than a commit finished before they asked", n, callers*calls)
+	stale := readsDuringWrites(t, callers, calls, func(i int64) error {
+		_, err := writes.ExecContext(ctx, `UPDATE counter SET n = ?`, i)
+		return err
+	}, w.version)
+	if stale > 0 {
+		t.Errorf("%d of %d calls got a version older than a commit finished before they asked", stale, callers*calls)
 	}
 	// The calls shared queries (one each would be callers*calls).
 	if q := pauses.Load(); q >= callers*calls*3/4 {
@@ -185,50 +149,66 @@ func TestConcurrentRequestsSeeEveryEarlierWriteOfAnotherInstance(t *testing.T) {
 		if err := other.RecordJob(ctx, "probe", "0"); err != nil {
 			t.Fatal(err)
 		}
-		var committed atomic.Int64
-		stop := make(chan struct{})
-		writerDone := make(chan error, 1)
-		go func() {
-			for i := int64(1); ; i++ {
-				select {
-				case <-stop:
-					writerDone <- nil
-					return
-				default:
-				}
-				if err := other.RecordJob(ctx, "probe", strconv.FormatInt(i, 10)); err != nil {
-					writerDone <- err
-					return
-				}
-				committed.Store(i)
-			}
-		}()
 		const requests, each = 8, 150
-		var wg sync.WaitGroup
-		var stale atomic.Int64
-		for range requests {
-			wg.Go(func() {
-				for range each {
-					before := committed.Load()
-					portal.SeeOtherWrites() // what SessionUser does first
-					j, err := portal.Job(ctx, "probe")
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					if n, _ := strconv.ParseInt(j.LastError, 10, 64); n < before {
-						stale.Add(1)
-					}
-				}
-			})
-		}
-		wg.Wait()
-		close(stop)
-		if err := <-writerDone; err != nil {
-			t.Fatal(err)
-		}
-		if n := stale.Load(); n > 0 {
-			t.Errorf("%d of %d reads were older than a write committed before they started", n, requests*each)
+		stale := readsDuringWrites(t, requests, each, func(i int64) error {
+			return other.RecordJob(ctx, "probe", strconv.FormatInt(i, 10))
+		}, func() (int64, error) {
+			portal.SeeOtherWrites() // what SessionUser does first
+			j, err := portal.Job(ctx, "probe")
+			n, _ := strconv.ParseInt(j.LastError, 10, 64)
+			return n, err
+		})
+		if stale > 0 {
+			t.Errorf("%d of %d reads were older than a write committed before they started", stale, requests*each)
 		}
 	})
+}
+
+// readsDuringWrites runs write(1), write(2), … one after another while
+// readers goroutines each call read each times, and counts the reads that
+// returned less than the last i whose write had returned before the read
+// began.
+func readsDuringWrites(t *testing.T, readers, each int, write func(i int64) error, read func() (int64, error)) int64 {
+	t.Helper()
+	var committed atomic.Int64 // the last i whose write has returned
+	stop := make(chan struct{})
+	writerDone := make(chan error, 1)
+	go func() {
+		for i := int64(1); ; i++ {
+			select {
+			case <-stop:
+				writerDone <- nil
+				return
+			default:
+			}
+			if err := write(i); err != nil {
+				writerDone <- err
+				return
+			}
+			committed.Store(i)
+		}
+	}()
+	var wg sync.WaitGroup
+	var stale atomic.Int64
+	for range readers {
+		wg.Go(func() {
+			for range each {
+				before := committed.Load()
+				v, err := read()
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if v < before {
+					stale.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(stop)
+	if err := <-writerDone; err != nil {
+		t.Fatal(err)
+	}
+	return stale.Load()
 }
